@@ -1,0 +1,196 @@
+"""HTTP routes of the deals module."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.etags import etag_of, matches_none
+from crm.api.params import IfNoneMatch, expected_version, page_request
+from crm.api.problems import problem_responses
+from crm.domain.deals.rules import STAGE_OF_STATUS, DealStage, DealStatus
+from crm.domain.deals.schemas import (
+    NO_MANAGER,
+    Deal,
+    DealCreate,
+    DealFilter,
+    DealUpdate,
+    ReviewPeriod,
+    StageChange,
+    StageMetrics,
+)
+from crm.domain.errors import FieldProblem, RuleViolation
+from crm.domain.pagination import Page, PageRequest
+from crm.domain.types import SearchTerm
+
+router = APIRouter(prefix="/api/v1/deals", tags=["deals"], route_class=IdempotentRoute)
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+
+
+def _with_etag(response: Response, deal: Deal) -> Deal:
+    response.headers["ETag"] = etag_of(deal.version)
+    return deal
+
+
+def _managers(values: list[str]) -> tuple[frozenset[UUID], bool]:
+    owner_ids: set[UUID] = set()
+    unassigned = False
+    for value in values:
+        if value == NO_MANAGER:
+            unassigned = True
+            continue
+        try:
+            owner_ids.add(UUID(value))
+        except ValueError as exc:
+            raise RuleViolation(
+                f"manager must be a UUID or {NO_MANAGER}.",
+                errors=[FieldProblem("manager", f"{value[:50]!r} is neither a UUID nor {NO_MANAGER}")],
+            ) from exc
+    return frozenset(owner_ids), unassigned
+
+
+def deal_filter(
+    services: Services,
+    page: Annotated[PageRequest, Depends(page_request)],
+    stage: Annotated[list[DealStage] | None, Query(description="Repeatable.")] = None,
+    status_: Annotated[list[DealStatus] | None, Query(alias="status", description="Repeatable.")] = None,
+    manager: Annotated[
+        list[str] | None,
+        Query(max_length=50, description=f"Owner ids, repeatable; `{NO_MANAGER}` for unassigned deals."),
+    ] = None,
+    client_id: UUID | None = None,
+    period: Annotated[
+        ReviewPeriod, Query(description="Review due within N days, overdue included; `all` for any date.")
+    ] = ReviewPeriod.ALL,
+    search: Annotated[SearchTerm | None, Query(description="Part of the title or description.")] = None,
+) -> DealFilter:
+    statuses: frozenset[DealStatus] | None = None
+    if status_:
+        statuses = frozenset(status_)
+    if stage:
+        in_stages = frozenset(s for s in DealStatus if STAGE_OF_STATUS[s] in stage)
+        # Both filters given: a deal must satisfy both (possibly none does).
+        statuses = in_stages if statuses is None else statuses & in_stages
+    owner_ids, unassigned = _managers(manager or [])
+    days = period.days
+    due_by = None if days is None else services.clock.today() + timedelta(days=days)
+    return DealFilter(
+        statuses=statuses,
+        owner_ids=owner_ids,
+        include_unassigned=unassigned,
+        client_id=client_id,
+        review_due_by=due_by,
+        search=search,
+        page=page,
+    )
+
+
+Filter = Annotated[DealFilter, Depends(deal_filter)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Deal,
+    responses=problem_responses(400, 404, 409, 422),
+    summary="Create a deal for a client",
+)
+async def create_deal(body: DealCreate, caller: CurrentCaller, services: Services, response: Response) -> Deal:
+    deal = await services.deals.create(body, caller)
+    response.headers["Location"] = f"/api/v1/deals/{deal.id}"
+    return _with_etag(response, deal)
+
+
+@router.get("", response_model=Page[Deal], responses=problem_responses(400, 422), summary="List deals")
+async def list_deals(services: Services, query: Filter) -> Page[Deal]:
+    """Ordered by `next_review_at`, then `updated_at`, then `id`; live deals only."""
+    return await services.deals.list(query)
+
+
+@router.get(
+    "/stage-metrics",
+    response_model=StageMetrics,
+    responses=problem_responses(422),
+    summary="Deal counts, values and funnel rates per stage",
+)
+async def stage_metrics(services: Services, query: Filter) -> StageMetrics:
+    """Takes the list's filters (paging aside). One row per stage, in funnel order."""
+    return await services.deals.stage_metrics(query)
+
+
+@router.get(
+    "/{deal_id}",
+    response_model=Deal,
+    responses={**problem_responses(404, 422), 304: {"description": "Not modified"}},
+    summary="Get a deal",
+)
+async def get_deal(
+    deal_id: UUID, services: Services, response: Response, if_none_match: IfNoneMatch = None
+) -> Deal | Response:
+    deal = await services.deals.get(deal_id)
+    if matches_none(if_none_match, deal.version):
+        return Response(status_code=304, headers={"ETag": etag_of(deal.version)})
+    return _with_etag(response, deal)
+
+
+@router.patch(
+    "/{deal_id}",
+    response_model=Deal,
+    responses=problem_responses(400, 404, 409, 412, 422),
+    summary="Change some fields of a deal",
+)
+async def update_deal(
+    deal_id: UUID,
+    body: DealUpdate,
+    caller: CurrentCaller,
+    services: Services,
+    response: Response,
+    if_match: ExpectedVersion,
+) -> Deal:
+    deal = await services.deals.update(deal_id, body, caller, if_match=if_match)
+    return _with_etag(response, deal)
+
+
+@router.patch(
+    "/{deal_id}/stage",
+    response_model=Deal,
+    responses=problem_responses(400, 404, 409, 412, 422),
+    summary="Move a deal to another stage",
+)
+async def change_stage(
+    deal_id: UUID,
+    body: StageChange,
+    caller: CurrentCaller,
+    services: Services,
+    response: Response,
+    if_match: ExpectedVersion,
+) -> Deal:
+    deal = await services.deals.change_stage(deal_id, body.stage, caller, if_match=if_match)
+    return _with_etag(response, deal)
+
+
+@router.delete(
+    "/{deal_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 412, 422),
+    summary="Soft-delete a deal",
+)
+async def delete_deal(deal_id: UUID, caller: CurrentCaller, services: Services, if_match: ExpectedVersion) -> Response:
+    await services.deals.delete(deal_id, caller, if_match=if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{deal_id}/restore",
+    response_model=Deal,
+    responses=problem_responses(404, 409, 422),
+    summary="Restore a soft-deleted deal",
+)
+async def restore_deal(deal_id: UUID, caller: CurrentCaller, services: Services, response: Response) -> Deal:
+    deal = await services.deals.restore(deal_id, caller)
+    return _with_etag(response, deal)

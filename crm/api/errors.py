@@ -1,0 +1,98 @@
+"""One place that turns exceptions into problem+json answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crm.api.etags import etag_of
+from crm.api.problems import problem_response
+from crm.domain.errors import DomainError, PreconditionFailed
+
+log = structlog.get_logger(__name__)
+
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+class ReplayResponse(Exception):
+    """Answer with a stored response instead of running the route (Idempotency-Key replay)."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in _LOCATIONS:
+        where = parts.pop(0)
+        if not parts:
+            return str(where)
+    return ".".join(str(p) for p in parts)
+
+
+def _message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid"))
+    # Pydantic prefixes custom validator messages; the field name already says where.
+    return message.removeprefix("Value error, ")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        headers = None
+        if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
+            headers = {"ETag": etag_of(exc.current_version)}
+        return problem_response(
+            status=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            instance=request.url.path,
+            errors=[{"field": e.field, "message": e.message} for e in exc.errors],
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"field": _field_name(e.get("loc", ())), "message": _message(e)} for e in exc.errors()]
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        return problem_response(
+            status=422,
+            code="validation_error",
+            title="Invalid input",
+            detail=f"Invalid value for: {fields}." if fields else "The request is not valid.",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        return problem_response(
+            status=exc.status_code,
+            code=codes.get(exc.status_code, f"http_{exc.status_code}"),
+            title=str(exc.detail) if exc.status_code != 404 else "Not found",
+            detail=str(exc.detail),
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(ReplayResponse)
+    async def replay(_: Request, exc: ReplayResponse) -> Response:
+        return Response(exc.body, status_code=exc.status, headers={**exc.headers, "Idempotent-Replayed": "true"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", path=request.url.path, method=request.method)
+        return problem_response(
+            status=500,
+            code="internal_error",
+            title="Internal server error",
+            detail="The service failed to answer; the error was logged.",
+            instance=request.url.path,
+        )

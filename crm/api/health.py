@@ -1,0 +1,29 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from crm.api.deps import Services
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Ready to serve: database reachable and migrated to the head revision",
+    responses={503: {"description": "Not ready; the body says which component failed"}},
+)
+async def readyz(services: Services) -> JSONResponse:
+    components = await services.readiness.check()
+    ready = all(bool(c.get("ok")) for c in components.values())
+    body: dict[str, Any] = {"status": "ready" if ready else "not_ready", "components": components}
+    return JSONResponse(body, status_code=200 if ready else 503)

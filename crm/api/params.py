@@ -1,0 +1,30 @@
+"""Query and header parameters shared by the list and write routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Header, Query
+
+from crm.api.etags import parse_if_match
+from crm.domain.pagination import DEFAULT_LIMIT, PageRequest
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")] = None,
+    with_total: Annotated[bool, Query(description="Also count all matching records.")] = False,
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor, with_total=with_total)
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(description='ETag of the version being changed, e.g. `"3"`; 412 if it is stale.'),
+    ] = None,
+) -> int | None:
+    return parse_if_match(if_match)
+
+
+IfNoneMatch = Annotated[str | None, Header(description="ETag of the caller's copy; 304 Not Modified if it is current.")]

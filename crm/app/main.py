@@ -1,0 +1,107 @@
+"""The application factory: builds pools and services once, in the lifespan, and wires the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import asyncpg
+import structlog
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+
+from crm.api import clients, deals, health
+from crm.api.deps import ApiServices
+from crm.api.errors import install_error_handlers
+from crm.app.config import Settings
+from crm.domain.clients.service import ClientService
+from crm.domain.clock import Clock
+from crm.domain.deals.service import DealService
+from crm.infrastructure.db.clients import PgClientReader
+from crm.infrastructure.db.deals import PgDealReader
+from crm.infrastructure.db.idempotency import IdempotencyStore
+from crm.infrastructure.db.migrations import current_revision, head_revision
+from crm.infrastructure.db.outbox import OutboxWriter
+from crm.infrastructure.db.pool import create_pool
+from crm.infrastructure.db.readiness import DatabaseReadiness
+from crm.infrastructure.db.uow import PgUnitOfWorkFactory
+
+log = structlog.get_logger(__name__)
+
+API_DESCRIPTION = """
+CRM/Deals backend for insurance brokers.
+
+* Errors are RFC 9457 `application/problem+json` with a stable `code`.
+* Lists use keyset pagination: pass `next_cursor` back as `cursor`.
+* Every record carries a `version`, served as `ETag`; send it in `If-Match` to change it safely (412 if stale).
+* `POST` accepts `Idempotency-Key`: a retry with the same key and body returns the first response.
+* Until authentication lands, `X-User-Id` and `X-User-Roles` headers stand in for the token.
+"""
+
+
+class DatabaseNotMigrated(RuntimeError):
+    pass
+
+
+async def ensure_migrated(pool: asyncpg.Pool) -> None:
+    head = head_revision()
+    async with pool.acquire() as connection:
+        revision = await current_revision(connection)
+    if revision != head:
+        raise DatabaseNotMigrated(
+            f"The database is at migration {revision or 'none'}, this code needs {head}. "
+            "Run `crm-api migrate` (or `alembic upgrade head`) first."
+        )
+
+
+def build_services(pool: asyncpg.Pool, settings: Settings) -> ApiServices:
+    clock = Clock(settings.business_zone)
+    uow = PgUnitOfWorkFactory(pool, OutboxWriter(settings.events_source))
+    return ApiServices(
+        clients=ClientService(uow, PgClientReader(pool), clock),
+        deals=DealService(uow, PgDealReader(pool), clock),
+        idempotency=IdempotencyStore(pool, timedelta(hours=settings.idempotency_key_ttl_hours)),
+        readiness=DatabaseReadiness(pool, head_revision()),
+        clock=clock,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url:
+            raise RuntimeError("CRM_DATABASE_URL is not set; `crm-api` starts an embedded database instead.")
+        pool = await create_pool(
+            settings.database_url,
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            command_timeout=settings.db_command_timeout,
+        )
+        try:
+            await ensure_migrated(pool)
+            app.state.services = build_services(pool, settings)
+            log.info("crm-api ready", pool_size=settings.db_pool_max_size)
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="CRM/Deals API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "clients", "description": "People and companies the broker sells to."},
+            {"name": "deals", "description": "Sales to a client, from first contact to won or lost."},
+            {"name": "system", "description": "Health and readiness."},
+        ],
+    )
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(clients.router)
+    app.include_router(deals.router)
+    return app

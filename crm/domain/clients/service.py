@@ -1,0 +1,95 @@
+"""Client use cases."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+from crm.domain.caller import Caller
+from crm.domain.clients.repository import ClientReader
+from crm.domain.clients.schemas import Client, ClientCreate, ClientFilter, ClientUpdate
+from crm.domain.clock import Clock
+from crm.domain.errors import ClientHasOpenDeals, ClientNotFound
+from crm.domain.events import DomainEvent
+from crm.domain.pagination import Page
+from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
+from crm.domain.versioning import check_version, effective_changes, requested_changes
+
+
+class ClientService:
+    def __init__(self, uow: UnitOfWorkFactory, reader: ClientReader, clock: Clock) -> None:
+        self._uow = uow
+        self._reader = reader
+        self._clock = clock
+
+    async def get(self, client_id: UUID) -> Client:
+        client = await self._reader.get(client_id)
+        if client is None:
+            raise ClientNotFound(f"Client {client_id} does not exist.")
+        return client
+
+    async def list(self, query: ClientFilter) -> Page[Client]:
+        return await self._reader.page(query)
+
+    async def create(self, data: ClientCreate, caller: Caller) -> Client:
+        async with self._uow(caller) as uow:
+            client = await uow.clients.add(uuid4(), data.model_dump(), caller.actor_id)
+            uow.record(self._event("client.created", client))
+            await uow.commit()
+        return client
+
+    async def update(
+        self, client_id: UUID, patch: ClientUpdate, caller: Caller, *, if_match: int | None = None
+    ) -> Client:
+        changes = requested_changes(patch, ClientUpdate.NOT_NULLABLE)
+        async with self._uow(caller) as uow:
+            current = await self._live_for_update(uow, client_id)
+            check_version(current.version, if_match)
+            changes = effective_changes(current, changes)
+            if not changes:
+                return current
+            client = await uow.clients.update(client_id, changes, caller.actor_id)
+            uow.record(self._event("client.updated", client))
+            await uow.commit()
+        return client
+
+    async def delete(self, client_id: UUID, caller: Caller, *, if_match: int | None = None) -> None:
+        async with self._uow(caller) as uow:
+            current = await self._live_for_update(uow, client_id)
+            check_version(current.version, if_match)
+            open_deals = await uow.deals.count_open_for_client(client_id)
+            if open_deals:
+                raise ClientHasOpenDeals(
+                    f"Client {client_id} has {open_deals} open deal(s); close or delete them first."
+                )
+            client = await uow.clients.set_deleted(client_id, True, caller.actor_id)
+            uow.record(self._event("client.deleted", client))
+            await uow.commit()
+
+    async def restore(self, client_id: UUID, caller: Caller) -> Client:
+        """Undo a soft delete; restoring a live client changes nothing."""
+        async with self._uow(caller) as uow:
+            current = await uow.clients.get_for_update(client_id)
+            if current is None:
+                raise ClientNotFound(f"Client {client_id} does not exist.")
+            if not current.is_deleted:
+                return current
+            client = await uow.clients.set_deleted(client_id, False, caller.actor_id)
+            uow.record(self._event("client.restored", client))
+            await uow.commit()
+        return client
+
+    @staticmethod
+    async def _live_for_update(uow: UnitOfWork, client_id: UUID) -> Client:
+        client = await uow.clients.get_for_update(client_id)
+        if client is None or client.is_deleted:
+            raise ClientNotFound(f"Client {client_id} does not exist.")
+        return client
+
+    def _event(self, routing_key: str, client: Client) -> DomainEvent:
+        return DomainEvent(
+            routing_key=routing_key,
+            aggregate_type="client",
+            aggregate_id=client.id,
+            data=client.model_dump(mode="json"),
+            occurred_at=self._clock.now(),
+        )

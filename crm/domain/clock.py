@@ -1,0 +1,26 @@
+"""The one place that says what time and what business day it is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """``now`` is an aware UTC instant; ``today`` is the calendar day in the business time zone."""
+
+    zone: ZoneInfo
+    source: Callable[[], datetime] = field(default=_utc_now)
+
+    def now(self) -> datetime:
+        return self.source()
+
+    def today(self) -> date:
+        return self.now().astimezone(self.zone).date()

@@ -1,0 +1,192 @@
+"""Deal use cases."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from crm.domain.caller import Caller
+from crm.domain.clock import Clock
+from crm.domain.deals.repository import DealReader
+from crm.domain.deals.rules import (
+    FINAL_STATUSES,
+    STAGE_OF_STATUS,
+    STATUS_OF_STAGE,
+    DealStage,
+    DealStatus,
+    stage_figures,
+    transition_refusal,
+)
+from crm.domain.deals.schemas import (
+    Deal,
+    DealCreate,
+    DealFilter,
+    DealUpdate,
+    StageMetric,
+    StageMetrics,
+)
+from crm.domain.errors import (
+    ClientDeleted,
+    ClientNotFound,
+    DealNotFound,
+    FieldProblem,
+    InvalidStageTransition,
+    RuleViolation,
+)
+from crm.domain.events import DomainEvent
+from crm.domain.pagination import Page
+from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
+from crm.domain.versioning import check_version, effective_changes, requested_changes
+
+
+class DealService:
+    def __init__(self, uow: UnitOfWorkFactory, reader: DealReader, clock: Clock) -> None:
+        self._uow = uow
+        self._reader = reader
+        self._clock = clock
+
+    async def get(self, deal_id: UUID) -> Deal:
+        deal = await self._reader.get(deal_id)
+        if deal is None:
+            raise DealNotFound(f"Deal {deal_id} does not exist.")
+        return deal
+
+    async def list(self, query: DealFilter) -> Page[Deal]:
+        return await self._reader.page(query)
+
+    async def stage_metrics(self, query: DealFilter) -> StageMetrics:
+        rows = await self._reader.status_counts(query)
+        return StageMetrics(
+            items=[
+                StageMetric(
+                    stage=f.stage,
+                    count=f.count,
+                    total_value=f.total_value,
+                    conversion_rate=f.conversion_rate,
+                    avg_cycle_duration_days=f.avg_cycle_duration_days,
+                )
+                for f in stage_figures(rows)
+            ]
+        )
+
+    async def create(self, data: DealCreate, caller: Caller) -> Deal:
+        if data.status in FINAL_STATUSES:
+            raise RuleViolation(
+                "A deal starts open.",
+                errors=[FieldProblem("status", f"a new deal cannot be {data.status}")],
+            )
+        async with self._uow(caller) as uow:
+            deal = await uow.deals.add_for_live_client(uuid4(), data.model_dump(), caller.actor_id)
+            if deal is None:
+                raise ClientNotFound(f"Client {data.client_id} does not exist.")
+            uow.record(self._event("deal.created", deal))
+            await uow.commit()
+        return deal
+
+    async def update(self, deal_id: UUID, patch: DealUpdate, caller: Caller, *, if_match: int | None = None) -> Deal:
+        changes = requested_changes(patch, DealUpdate.NOT_NULLABLE)
+        async with self._uow(caller) as uow:
+            current = await self._live_for_update(uow, deal_id)
+            check_version(current.version, if_match)
+            changes = effective_changes(current, changes)
+            if not changes:
+                return current
+            if "client_id" in changes and not await uow.clients.lock_live_for_share(changes["client_id"]):
+                raise ClientNotFound(f"Client {changes['client_id']} does not exist.")
+            if "status" in changes:
+                self._check_transition(current, changes["status"], caller)
+                changes.update(self._closing_changes(current, changes["status"]))
+            deal = await uow.deals.update(deal_id, changes, caller.actor_id)
+            self._record_update(uow, current, deal, caller)
+            await uow.commit()
+        return deal
+
+    async def change_stage(
+        self, deal_id: UUID, stage: DealStage, caller: Caller, *, if_match: int | None = None
+    ) -> Deal:
+        async with self._uow(caller) as uow:
+            current = await self._live_for_update(uow, deal_id)
+            check_version(current.version, if_match)
+            if current.stage == stage:
+                return current
+            target = STATUS_OF_STAGE[stage]
+            self._check_transition(current, target, caller)
+            changes: dict[str, Any] = {"status": target, **self._closing_changes(current, target)}
+            deal = await uow.deals.update(deal_id, changes, caller.actor_id)
+            self._record_update(uow, current, deal, caller)
+            await uow.commit()
+        return deal
+
+    async def delete(self, deal_id: UUID, caller: Caller, *, if_match: int | None = None) -> None:
+        async with self._uow(caller) as uow:
+            current = await self._live_for_update(uow, deal_id)
+            check_version(current.version, if_match)
+            deal = await uow.deals.set_deleted(deal_id, True, caller.actor_id)
+            uow.record(self._event("deal.deleted", deal))
+            await uow.commit()
+
+    async def restore(self, deal_id: UUID, caller: Caller) -> Deal:
+        """Undo a soft delete; restoring a live deal changes nothing. Its client must be live."""
+        async with self._uow(caller) as uow:
+            current = await uow.deals.get_for_update(deal_id)
+            if current is None:
+                raise DealNotFound(f"Deal {deal_id} does not exist.")
+            if not current.is_deleted:
+                return current
+            if not await uow.clients.lock_live_for_share(current.client_id):
+                raise ClientDeleted(f"Client {current.client_id} of this deal is deleted; restore it first.")
+            deal = await uow.deals.set_deleted(deal_id, False, caller.actor_id)
+            uow.record(self._event("deal.restored", deal))
+            await uow.commit()
+        return deal
+
+    @staticmethod
+    async def _live_for_update(uow: UnitOfWork, deal_id: UUID) -> Deal:
+        deal = await uow.deals.get_for_update(deal_id)
+        if deal is None or deal.is_deleted:
+            raise DealNotFound(f"Deal {deal_id} does not exist.")
+        return deal
+
+    @staticmethod
+    def _check_transition(current: Deal, target: DealStatus, caller: Caller) -> None:
+        refusal = transition_refusal(current.status, target, is_admin=caller.is_admin)
+        if refusal is not None:
+            raise InvalidStageTransition(
+                f"Cannot move deal from {current.status} to {target}: {refusal}.",
+                errors=[FieldProblem("status", refusal)],
+            )
+
+    def _closing_changes(self, current: Deal, target: DealStatus) -> dict[str, Any]:
+        if target in FINAL_STATUSES and current.status not in FINAL_STATUSES:
+            return {"closed_at": self._clock.now()}
+        if target not in FINAL_STATUSES and current.status in FINAL_STATUSES:
+            return {"closed_at": None}
+        return {}
+
+    def _record_update(self, uow: UnitOfWork, before: Deal, after: Deal, caller: Caller) -> None:
+        uow.record(self._event("deal.updated", after))
+        old_stage, new_stage = STAGE_OF_STATUS[before.status], STAGE_OF_STATUS[after.status]
+        if old_stage != new_stage:
+            uow.record(
+                DomainEvent(
+                    routing_key="deal.stage.changed",
+                    aggregate_type="deal",
+                    aggregate_id=after.id,
+                    data={
+                        "deal_id": str(after.id),
+                        "old_stage": old_stage.value,
+                        "new_stage": new_stage.value,
+                        "actor_id": str(caller.actor_id) if caller.actor_id else None,
+                    },
+                    occurred_at=self._clock.now(),
+                )
+            )
+
+    def _event(self, routing_key: str, deal: Deal) -> DomainEvent:
+        return DomainEvent(
+            routing_key=routing_key,
+            aggregate_type="deal",
+            aggregate_id=deal.id,
+            data=deal.model_dump(mode="json"),
+            occurred_at=self._clock.now(),
+        )

@@ -1,0 +1,117 @@
+"""Clients in PostgreSQL, through asyncpg."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from crm.domain.clients.schemas import Client, ClientFilter
+from crm.domain.pagination import Page, decode_cursor, encode_cursor
+from crm.infrastructure.db.sql import (
+    RECORD_COLUMNS,
+    Connection,
+    Where,
+    column_list,
+    contains_pattern,
+    required,
+    update_statement,
+)
+
+COLUMNS = column_list((*RECORD_COLUMNS, "name", "email", "phone", "status", "owner_id"))
+UPDATABLE = frozenset({"name", "email", "phone", "status", "owner_id"})
+CURSOR_KIND = "clients"
+
+SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.clients WHERE id = $1"
+INSERT = f"""
+INSERT INTO crm.clients (id, name, email, phone, status, owner_id, created_by_id, updated_by_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+RETURNING {COLUMNS}
+"""
+SET_DELETED = f"""
+UPDATE crm.clients
+SET is_deleted = $2,
+    deleted_at = CASE WHEN $2 THEN now() END,
+    deleted_by_id = CASE WHEN $2 THEN $3::uuid END,
+    version = version + 1, updated_at = now(), updated_by_id = $3
+WHERE id = $1
+RETURNING {COLUMNS}
+"""
+
+
+def _client(row: asyncpg.Record) -> Client:
+    return Client.model_validate(dict(row))
+
+
+class PgClientRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    async def add(self, client_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Client:
+        row = await self._conn.fetchrow(
+            INSERT,
+            client_id,
+            values["name"],
+            values["email"],
+            values["phone"],
+            values["status"],
+            values["owner_id"],
+            actor_id,
+        )
+        return _client(required(row))
+
+    async def get_for_update(self, client_id: UUID) -> Client | None:
+        row = await self._conn.fetchrow(SELECT_BY_ID + " FOR UPDATE", client_id)
+        return None if row is None else _client(row)
+
+    async def lock_live_for_share(self, client_id: UUID) -> bool:
+        found = await self._conn.fetchval(
+            "SELECT true FROM crm.clients WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", client_id
+        )
+        return bool(found)
+
+    async def update(self, client_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Client:
+        statement, params = update_statement("crm.clients", changes, UPDATABLE, COLUMNS)
+        params[0], params[-1] = client_id, actor_id
+        return _client(required(await self._conn.fetchrow(statement, *params)))
+
+    async def set_deleted(self, client_id: UUID, deleted: bool, actor_id: UUID | None) -> Client:
+        return _client(required(await self._conn.fetchrow(SET_DELETED, client_id, deleted, actor_id)))
+
+
+class PgClientReader:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get(self, client_id: UUID) -> Client | None:
+        row = await self._pool.fetchrow(SELECT_BY_ID + " AND NOT is_deleted", client_id)
+        return None if row is None else _client(row)
+
+    async def page(self, query: ClientFilter) -> Page[Client]:
+        where = Where("NOT is_deleted")
+        if query.search:
+            pattern = contains_pattern(query.search)
+            where.add("(name ILIKE {0} OR email ILIKE {0} OR phone ILIKE {0})", pattern)
+        if query.status:
+            where.add("status = {}", query.status.value)
+        if query.owner_id:
+            where.add("owner_id = {}", query.owner_id)
+        total = None
+        if query.page.with_total:
+            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.clients WHERE {where.sql}", *where.params)
+        if query.page.cursor:
+            created_at, last_id = decode_cursor(CURSOR_KIND, query.page.cursor, (datetime, UUID))
+            where.add("(created_at, id) < ({}, {})", created_at, last_id)
+        limit = where.param(query.page.limit + 1)
+        rows = await self._pool.fetch(
+            f"SELECT {COLUMNS} FROM crm.clients WHERE {where.sql} ORDER BY created_at DESC, id DESC LIMIT {limit}",
+            *where.params,
+        )
+        items = [_client(row) for row in rows[: query.page.limit]]
+        next_cursor = None
+        if len(rows) > query.page.limit:
+            last = items[-1]
+            next_cursor = encode_cursor(CURSOR_KIND, (last.created_at, last.id))
+        return Page[Client](items=items, next_cursor=next_cursor, total=total)

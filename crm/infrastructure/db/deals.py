@@ -1,0 +1,175 @@
+"""Deals in PostgreSQL, through asyncpg."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from crm.domain.deals.rules import OPEN_STATUSES, DealStatus, StatusCount
+from crm.domain.deals.schemas import Deal, DealFilter
+from crm.domain.pagination import Page, decode_cursor, encode_cursor
+from crm.infrastructure.db.sql import (
+    RECORD_COLUMNS,
+    Connection,
+    Where,
+    column_list,
+    contains_pattern,
+    required,
+    update_statement,
+)
+
+COLUMNS = column_list(
+    (
+        *RECORD_COLUMNS,
+        "client_id",
+        "title",
+        "description",
+        "status",
+        "next_review_at",
+        "owner_id",
+        "closed_at",
+    )
+)
+UPDATABLE = frozenset({"client_id", "title", "description", "status", "next_review_at", "owner_id", "closed_at"})
+CURSOR_KIND = "deals"
+OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
+
+SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.deals WHERE id = $1"
+# The explicit lock re-checks `NOT is_deleted` after a concurrent client delete commits, which the
+# foreign key's own KEY SHARE lock alone would not.
+INSERT_FOR_LIVE_CLIENT = f"""
+WITH client AS (
+    SELECT id FROM crm.clients WHERE id = $2 AND NOT is_deleted FOR KEY SHARE
+)
+INSERT INTO crm.deals
+    (id, client_id, title, description, status, next_review_at, owner_id, created_by_id, updated_by_id)
+SELECT $1, client.id, $3, $4, $5, $6, $7, $8, $8 FROM client
+RETURNING {COLUMNS}
+"""
+SET_DELETED = f"""
+UPDATE crm.deals
+SET is_deleted = $2,
+    deleted_at = CASE WHEN $2 THEN now() END,
+    deleted_by_id = CASE WHEN $2 THEN $3::uuid END,
+    version = version + 1, updated_at = now(), updated_by_id = $3
+WHERE id = $1
+RETURNING {COLUMNS}
+"""
+# Payments add their planned amounts here (total_value); until then every stage is worth 0.
+STATUS_COUNTS = """
+SELECT status,
+       count(*) AS count,
+       0::numeric(14, 2) AS total_value,
+       coalesce(sum(extract(epoch FROM coalesce(closed_at, now()) - created_at)), 0)::float8 / 86400
+           AS cycle_days_sum
+FROM crm.deals
+WHERE {where}
+GROUP BY status
+"""
+
+
+def _deal(row: asyncpg.Record) -> Deal:
+    return Deal.model_validate(dict(row))
+
+
+class PgDealRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    async def add_for_live_client(self, deal_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Deal | None:
+        row = await self._conn.fetchrow(
+            INSERT_FOR_LIVE_CLIENT,
+            deal_id,
+            values["client_id"],
+            values["title"],
+            values["description"],
+            values["status"],
+            values["next_review_at"],
+            values["owner_id"],
+            actor_id,
+        )
+        return None if row is None else _deal(row)
+
+    async def get_for_update(self, deal_id: UUID) -> Deal | None:
+        row = await self._conn.fetchrow(SELECT_BY_ID + " FOR UPDATE", deal_id)
+        return None if row is None else _deal(row)
+
+    async def update(self, deal_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Deal:
+        statement, params = update_statement("crm.deals", changes, UPDATABLE, COLUMNS)
+        params[0], params[-1] = deal_id, actor_id
+        return _deal(required(await self._conn.fetchrow(statement, *params)))
+
+    async def set_deleted(self, deal_id: UUID, deleted: bool, actor_id: UUID | None) -> Deal:
+        return _deal(required(await self._conn.fetchrow(SET_DELETED, deal_id, deleted, actor_id)))
+
+    async def count_open_for_client(self, client_id: UUID) -> int:
+        count = await self._conn.fetchval(
+            "SELECT count(*) FROM crm.deals WHERE client_id = $1 AND NOT is_deleted AND status = ANY($2::text[])",
+            client_id,
+            OPEN_STATUS_VALUES,
+        )
+        return int(count)
+
+
+def _filters(query: DealFilter) -> Where:
+    where = Where("NOT is_deleted")
+    if query.statuses is not None:
+        where.add("status = ANY({}::text[])", sorted(s.value for s in query.statuses))
+    if query.owner_ids and query.include_unassigned:
+        where.add("(owner_id = ANY({}::uuid[]) OR owner_id IS NULL)", sorted(query.owner_ids))
+    elif query.owner_ids:
+        where.add("owner_id = ANY({}::uuid[])", sorted(query.owner_ids))
+    elif query.include_unassigned:
+        where.add("owner_id IS NULL")
+    if query.client_id:
+        where.add("client_id = {}", query.client_id)
+    if query.review_due_by:
+        where.add("next_review_at <= {}", query.review_due_by)
+    if query.search:
+        where.add("(title ILIKE {0} OR description ILIKE {0})", contains_pattern(query.search))
+    return where
+
+
+class PgDealReader:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get(self, deal_id: UUID) -> Deal | None:
+        row = await self._pool.fetchrow(SELECT_BY_ID + " AND NOT is_deleted", deal_id)
+        return None if row is None else _deal(row)
+
+    async def page(self, query: DealFilter) -> Page[Deal]:
+        where = _filters(query)
+        total = None
+        if query.page.with_total:
+            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.deals WHERE {where.sql}", *where.params)
+        if query.page.cursor:
+            key = decode_cursor(CURSOR_KIND, query.page.cursor, (date, datetime, UUID))
+            where.add("(next_review_at, updated_at, id) > ({}, {}, {})", *key)
+        limit = where.param(query.page.limit + 1)
+        rows = await self._pool.fetch(
+            f"SELECT {COLUMNS} FROM crm.deals WHERE {where.sql} ORDER BY next_review_at, updated_at, id LIMIT {limit}",
+            *where.params,
+        )
+        items = [_deal(row) for row in rows[: query.page.limit]]
+        next_cursor = None
+        if len(rows) > query.page.limit:
+            last = items[-1]
+            next_cursor = encode_cursor(CURSOR_KIND, (last.next_review_at, last.updated_at, last.id))
+        return Page[Deal](items=items, next_cursor=next_cursor, total=total)
+
+    async def status_counts(self, query: DealFilter) -> list[StatusCount]:
+        where = _filters(query)
+        rows = await self._pool.fetch(STATUS_COUNTS.format(where=where.sql), *where.params)
+        return [
+            StatusCount(
+                status=DealStatus(row["status"]),
+                count=row["count"],
+                total_value=row["total_value"],
+                cycle_days_sum=row["cycle_days_sum"],
+            )
+            for row in rows
+        ]

@@ -1,0 +1,93 @@
+"""The unit of work on one asyncpg connection and transaction."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from asyncpg.transaction import Transaction
+
+from crm.domain.caller import Caller
+from crm.domain.events import DomainEvent
+from crm.infrastructure.db.clients import PgClientRepository
+from crm.infrastructure.db.deals import PgDealRepository
+from crm.infrastructure.db.errors import translate
+from crm.infrastructure.db.idempotency import claim
+from crm.infrastructure.db.outbox import OutboxWriter
+
+
+class PgUnitOfWork:
+    """``async with uow:`` opens a transaction; ``commit`` writes the recorded events and commits once.
+
+    Leaving the block without ``commit`` rolls everything back, events included.
+    """
+
+    clients: PgClientRepository
+    deals: PgDealRepository
+
+    def __init__(self, pool: asyncpg.Pool, outbox: OutboxWriter, caller: Caller) -> None:
+        self._pool = pool
+        self._outbox = outbox
+        self._caller = caller
+        self._events: list[DomainEvent] = []
+        self._connection: PoolConnectionProxy[asyncpg.Record] | None = None
+        self._transaction: Transaction | None = None
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        connection = await self._pool.acquire()
+        try:
+            transaction = connection.transaction()
+            await transaction.start()
+        except BaseException:
+            await self._pool.release(connection)
+            raise
+        self._connection, self._transaction = connection, transaction
+        self.clients = PgClientRepository(connection)
+        self.deals = PgDealRepository(connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, transaction = self._connection, self._transaction
+        self._connection = self._transaction = None
+        self._events.clear()
+        if connection is None or transaction is None:
+            return
+        try:
+            if not self._committed and not connection.is_closed():
+                await transaction.rollback()
+        finally:
+            await self._pool.release(connection)
+        if exc is not None:
+            domain_error = translate(exc)
+            if domain_error is not None:
+                raise domain_error from exc
+
+    def record(self, event: DomainEvent) -> None:
+        self._events.append(event)
+
+    async def commit(self) -> None:
+        connection, transaction = self._connection, self._transaction
+        assert connection is not None and transaction is not None, "commit() outside `async with`"
+        await self._outbox.write(connection, self._events, self._caller.trace_id)
+        if self._caller.idempotency is not None:
+            await claim(connection, self._caller.idempotency)
+        await transaction.commit()
+        self._committed = True
+        self._events.clear()
+
+
+class PgUnitOfWorkFactory:
+    def __init__(self, pool: asyncpg.Pool, outbox: OutboxWriter) -> None:
+        self._pool = pool
+        self._outbox = outbox
+
+    def __call__(self, caller: Caller) -> PgUnitOfWork:
+        return PgUnitOfWork(self._pool, self._outbox, caller)
