@@ -27,11 +27,13 @@ class ReplayResponse(Exception):
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``title`` for a body field, ``items.0.name`` for a nested one; a parameter is named alone."""
     parts = list(loc)
-    if parts and parts[0] in _LOCATIONS:
-        where = parts.pop(0)
-        if not parts:
-            return str(where)
+    where = parts.pop(0) if parts and parts[0] in _LOCATIONS else "body"
+    if not parts:
+        return str(where)
+    if where != "body":
+        return str(parts[0])
     return ".".join(str(p) for p in parts)
 
 

@@ -1,0 +1,100 @@
+"""Test harness: a database of its own per run, migrated once, emptied between tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from crm.app.config import Settings
+from crm.app.main import create_app
+from crm.infrastructure.db.migrations import upgrade_to_head
+from tests.services import postgres_admin_url
+
+TABLES = ("crm.deals", "crm.clients", "crm.outbox", "crm.idempotency_keys")
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+async def _admin(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> Iterator[str]:
+    with postgres_admin_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def make_database(admin_url: str) -> Iterator[object]:
+    """Creates empty databases on demand (named uniquely) and drops them all at the end of the run."""
+    created: list[str] = []
+
+    def make(prefix: str = "crm_test") -> str:
+        name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return with_database(admin_url, name)
+
+    yield make
+    for name in created:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def database_url(make_database) -> str:  # type: ignore[no-untyped-def]
+    url = make_database()
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=database_url, access_log=False)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[object]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the tests' own, for looking behind the API (outbox rows, raw state)."""
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture(autouse=True)
+async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    # Tests that need no database (unit tests) do not pay for one.
+    if "db" not in request.fixturenames and "api" not in request.fixturenames:
+        yield
+        return
+    connection: asyncpg.Connection = request.getfixturevalue("db")
+    await connection.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    yield
+
+
+@pytest.fixture
+async def api(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
+        yield client

@@ -1,0 +1,43 @@
+"""Small helpers that make records through the API, as a caller would."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+
+
+async def make_client(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Acme Logistics LLC", "email": "office@acme.example", "phone": "+7 495 123-45-67", **fields}
+    response = await api.post("/api/v1/clients", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def make_deal(api: httpx.AsyncClient, client_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    if client_id is None:
+        client_id = (await make_client(api))["id"]
+    body = {
+        "client_id": client_id,
+        "title": "Fleet CASCO renewal",
+        "next_review_at": (date.today() + timedelta(days=10)).isoformat(),
+        **fields,
+    }
+    response = await api.post("/api/v1/deals", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def assert_problem(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    """The answer is RFC 9457 problem+json with this status and code (and names ``field`` if given)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"] and body["title"]
+    if field is not None:
+        fields = [e["field"] for e in body["errors"]]
+        assert field in fields, fields
+    return body

@@ -1,0 +1,144 @@
+"""Every change leaves exactly its events in crm.outbox, in the same transaction; a failure leaves none."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+
+from crm.domain.caller import Caller
+from crm.domain.events import DomainEvent
+from tests.factories import make_client, make_deal
+
+
+async def outbox(db):
+    rows = await db.fetch("SELECT * FROM crm.outbox ORDER BY id")
+    return [dict(r) for r in rows]
+
+
+def parsed(row):
+    return JSONFormat().read(CloudEvent, row["payload"])
+
+
+async def test_client_lifecycle_events(api, db):
+    client = await make_client(api)
+    await api.patch(f"/api/v1/clients/{client['id']}", json={"status": "inactive"})
+    await api.delete(f"/api/v1/clients/{client['id']}")
+    await api.post(f"/api/v1/clients/{client['id']}/restore")
+    rows = await outbox(db)
+    assert [r["routing_key"] for r in rows] == ["client.created", "client.updated", "client.deleted", "client.restored"]
+    assert {r["aggregate_type"] for r in rows} == {"client"}
+    assert {str(r["aggregate_id"]) for r in rows} == {client["id"]}
+    assert [parsed(r).get_data()["version"] for r in rows] == [1, 2, 3, 4]
+    assert all(r["published_at"] is None and r["attempts"] == 0 for r in rows)
+
+
+async def test_event_is_a_valid_cloudevent_with_the_contract_attributes(api, db):
+    deal = await make_deal(api)
+    row = (await outbox(db))[-1]
+    event = parsed(row)  # the SDK validates required attributes and the spec version
+    assert event.get_specversion() == "1.0"
+    assert event.get_type() == "crm.deal.created"
+    assert event.get_source() == "crm.deals"
+    assert event.get_subject() == deal["id"]
+    assert event.get_id() == str(row["event_id"])
+    assert event.get_datacontenttype() == "application/json"
+    assert event.get_time() is not None
+    assert event.get_data() == deal
+
+
+async def test_trace_id_travels_with_the_event(api, db):
+    client = await api.post(
+        "/api/v1/clients", json={"name": "A"}, headers={"X-Request-ID": "7b0c1e4a2f9d4c3e8a6b5d4c3b2a1f0e"}
+    )
+    assert client.status_code == 201
+    row = (await outbox(db))[-1]
+    assert json.loads(row["headers"]) == {"x-trace-id": "7b0c1e4a2f9d4c3e8a6b5d4c3b2a1f0e"}
+
+
+async def test_stage_change_records_update_then_stage_changed(api, db):
+    actor = str(uuid.uuid4())
+    deal = await make_deal(api)
+    await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "negotiation"}, headers={"X-User-Id": actor})
+    rows = await outbox(db)
+    assert [r["routing_key"] for r in rows] == ["client.created", "deal.created", "deal.updated", "deal.stage.changed"]
+    assert rows[2]["id"] < rows[3]["id"]
+    assert parsed(rows[3]).get_data() == {
+        "deal_id": deal["id"],
+        "old_stage": "qualification",
+        "new_stage": "negotiation",
+        "actor_id": actor,
+    }
+
+
+async def test_update_without_stage_change_records_only_deal_updated(api, db):
+    deal = await make_deal(api)
+    await api.patch(f"/api/v1/deals/{deal['id']}", json={"title": "Renamed"})
+    await api.patch(f"/api/v1/deals/{deal['id']}", json={"status": "qualification"})  # same stage
+    keys = [r["routing_key"] for r in await outbox(db)]
+    assert keys == ["client.created", "deal.created", "deal.updated", "deal.updated"]
+
+
+async def test_deal_delete_and_restore_events(api, db):
+    deal = await make_deal(api)
+    await api.delete(f"/api/v1/deals/{deal['id']}")
+    await api.post(f"/api/v1/deals/{deal['id']}/restore")
+    keys = [r["routing_key"] for r in await outbox(db)]
+    assert keys[-2:] == ["deal.deleted", "deal.restored"]
+
+
+async def test_no_op_changes_record_nothing(api, db):
+    deal = await make_deal(api)
+    before = len(await outbox(db))
+    await api.patch(f"/api/v1/deals/{deal['id']}", json={"title": deal["title"]})
+    await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "qualification"})
+    await api.post(f"/api/v1/deals/{deal['id']}/restore")
+    assert len(await outbox(db)) == before
+
+
+async def test_refused_changes_record_nothing(api, db):
+    deal = await make_deal(api)
+    before = await outbox(db)
+    await api.post(
+        "/api/v1/deals",
+        json={"client_id": str(uuid.uuid4()), "title": "T", "next_review_at": "2026-12-01"},
+    )
+    await api.patch(f"/api/v1/deals/{deal['id']}", json={"title": "x"}, headers={"If-Match": '"9"'})
+    await api.patch(f"/api/v1/deals/{deal['id']}", json={"status": "draft"})
+    await api.delete(f"/api/v1/clients/{deal['client_id']}")
+    assert await outbox(db) == before
+
+
+async def test_rollback_discards_recorded_events_and_changes(app, db):
+    factory = app.state.services.deals._uow  # the wired unit-of-work factory
+    event = DomainEvent(
+        routing_key="client.created",
+        aggregate_type="client",
+        aggregate_id=uuid.uuid4(),
+        data={},
+        occurred_at=app.state.services.clock.now(),
+    )
+    with pytest.raises(RuntimeError):
+        async with factory(Caller()) as uow:
+            await uow.clients.add(event.aggregate_id, {"name": "Ghost", "email": None, "phone": None,
+                                                       "status": "active", "owner_id": None}, None)
+            uow.record(event)
+            raise RuntimeError("the use case failed before commit")
+    assert await db.fetchval("SELECT count(*) FROM crm.outbox") == 0
+    assert await db.fetchval("SELECT count(*) FROM crm.clients") == 0
+
+
+async def test_commit_writes_change_and_event_together(app, db):
+    factory = app.state.services.deals._uow
+    client_id = uuid.uuid4()
+    async with factory(Caller()) as uow:
+        await uow.clients.add(client_id, {"name": "Real", "email": None, "phone": None,
+                                          "status": "active", "owner_id": None}, None)
+        uow.record(DomainEvent("client.created", "client", client_id, {"id": str(client_id)},
+                               app.state.services.clock.now()))
+        await uow.commit()
+    assert await db.fetchval("SELECT count(*) FROM crm.clients WHERE id = $1", client_id) == 1
+    assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE aggregate_id = $1", client_id) == 1
