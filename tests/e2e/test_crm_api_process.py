@@ -1,0 +1,91 @@
+"""Real ``crm-api`` processes: the embedded default, and an external database that is not migrated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CRM_API = str(Path(sys.executable).with_name("crm-api"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env.update(CRM_SERVICE_HOST="127.0.0.1", CRM_ACCESS_LOG="false", **overrides)
+    return env
+
+
+@contextmanager
+def running(env: dict[str, str], cwd: Path, timeout: float = 120) -> Iterator[str]:
+    port = env["CRM_SERVICE_PORT"]
+    base = f"http://127.0.0.1:{port}"
+    log = cwd / f"crm-api-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([CRM_API], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "crm-api did not become ready:\n" + log.read_text()
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_embedded_default_serves_and_keeps_data_across_restarts(tmp_path):
+    env = clean_env(CRM_DATA_DIR=str(tmp_path / "data"), CRM_SERVICE_PORT=str(free_port()))
+    with running(env, tmp_path) as base:
+        created = httpx.post(f"{base}/api/v1/clients", json={"name": "Embedded Ltd"}, timeout=10)
+        assert created.status_code == 201, created.text
+        client_id = created.json()["id"]
+        deal = httpx.post(
+            f"{base}/api/v1/deals",
+            json={"client_id": client_id, "title": "CASCO", "next_review_at": "2026-12-01"},
+            timeout=10,
+        )
+        assert deal.status_code == 201, deal.text
+    with running(env, tmp_path) as base:
+        again = httpx.get(f"{base}/api/v1/clients/{client_id}", timeout=10)
+        assert again.status_code == 200
+        assert again.json()["name"] == "Embedded Ltd"
+        assert len(httpx.get(f"{base}/api/v1/deals", timeout=10).json()["items"]) == 1
+
+
+def test_unmigrated_database_is_refused_until_migrated(tmp_path, make_database):
+    url = make_database("crm_e2e_unmigrated")
+    env = clean_env(CRM_DATABASE_URL=url, CRM_SERVICE_PORT=str(free_port()))
+    refused = subprocess.run([CRM_API], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert "crm-api migrate" in refused.stderr
+    migrated = subprocess.run([CRM_API, "migrate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert migrated.returncode == 0, migrated.stderr
+    with running(env, tmp_path) as base:
+        assert httpx.get(f"{base}/readyz", timeout=5).json()["components"]["database"]["ok"] is True

@@ -1,0 +1,62 @@
+import base64
+import json
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from crm.api.etags import NO_VERSION, matches_none, parse_if_match
+from crm.domain.errors import InvalidCursor
+from crm.domain.pagination import decode_cursor, encode_cursor
+
+KEY = (date(2026, 12, 1), datetime(2026, 11, 23, 9, 0, 0, 123456, tzinfo=UTC), uuid.uuid4())
+TYPES = (date, datetime, uuid.UUID)
+
+
+def test_cursor_round_trip_is_exact():
+    assert decode_cursor("deals", encode_cursor("deals", KEY), TYPES) == KEY
+
+
+def test_cursor_is_opaque_url_safe_text():
+    assert set(encode_cursor("deals", KEY)) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _forge(payload: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "!!!",
+        _forge(["clients", []]),
+        _forge(["deals", [1, 2, 3]]),
+        _forge(["deals", [{"d": "2026-01-01"}, {"t": "2026-01-01T00:00:00"}, {"u": str(uuid.uuid4())}]]),
+        _forge(["deals", [{"d": "2026-13-01"}, {"t": "2026-01-01T00:00:00+00:00"}, {"u": "x"}]]),
+        _forge({"deals": 1}),
+    ],
+)
+def test_bad_cursors_are_refused(cursor):
+    with pytest.raises(InvalidCursor):
+        decode_cursor("deals", cursor, TYPES)
+
+
+def test_cursor_of_another_list_is_refused():
+    with pytest.raises(InvalidCursor):
+        decode_cursor("clients", encode_cursor("deals", KEY), TYPES)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(None, None), ("*", None), ('"3"', 3), ('W/"3"', 3), (' "3" , "4"', 3), ("3", NO_VERSION), ('"x"', NO_VERSION)],
+)
+def test_if_match_parsing(header, expected):
+    assert parse_if_match(header) == expected
+
+
+def test_if_none_match():
+    assert matches_none('"2", "3"', 3)
+    assert matches_none("*", 1)
+    assert not matches_none('"2"', 3)
+    assert not matches_none(None, 3)
