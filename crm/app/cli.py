@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from contextlib import ExitStack
 
@@ -38,6 +39,12 @@ async def _revision(url: str) -> str | None:
         await connection.close()
 
 
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default handler
+    # that kills the process before `main` can stop the embedded PostgreSQL, so exit through Python.
+    raise SystemExit(0)
+
+
 def _serve(settings: Settings, url: str, host: str, port: int) -> None:
     from crm.app.main import create_app
 
@@ -59,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings)
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
     with ExitStack() as stack:
         url = settings.database_url
         embedded = url is None

@@ -52,12 +52,13 @@ def running(env: dict[str, str], cwd: Path, timeout: float = 120) -> Iterator[st
             time.sleep(0.3)
         yield base
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=60)
+            assert process.wait(timeout=60) == 0, log.read_text()
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+            raise
 
 
 def test_embedded_default_serves_and_keeps_data_across_restarts(tmp_path):
@@ -72,6 +73,8 @@ def test_embedded_default_serves_and_keeps_data_across_restarts(tmp_path):
             timeout=10,
         )
         assert deal.status_code == 201, deal.text
+    # SIGTERM stopped the embedded server too, not only crm-api.
+    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
     with running(env, tmp_path) as base:
         again = httpx.get(f"{base}/api/v1/clients/{client_id}", timeout=10)
         assert again.status_code == 200
