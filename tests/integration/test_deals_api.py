@@ -42,18 +42,14 @@ async def test_create_deal(api):
 
 
 async def test_deal_for_unknown_client_is_404_client_not_found(api):
-    response = await api.post(
-        "/api/v1/deals", json={"client_id": MISSING, "title": "T", "next_review_at": day(1)}
-    )
+    response = await api.post("/api/v1/deals", json={"client_id": MISSING, "title": "T", "next_review_at": day(1)})
     assert_problem(response, 404, "client_not_found")
 
 
 async def test_deal_for_deleted_client_is_404_client_not_found(api):
     client = await make_client(api)
     await api.delete(f"/api/v1/clients/{client['id']}")
-    response = await api.post(
-        "/api/v1/deals", json={"client_id": client["id"], "title": "T", "next_review_at": day(1)}
-    )
+    response = await api.post("/api/v1/deals", json={"client_id": client["id"], "title": "T", "next_review_at": day(1)})
     assert_problem(response, 404, "client_not_found")
 
 

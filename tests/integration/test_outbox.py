@@ -123,8 +123,11 @@ async def test_rollback_discards_recorded_events_and_changes(app, db):
     )
     with pytest.raises(RuntimeError):
         async with factory(Caller()) as uow:
-            await uow.clients.add(event.aggregate_id, {"name": "Ghost", "email": None, "phone": None,
-                                                       "status": "active", "owner_id": None}, None)
+            await uow.clients.add(
+                event.aggregate_id,
+                {"name": "Ghost", "email": None, "phone": None, "status": "active", "owner_id": None},
+                None,
+            )
             uow.record(event)
             raise RuntimeError("the use case failed before commit")
     assert await db.fetchval("SELECT count(*) FROM crm.outbox") == 0
@@ -135,10 +138,12 @@ async def test_commit_writes_change_and_event_together(app, db):
     factory = app.state.services.deals._uow
     client_id = uuid.uuid4()
     async with factory(Caller()) as uow:
-        await uow.clients.add(client_id, {"name": "Real", "email": None, "phone": None,
-                                          "status": "active", "owner_id": None}, None)
-        uow.record(DomainEvent("client.created", "client", client_id, {"id": str(client_id)},
-                               app.state.services.clock.now()))
+        await uow.clients.add(
+            client_id, {"name": "Real", "email": None, "phone": None, "status": "active", "owner_id": None}, None
+        )
+        uow.record(
+            DomainEvent("client.created", "client", client_id, {"id": str(client_id)}, app.state.services.clock.now())
+        )
         await uow.commit()
     assert await db.fetchval("SELECT count(*) FROM crm.clients WHERE id = $1", client_id) == 1
     assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE aggregate_id = $1", client_id) == 1
