@@ -11,6 +11,7 @@ from crm.api.deps import CurrentCaller, IdempotentRoute, Services
 from crm.api.etags import etag_of, matches_none
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
+from crm.api.responses import json_response, record_response
 from crm.domain.clients.schemas import Client, ClientCreate, ClientFilter, ClientStatus, ClientUpdate
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.types import SearchTerm
@@ -20,11 +21,6 @@ router = APIRouter(prefix="/api/v1/clients", tags=["clients"], route_class=Idemp
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
 
-def _with_etag(response: Response, client: Client) -> Client:
-    response.headers["ETag"] = etag_of(client.version)
-    return client
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -32,10 +28,9 @@ def _with_etag(response: Response, client: Client) -> Client:
     responses=problem_responses(400, 409, 422),
     summary="Create a client",
 )
-async def create_client(body: ClientCreate, caller: CurrentCaller, services: Services, response: Response) -> Client:
+async def create_client(body: ClientCreate, caller: CurrentCaller, services: Services) -> Response:
     client = await services.clients.create(body, caller)
-    response.headers["Location"] = f"/api/v1/clients/{client.id}"
-    return _with_etag(response, client)
+    return record_response(client, status_code=status.HTTP_201_CREATED, location=f"/api/v1/clients/{client.id}")
 
 
 @router.get("", response_model=Page[Client], responses=problem_responses(400, 422), summary="List clients")
@@ -45,10 +40,10 @@ async def list_clients(
     search: Annotated[SearchTerm | None, Query(description="Part of the name, email or phone.")] = None,
     status_: Annotated[ClientStatus | None, Query(alias="status")] = None,
     owner_id: UUID | None = None,
-) -> Page[Client]:
+) -> Response:
     """Newest first; live clients only."""
     query = ClientFilter(search=search, status=status_, owner_id=owner_id, page=page)
-    return await services.clients.list(query)
+    return json_response(await services.clients.list(query))
 
 
 @router.get(
@@ -57,13 +52,11 @@ async def list_clients(
     responses={**problem_responses(404, 422), 304: {"description": "Not modified"}},
     summary="Get a client",
 )
-async def get_client(
-    client_id: UUID, services: Services, response: Response, if_none_match: IfNoneMatch = None
-) -> Client | Response:
+async def get_client(client_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
     client = await services.clients.get(client_id)
     if matches_none(if_none_match, client.version):
         return Response(status_code=304, headers={"ETag": etag_of(client.version)})
-    return _with_etag(response, client)
+    return record_response(client)
 
 
 @router.patch(
@@ -77,11 +70,10 @@ async def update_client(
     body: ClientUpdate,
     caller: CurrentCaller,
     services: Services,
-    response: Response,
     if_match: ExpectedVersion,
-) -> Client:
+) -> Response:
     client = await services.clients.update(client_id, body, caller, if_match=if_match)
-    return _with_etag(response, client)
+    return record_response(client)
 
 
 @router.delete(
@@ -103,6 +95,6 @@ async def delete_client(
     responses=problem_responses(404, 422),
     summary="Restore a soft-deleted client",
 )
-async def restore_client(client_id: UUID, caller: CurrentCaller, services: Services, response: Response) -> Client:
+async def restore_client(client_id: UUID, caller: CurrentCaller, services: Services) -> Response:
     client = await services.clients.restore(client_id, caller)
-    return _with_etag(response, client)
+    return record_response(client)

@@ -12,6 +12,7 @@ from crm.api.deps import CurrentCaller, IdempotentRoute, Services
 from crm.api.etags import etag_of, matches_none
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
+from crm.api.responses import json_response, record_response
 from crm.domain.deals.rules import STAGE_OF_STATUS, DealStage, DealStatus
 from crm.domain.deals.schemas import (
     NO_MANAGER,
@@ -32,11 +33,6 @@ router = APIRouter(prefix="/api/v1/deals", tags=["deals"], route_class=Idempoten
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
 
-def _with_etag(response: Response, deal: Deal) -> Deal:
-    response.headers["ETag"] = etag_of(deal.version)
-    return deal
-
-
 def _managers(values: list[str]) -> tuple[frozenset[UUID], bool]:
     owner_ids: set[UUID] = set()
     unassigned = False
@@ -54,7 +50,7 @@ def _managers(values: list[str]) -> tuple[frozenset[UUID], bool]:
     return frozenset(owner_ids), unassigned
 
 
-def deal_filter(
+async def deal_filter(
     services: Services,
     page: Annotated[PageRequest, Depends(page_request)],
     stage: Annotated[list[DealStage] | None, Query(description="Repeatable.")] = None,
@@ -100,16 +96,15 @@ Filter = Annotated[DealFilter, Depends(deal_filter)]
     responses=problem_responses(400, 404, 409, 422),
     summary="Create a deal for a client",
 )
-async def create_deal(body: DealCreate, caller: CurrentCaller, services: Services, response: Response) -> Deal:
+async def create_deal(body: DealCreate, caller: CurrentCaller, services: Services) -> Response:
     deal = await services.deals.create(body, caller)
-    response.headers["Location"] = f"/api/v1/deals/{deal.id}"
-    return _with_etag(response, deal)
+    return record_response(deal, status_code=status.HTTP_201_CREATED, location=f"/api/v1/deals/{deal.id}")
 
 
 @router.get("", response_model=Page[Deal], responses=problem_responses(400, 422), summary="List deals")
-async def list_deals(services: Services, query: Filter) -> Page[Deal]:
+async def list_deals(services: Services, query: Filter) -> Response:
     """Ordered by `next_review_at`, then `updated_at`, then `id`; live deals only."""
-    return await services.deals.list(query)
+    return json_response(await services.deals.list(query))
 
 
 @router.get(
@@ -129,13 +124,11 @@ async def stage_metrics(services: Services, query: Filter) -> StageMetrics:
     responses={**problem_responses(404, 422), 304: {"description": "Not modified"}},
     summary="Get a deal",
 )
-async def get_deal(
-    deal_id: UUID, services: Services, response: Response, if_none_match: IfNoneMatch = None
-) -> Deal | Response:
+async def get_deal(deal_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
     deal = await services.deals.get(deal_id)
     if matches_none(if_none_match, deal.version):
         return Response(status_code=304, headers={"ETag": etag_of(deal.version)})
-    return _with_etag(response, deal)
+    return record_response(deal)
 
 
 @router.patch(
@@ -149,11 +142,10 @@ async def update_deal(
     body: DealUpdate,
     caller: CurrentCaller,
     services: Services,
-    response: Response,
     if_match: ExpectedVersion,
-) -> Deal:
+) -> Response:
     deal = await services.deals.update(deal_id, body, caller, if_match=if_match)
-    return _with_etag(response, deal)
+    return record_response(deal)
 
 
 @router.patch(
@@ -167,11 +159,10 @@ async def change_stage(
     body: StageChange,
     caller: CurrentCaller,
     services: Services,
-    response: Response,
     if_match: ExpectedVersion,
-) -> Deal:
+) -> Response:
     deal = await services.deals.change_stage(deal_id, body.stage, caller, if_match=if_match)
-    return _with_etag(response, deal)
+    return record_response(deal)
 
 
 @router.delete(
@@ -191,6 +182,6 @@ async def delete_deal(deal_id: UUID, caller: CurrentCaller, services: Services, 
     responses=problem_responses(404, 409, 422),
     summary="Restore a soft-deleted deal",
 )
-async def restore_deal(deal_id: UUID, caller: CurrentCaller, services: Services, response: Response) -> Deal:
+async def restore_deal(deal_id: UUID, caller: CurrentCaller, services: Services) -> Response:
     deal = await services.deals.restore(deal_id, caller)
-    return _with_etag(response, deal)
+    return record_response(deal)

@@ -38,7 +38,7 @@ class ApiServices:
     clock: Clock
 
 
-def get_services(request: Request) -> ApiServices:
+async def get_services(request: Request) -> ApiServices:
     services: ApiServices = request.app.state.services
     return services
 
@@ -141,7 +141,8 @@ class IdempotentRoute(APIRoute):
             claim: IdempotencyClaim | None = getattr(request.state, "idempotency_claim", None)
             if claim is not None and 200 <= response.status_code < 300:
                 headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-                await get_services(request).idempotency.save_response(
+                services: ApiServices = request.app.state.services
+                await services.idempotency.save_response(
                     claim.scope, claim.key, response.status_code, headers, bytes(response.body)
                 )
             return response

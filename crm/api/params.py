@@ -10,7 +10,7 @@ from crm.api.etags import parse_if_match
 from crm.domain.pagination import DEFAULT_LIMIT, PageRequest
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")] = None,
     with_total: Annotated[bool, Query(description="Also count all matching records.")] = False,
@@ -18,7 +18,7 @@ def page_request(
     return PageRequest(limit=limit, cursor=cursor, with_total=with_total)
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[
         str | None,
         Header(description='ETag of the version being changed, e.g. `"3"`; 412 if it is stale.'),
