@@ -17,7 +17,8 @@ from crm.app.main import create_app
 from crm.infrastructure.db.migrations import upgrade_to_head
 from tests.services import postgres_admin_url
 
-TABLES = ("crm.deals", "crm.clients", "crm.outbox", "crm.idempotency_keys")
+# Reference data seeded by migrations stays; everything else is emptied before each database test.
+KEPT_TABLES = ("alembic_version", "task_statuses")
 
 
 def with_database(url: str, name: str) -> str:
@@ -89,7 +90,12 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         yield
         return
     connection: asyncpg.Connection = request.getfixturevalue("db")
-    await connection.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    tables = await connection.fetchval(
+        "SELECT string_agg(format('crm.%I', tablename), ', ') FROM pg_tables "
+        "WHERE schemaname = 'crm' AND NOT tablename = ANY($1::text[])",
+        list(KEPT_TABLES),
+    )
+    await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     yield
 
 

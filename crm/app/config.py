@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     db_pool_max_size: int = Field(default=10, ge=1, le=100)
     db_command_timeout: float = Field(default=30.0, gt=0, description="Seconds before a query is cancelled.")
     business_timezone: str = Field(default="Europe/Moscow", description="Zone in which 'today' is computed.")
+    default_currency: str = Field(
+        default="RUB", pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code used when none is given."
+    )
     events_source: str = Field(default="crm.deals", min_length=1, description="CloudEvents `source`.")
     idempotency_key_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     access_log: bool = Field(default=True, description="Log one line per HTTP request.")

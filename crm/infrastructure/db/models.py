@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -22,13 +23,15 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA = "crm"
@@ -162,3 +165,197 @@ class IdempotencyKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
     __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+
+# --- Deal lifecycle: policies, calculations (quotes), journal, policy documents, tasks ----------------
+
+POLICY_STATUSES = ("draft", "active", "pending_renewal", "expired", "cancelled", "closed")
+CALCULATION_STATUSES = ("draft", "ready", "confirmed", "archived")
+TASK_STATUSES = ("pending", "scheduled", "in_progress", "completed", "cancelled")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class PolicyRow(RecordColumns, Base):
+    """An issued insurance policy. Its calculation is found through ``calculations.linked_policy_id``."""
+
+    __tablename__ = "policies"
+
+    policy_number: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("clients.id", ondelete="RESTRICT"), nullable=False
+    )
+    deal_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("deals.id", ondelete="RESTRICT"), nullable=False
+    )
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(String(24), nullable=False)
+    premium: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    effective_from: Mapped[date] = mapped_column(Date, nullable=False)
+    effective_to: Mapped[date] = mapped_column(Date, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", POLICY_STATUSES), name="status"),
+        CheckConstraint("premium >= 0", name="premium_not_negative"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso4217"),
+        CheckConstraint("effective_to >= effective_from", name="period_ordered"),
+        CheckConstraint("version > 0", name="version_positive"),
+        Index("ix_policies_client_id", "client_id"),
+        Index("ix_policies_deal_id", "deal_id"),
+        Index("ix_policies_list_order", "created_at", "id", postgresql_where=text("NOT is_deleted")),
+        Index("ix_policies_effective_to", "effective_to", postgresql_where=text("NOT is_deleted")),
+    )
+
+
+class CalculationRow(RecordColumns, Base):
+    """An insurer's offer (quote) within a deal; a confirmed one may be linked to one policy."""
+
+    __tablename__ = "calculations"
+
+    deal_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("deals.id", ondelete="RESTRICT"), nullable=False
+    )
+    insurance_company: Mapped[str] = mapped_column(String(255), nullable=False)
+    program_name: Mapped[str | None] = mapped_column(String(255))
+    premium_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    coverage_sum: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    calculation_date: Mapped[date] = mapped_column(Date, nullable=False)
+    # Stored half-open ([start, end + 1 day)) as PostgreSQL canonicalises dateranges; served inclusive.
+    validity_period: Mapped[Any | None] = mapped_column(DATERANGE)
+    files: Mapped[list[str]] = mapped_column(
+        ARRAY(String(1024)), nullable=False, server_default=text("'{}'::character varying[]")
+    )
+    comments: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    linked_policy_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("policies.id", ondelete="RESTRICT"), unique=True
+    )
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", CALCULATION_STATUSES), name="status"),
+        CheckConstraint("premium_amount >= 0", name="premium_not_negative"),
+        CheckConstraint("coverage_sum >= 0", name="coverage_not_negative"),
+        CheckConstraint(
+            "linked_policy_id IS NULL OR status = 'confirmed' OR status = 'archived'", name="link_needs_confirmed"
+        ),
+        CheckConstraint("version > 0", name="version_positive"),
+        Index(
+            "ix_calculations_deal_list_order", "deal_id", "created_at", "id", postgresql_where=text("NOT is_deleted")
+        ),
+    )
+
+
+class JournalEntryRow(Base):
+    """An append-only note on a deal."""
+
+    __tablename__ = "deal_journal"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    deal_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("deals.id", ondelete="RESTRICT"), nullable=False
+    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("char_length(body) BETWEEN 1 AND 5000", name="body_length"),
+        Index("ix_deal_journal_deal_list_order", "deal_id", "created_at", "id"),
+    )
+
+
+class PolicyDocumentRow(Base):
+    """A link from a policy to a document held by the Documents service (no cross-service key)."""
+
+    __tablename__ = "policy_documents"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    policy_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("policies.id", ondelete="RESTRICT"), nullable=False
+    )
+    document_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+    __table_args__ = (
+        # Also the index for policy_id lookups and the list order within a policy.
+        UniqueConstraint("policy_id", "document_id", name="uq_policy_documents_policy_id_document_id"),
+        Index("ix_policy_documents_policy_list_order", "policy_id", "created_at", "id"),
+    )
+
+
+class TaskStatusRow(Base):
+    """Reference list of task statuses, seeded by the migration."""
+
+    __tablename__ = "task_statuses"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    is_final: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+
+class TaskRow(RecordColumns, Base):
+    __tablename__ = "tasks"
+
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), ForeignKey("task_statuses.code"), nullable=False)
+    priority: Mapped[str] = mapped_column(String(8), nullable=False, server_default=text("'normal'"))
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    author_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_reason: Mapped[str | None] = mapped_column(Text)
+    deal_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("deals.id", ondelete="RESTRICT"))
+    client_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("clients.id", ondelete="RESTRICT")
+    )
+    policy_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("policies.id", ondelete="RESTRICT")
+    )
+    # Payments arrive with the payments module; its foreign key is added by that migration.
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    context: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+
+    __table_args__ = (
+        CheckConstraint("priority IN ('low', 'normal', 'high')", name="priority"),
+        CheckConstraint("version > 0", name="version_positive"),
+        Index(
+            "ix_tasks_list_order",
+            text("due_at ASC NULLS LAST"),
+            "created_at",
+            "id",
+            postgresql_where=text("NOT is_deleted"),
+        ),
+        Index("ix_tasks_assignee_id", "assignee_id"),
+        Index("ix_tasks_deal_id", "deal_id"),
+        Index("ix_tasks_client_id", "client_id"),
+        Index("ix_tasks_policy_id", "policy_id"),
+        Index("ix_tasks_payment_id", "payment_id"),
+        Index("ix_tasks_status_scheduled_for", "status", "scheduled_for"),
+    )
+
+
+class TaskReminderRow(Base):
+    __tablename__ = "task_reminders"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False
+    )
+    remind_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("channel IN ('sse', 'telegram')", name="channel"),
+        UniqueConstraint("task_id", "remind_at", "channel", name="uq_task_reminders_task_id_remind_at_channel"),
+        Index("ix_task_reminders_due", "remind_at", postgresql_where=text("sent_at IS NULL")),
+    )
