@@ -1,0 +1,339 @@
+"""Load the service and the baseline with wrk, endpoint by endpoint, alternating the two; print a markdown table.
+
+Called by bench/run.sh once both servers answer /readyz. Per measurement: a warm-up run (not recorded), then
+`wrk -t2 -c64 -dNs --latency` with a generated Lua script; percentiles come from wrk's own histogram (done()).
+CPU used during each measurement is read from /proc: the server process, all `postgres` processes, wrk, and
+everything else on the machine ("foreign", i.e. noise from other tenants).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+ACTOR = "0b8f3c52-6f0e-4a43-9d7e-6d3f5d1c2a90"
+STATUSES = ("draft", "qualification", "in_progress", "proposal", "won", "lost")
+
+LUA_COMMON = r"""
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args) math.randomseed(os.time() * 1000 + tid) end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('RESULT {"requests": %d, "duration_us": %d, "non2xx": %d, "socket_errors": %d, ' ..
+    '"timeouts": %d, "p50_us": %d, "p99_us": %d}\n', summary.requests, summary.duration, e.status,
+    e.connect + e.read + e.write, e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def lua_table(name: str, values: list[str]) -> str:
+    return f"{name} = {{" + ",".join(f'"{v}"' for v in values) + "}\n"
+
+
+def scripts(ids_dir: Path) -> dict[str, tuple[str, str]]:
+    """endpoint label -> (path wrk is pointed at, Lua script)."""
+    deal_ids = ids_dir.joinpath("deal_ids.txt").read_text().split()
+    client_ids = ids_dir.joinpath("client_ids.txt").read_text().split()
+    today = dt.date.today()
+    dates = [(today + dt.timedelta(days=d)).isoformat() for d in range(0, 365, 3)]
+    owners = [str(uuid.uuid4()) for _ in range(5)]
+    post = (
+        lua_table("clients", client_ids)
+        + lua_table("dates", dates)
+        + lua_table("owners", owners)
+        + lua_table("statuses", list(STATUSES[:4]))
+        + f"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-User-Id"] = "{ACTOR}"
+request = function()
+  local body = string.format('{{"client_id":"%s","title":"Bench deal %d","description":"Created by wrk",' ..
+    '"status":"%s","next_review_at":"%s","owner_id":"%s"}}', clients[math.random(#clients)],
+    math.random(1, 1000000), statuses[math.random(#statuses)], dates[math.random(#dates)],
+    owners[math.random(#owners)])
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+    )
+    get = (
+        lua_table("ids", deal_ids)
+        + """
+request = function() return wrk.format("GET", "/api/v1/deals/" .. ids[math.random(#ids)]) end
+"""
+    )
+    by_status = (
+        lua_table("statuses", list(STATUSES))
+        + """
+request = function()
+  return wrk.format("GET", "/api/v1/deals?limit=50&status=" .. statuses[math.random(#statuses)])
+end
+"""
+    )
+    return {
+        "POST /api/v1/deals": ("/api/v1/deals", post),
+        "GET /api/v1/deals/{id}": ("/api/v1/deals", get),
+        "GET /api/v1/deals?limit=50": ("/api/v1/deals?limit=50", ""),
+        "GET /api/v1/deals?limit=50&status=(random)": ("/api/v1/deals", by_status),
+    }
+
+
+def proc_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def postgres_ticks() -> dict[int, int]:
+    ticks = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if p.joinpath("comm").read_text().strip() == "postgres":
+                    ticks[int(p.name)] = proc_ticks(int(p.name))
+            except OSError:
+                continue
+    return ticks
+
+
+def machine_busy_ticks() -> int:
+    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(cpu[:8]) - cpu[3] - cpu[4]  # minus idle, iowait
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wait_quiet(max_pct: float, max_wait: float) -> float:
+    """Wait (at most max_wait s) until the machine, with our servers idle, is busy < max_pct of a core."""
+    deadline = time.time() + max_wait
+    while True:
+        before = machine_busy_ticks()
+        time.sleep(1)
+        busy = (machine_busy_ticks() - before) * 100 / TICK
+        if busy < max_pct or time.time() > deadline:
+            return busy
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non2xx: int
+    socket_errors: int
+    timeouts: int
+    server_cpu: float  # all in % of one core
+    pg_cpu: float
+    wrk_cpu: float
+    foreign_cpu: float
+
+
+def run_wrk(url: str, lua: str, seconds: int, args: argparse.Namespace, server_pid: int, raw: Path | None) -> Run:
+    script = Path(args.work_dir) / "current.lua"
+    script.write_text(lua + LUA_COMMON)
+    cmd = ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    if args.pin_wrk:
+        cmd = ["taskset", "-c", args.pin_wrk, *cmd]
+    busy0, srv0, pg0, wrk0 = machine_busy_ticks(), proc_ticks(server_pid), postgres_ticks(), children_cpu_s()
+    t0 = time.time()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    wall = time.time() - t0
+    pg1 = postgres_ticks()
+    srv = (proc_ticks(server_pid) - srv0) / TICK
+    pg = sum(t - pg0.get(pid, 0) for pid, t in pg1.items()) / TICK
+    wrk_s = children_cpu_s() - wrk0
+    busy = (machine_busy_ticks() - busy0) / TICK
+    if raw:
+        raw.write_text(out)
+    m = re.search(r"^RESULT (\{.*\})$", out, re.M)
+    if m is None:
+        raise RuntimeError(f"no result from wrk:\n{out}")
+    d = json.loads(m.group(1))
+    pct = 100 / wall
+    return Run(
+        rps=d["requests"] / (d["duration_us"] / 1e6),
+        p50_ms=d["p50_us"] / 1000,
+        p99_ms=d["p99_us"] / 1000,
+        non2xx=d["non2xx"],
+        socket_errors=d["socket_errors"],
+        timeouts=d["timeouts"],
+        server_cpu=srv * pct,
+        pg_cpu=pg * pct,
+        wrk_cpu=wrk_s * pct,
+        foreign_cpu=max(0.0, busy - srv - pg - wrk_s) * pct,
+    )
+
+
+def smoke(base: str) -> None:
+    """One request per endpoint; a server that answers 4xx/5xx here would only produce a meaningless table."""
+    deal = urllib.request.urlopen(f"{base}/api/v1/deals?limit=1", timeout=5)
+    item = json.load(deal)["items"][0]
+    urllib.request.urlopen(f"{base}/api/v1/deals/{item['id']}", timeout=5).read()
+    body = json.dumps({"client_id": item["client_id"], "title": "smoke", "next_review_at": item["next_review_at"]})
+    req = urllib.request.Request(f"{base}/api/v1/deals", body.encode(), {"Content-Type": "application/json"})
+    assert urllib.request.urlopen(req, timeout=5).status == 201
+
+
+def med(runs: list[Run], attr: str) -> float:
+    return statistics.median(getattr(r, attr) for r in runs)
+
+
+Results = dict[str, dict[str, list[Run]]]  # endpoint -> app -> runs
+
+
+def report(results: Results, args: argparse.Namespace, started: dt.datetime) -> tuple[str, bool]:
+    pin = (
+        f"server on CPU {args.pin_server}, wrk on CPU {args.pin_wrk} (taskset); PostgreSQL unpinned"
+        if args.pin_wrk
+        else "not pinned (taskset unavailable or < 2 CPUs)"
+    )
+    lines = [
+        f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}. Service code: {args.revision}.",
+        f"wrk -t2 -c64 -d{args.seconds}s --latency, {args.warmup} s warm-up before each measurement, "
+        f"median of {args.repeats} alternating service/baseline pairs; {pin}.",
+        "",
+        "| endpoint | service req/s | service p50 ms | p99 ms | baseline req/s | p50 | p99 "
+        "| ratio service/baseline | ≥ 60 %? |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    details = [
+        "",
+        "| endpoint | app | req/s min-max | server CPU % | postgres CPU % | wrk CPU % "
+        "| foreign CPU % (max) | non-2xx | socket errors / timeouts |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    totals = {"non-2xx responses": 0, "socket errors": 0, "timeouts (> 2 s, wrk default)": 0}
+    for label, by_app in results.items():
+        s, b = by_app["service"], by_app["baseline"]
+        ratio = med(s, "rps") / med(b, "rps")
+        lines.append(
+            f"| {label} | {med(s, 'rps'):,.0f} | {med(s, 'p50_ms'):.1f} | {med(s, 'p99_ms'):.1f} "
+            f"| {med(b, 'rps'):,.0f} | {med(b, 'p50_ms'):.1f} | {med(b, 'p99_ms'):.1f} | {ratio:.1%} "
+            f"| {'yes' if ratio >= 0.6 else '**no**'} |"
+        )
+        for app, runs in by_app.items():
+            non2xx = sum(r.non2xx for r in runs)
+            sock = sum(r.socket_errors for r in runs)
+            tmo = sum(r.timeouts for r in runs)
+            for key, n in zip(totals, (non2xx, sock, tmo), strict=True):
+                totals[key] += n
+            details.append(
+                f"| {label} | {app} | {min(r.rps for r in runs):,.0f}-{max(r.rps for r in runs):,.0f} "
+                f"| {med(runs, 'server_cpu'):.0f} | {med(runs, 'pg_cpu'):.0f} | {med(runs, 'wrk_cpu'):.0f} "
+                f"| {max(r.foreign_cpu for r in runs):.0f} | {non2xx} | {sock} / {tmo} |"
+            )
+    noisy = [
+        f"{label} ({app})"
+        for label, by_app in results.items()
+        for app, runs in by_app.items()
+        if any(r.foreign_cpu > args.max_foreign for r in runs)
+    ]
+    if noisy:
+        lines += [
+            "",
+            f"Noisy (other processes used > {args.max_foreign:.0f} % of a core during a kept run, "
+            f"even after {args.retries} re-runs): " + ", ".join(noisy) + ".",
+        ]
+    errors = any(totals.values())
+    flag = (
+        "**ERRORS: "
+        + ", ".join(f"{n} {k}" for k, n in totals.items())
+        + " — see the details table and bench/results/run/*.log (raw wrk output: wrk-*.txt).**"
+        if errors
+        else "No errors: 0 non-2xx responses, 0 socket errors, 0 timeouts."
+    )
+    text = "\n".join(
+        [*lines, "", flag, "", "Per-app details (CPU as % of one core, medians over the repeats):", *details, ""]
+    )
+    return text, errors
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--service", required=True, help="base URL")
+    ap.add_argument("--baseline", required=True, help="base URL")
+    ap.add_argument("--service-pid", type=int, required=True)
+    ap.add_argument("--baseline-pid", type=int, required=True)
+    ap.add_argument("--work-dir", required=True, help="holds deal_ids.txt, client_ids.txt; raw wrk output goes here")
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pin-server", default="")
+    ap.add_argument("--pin-wrk", default="")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--revision", default="unknown", help="git commit of the service code")
+    ap.add_argument(
+        "--max-foreign",
+        type=float,
+        default=float(os.environ.get("BENCH_MAX_FOREIGN", "25")),
+        help="%% of a core other processes may use during a kept measurement",
+    )
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=float(os.environ.get("BENCH_QUIET_WAIT", "30")),
+        help="seconds to wait for a quiet machine before each measurement",
+    )
+    ap.add_argument(
+        "--retries",
+        type=int,
+        default=int(os.environ.get("BENCH_RETRIES", "2")),
+        help="re-runs of a measurement that was noisier than --max-foreign",
+    )
+    args = ap.parse_args()
+
+    started = dt.datetime.now(dt.UTC)
+    apps = {"service": (args.service, args.service_pid), "baseline": (args.baseline, args.baseline_pid)}
+    for base, _ in apps.values():
+        smoke(base)
+    work = Path(args.work_dir)
+    results: Results = {}
+    for n, (label, (path, lua)) in enumerate(scripts(work).items()):
+        results[label] = {"service": [], "baseline": []}
+        for rep in range(args.repeats):
+            order = ["service", "baseline"] if rep % 2 == 0 else ["baseline", "service"]
+            for app in order:
+                base, pid = apps[app]
+                for attempt in range(1 + args.retries):
+                    idle = wait_quiet(args.max_foreign, args.quiet_wait)
+                    run_wrk(base + path, lua, args.warmup, args, pid, None)
+                    r = run_wrk(base + path, lua, args.seconds, args, pid, work / f"wrk-{n}-{app}-{rep}.txt")
+                    noisy = r.foreign_cpu > args.max_foreign
+                    print(
+                        f"{label:42s} {app:8s} #{rep + 1}: {r.rps:7,.0f} req/s  p50 {r.p50_ms:6.1f}"
+                        f"  p99 {r.p99_ms:6.1f} ms  non-2xx {r.non2xx}  server {r.server_cpu:3.0f}%"
+                        f"  pg {r.pg_cpu:3.0f}%  foreign {r.foreign_cpu:3.0f}% (idle before: {idle:.0f}%)"
+                        + ("  NOISY, redo" if noisy and attempt < args.retries else ""),
+                        flush=True,
+                    )
+                    if not noisy:
+                        break
+                results[label][app].append(r)
+    text, errors = report(results, args, started)
+    Path(args.out).write_text(text)
+    print("\n" + text)
+    sys.exit(2 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()
