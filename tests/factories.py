@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -41,3 +42,28 @@ def assert_problem(response: httpx.Response, status: int, code: str, field: str 
         fields = [e["field"] for e in body["errors"]]
         assert field in fields, fields
     return body
+
+
+async def make_policy(api: httpx.AsyncClient, deal: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """A policy of ``deal`` (a new client and deal when not given), numbered uniquely unless told."""
+    if deal is None:
+        deal = await make_deal(api)
+    body = {
+        "policy_number": f"POL-{uuid.uuid4().hex[:12].upper()}",
+        "client_id": deal["client_id"],
+        "deal_id": deal["id"],
+        "premium": "12500.00",
+        "effective_from": date.today().isoformat(),
+        "effective_to": (date.today() + timedelta(days=364)).isoformat(),
+        **fields,
+    }
+    response = await api.post("/api/v1/policies", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def make_task(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    """A pending task (``scheduled_for`` makes it scheduled); links and times as given."""
+    response = await api.post("/api/v1/tasks", json={"title": "Collect the signed application", **fields})
+    assert response.status_code == 201, response.text
+    return response.json()

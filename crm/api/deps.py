@@ -16,12 +16,17 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from crm.api.errors import ReplayResponse
+from crm.domain.calculations.service import CalculationService
 from crm.domain.caller import Caller
 from crm.domain.clients.service import ClientService
 from crm.domain.clock import Clock
 from crm.domain.deals.service import DealService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
 from crm.domain.idempotency import IdempotencyClaim, IdempotencyStore
+from crm.domain.journal.service import JournalService
+from crm.domain.policies.document_service import PolicyDocumentService
+from crm.domain.policies.service import PolicyService
+from crm.domain.tasks.service import TaskService
 
 
 class ReadinessProbe(Protocol):
@@ -33,6 +38,11 @@ class ReadinessProbe(Protocol):
 class ApiServices:
     clients: ClientService
     deals: DealService
+    calculations: CalculationService
+    policies: PolicyService
+    policy_documents: PolicyDocumentService
+    journal: JournalService
+    tasks: TaskService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         default="RUB", pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code used when none is given."
     )
     events_source: str = Field(default="crm.deals", min_length=1, description="CloudEvents `source`.")
+    documents_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="Documents service REST API base URL. Unset: policy document links are accepted unchecked.",
+    )
+    documents_timeout: float = Field(default=3.0, gt=0, le=60, description="Seconds per call to Documents.")
     idempotency_key_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     access_log: bool = Field(default=True, description="Log one line per HTTP request.")
     log_level: str = "INFO"

@@ -7,25 +7,38 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import asyncpg
+import httpx
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
-from crm.api import clients, deals, health
+from crm.api import calculations, clients, deals, health, journal, policies, tasks
 from crm.api.deps import ApiServices
 from crm.api.errors import install_error_handlers
 from crm.app.config import Settings
+from crm.domain.calculations.service import CalculationService
 from crm.domain.clients.service import ClientService
 from crm.domain.clock import Clock
 from crm.domain.deals.service import DealService
+from crm.domain.journal.service import JournalService
+from crm.domain.policies.document_service import PolicyDocumentService
+from crm.domain.policies.documents import AcceptAllDocuments, DocumentCatalog
+from crm.domain.policies.service import PolicyService
+from crm.domain.tasks.service import TaskService
+from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deals import PgDealReader
 from crm.infrastructure.db.idempotency import IdempotencyStore
+from crm.infrastructure.db.journal import PgJournalReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
 from crm.infrastructure.db.outbox import OutboxWriter
+from crm.infrastructure.db.policies import PgPolicyReader
+from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.pool import create_pool
 from crm.infrastructure.db.readiness import DatabaseReadiness
+from crm.infrastructure.db.tasks import NoPaymentsYet, PgTaskReader
 from crm.infrastructure.db.uow import PgUnitOfWorkFactory
+from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
 
 log = structlog.get_logger(__name__)
 
@@ -55,12 +68,22 @@ async def ensure_migrated(pool: asyncpg.Pool) -> None:
         )
 
 
-def build_services(pool: asyncpg.Pool, settings: Settings) -> ApiServices:
+def build_services(
+    pool: asyncpg.Pool, settings: Settings, documents_http: httpx.AsyncClient | None = None
+) -> ApiServices:
     clock = Clock(settings.business_zone)
     uow = PgUnitOfWorkFactory(pool, OutboxWriter(settings.events_source))
+    # Without a Documents service configured, policy document links are accepted unchecked.
+    catalog: DocumentCatalog = AcceptAllDocuments() if documents_http is None else HttpDocumentCatalog(documents_http)
+    policy_reader = PgPolicyReader(pool)
     return ApiServices(
         clients=ClientService(uow, PgClientReader(pool), clock),
         deals=DealService(uow, PgDealReader(pool), clock),
+        calculations=CalculationService(uow, PgCalculationReader(pool), clock),
+        policies=PolicyService(uow, policy_reader, clock, default_currency=settings.default_currency),
+        policy_documents=PolicyDocumentService(uow, policy_reader, PgPolicyDocumentReader(pool), catalog, clock),
+        journal=JournalService(uow, PgJournalReader(pool), clock),
+        tasks=TaskService(uow, PgTaskReader(pool), clock, NoPaymentsYet()),
         idempotency=IdempotencyStore(pool, timedelta(hours=settings.idempotency_key_ttl_hours)),
         readiness=DatabaseReadiness(pool, head_revision()),
         clock=clock,
@@ -80,12 +103,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_size=settings.db_pool_max_size,
             command_timeout=settings.db_command_timeout,
         )
+        documents_http = None
+        if settings.documents_base_url:
+            documents_http = documents_http_client(settings.documents_base_url, settings.documents_timeout)
         try:
             await ensure_migrated(pool)
-            app.state.services = build_services(pool, settings)
+            app.state.services = build_services(pool, settings, documents_http)
             log.info("crm-api ready", pool_size=settings.db_pool_max_size)
             yield
         finally:
+            if documents_http is not None:
+                await documents_http.aclose()
             await pool.close()
 
     app = FastAPI(
@@ -96,6 +124,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "clients", "description": "People and companies the broker sells to."},
             {"name": "deals", "description": "Sales to a client, from first contact to won or lost."},
+            {"name": "calculations", "description": "Insurers' quotes within a deal, from draft to confirmed."},
+            {"name": "policies", "description": "Issued policies and the documents linked to them."},
+            {"name": "journal", "description": "Append-only notes on a deal."},
+            {"name": "tasks", "description": "Work for a person, with due times, reminders and links to deals."},
             {"name": "system", "description": "Health and readiness."},
         ],
     )
@@ -104,4 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(clients.router)
     app.include_router(deals.router)
+    app.include_router(calculations.router)
+    app.include_router(policies.router)
+    app.include_router(journal.router)
+    app.include_router(tasks.router)
     return app

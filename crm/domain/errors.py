@@ -92,3 +92,138 @@ class ClientDeleted(Conflict):
 class IdempotencyKeyInUse(Conflict):
     code = "idempotency_key_in_use"
     title = "Idempotency key in use"
+
+
+# --- Policies and policy documents ----------------------------------------------------------------
+
+
+class PolicyNotFound(NotFound):
+    code = "policy_not_found"
+    title = "Policy not found"
+
+
+class PolicyNumberConflict(Conflict):
+    code = "policy_number_conflict"
+    title = "Policy number already in use"
+
+
+class PolicyClientMismatch(RuleViolation):
+    code = "policy_client_mismatch"
+    title = "Policy client differs from the deal's client"
+
+
+class PolicyHasCalculation(Conflict):
+    code = "policy_has_calculation"
+    title = "Policy is linked to a calculation"
+
+
+class DealDeleted(Conflict):
+    code = "deal_deleted"
+    title = "Deal is deleted"
+
+
+class DocumentAlreadyLinked(Conflict):
+    code = "document_already_linked"
+    title = "Document already linked"
+
+
+class DocumentNotLinked(NotFound):
+    code = "document_not_linked"
+    title = "Document not linked"
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"
+    title = "Document not found"
+
+
+class DocumentsUnavailable(DomainError):
+    status = 503
+    code = "documents_unavailable"
+    title = "Documents service unavailable"
+
+
+# --- Calculations (quotes) ------------------------------------------------------------------------
+
+
+class CalculationNotFound(NotFound):
+    code = "calculation_not_found"
+    title = "Calculation not found"
+
+
+class CalculationUpdateForbidden(DomainError):
+    status = 400
+    code = "calculation_update_forbidden"
+    title = "Calculation is read-only"
+
+
+class InvalidCalculationTransition(Conflict):
+    code = "invalid_status_transition"
+    title = "Invalid status transition"
+
+
+class CalculationNotReady(DomainError):
+    """A calculation lacks what ``ready`` needs; ``code`` names the first gap, ``errors`` list them all."""
+
+    status = 400
+    code = "calculation_not_ready"
+    title = "Calculation is not ready"
+
+
+class FilesRequiredForReady(CalculationNotReady):
+    code = "files_required_for_ready"
+
+
+class ProgramRequiredForReady(CalculationNotReady):
+    code = "program_required_for_ready"
+
+
+class PremiumRequiredForReady(CalculationNotReady):
+    code = "premium_required_for_ready"
+
+
+class ValidityPeriodRequiredForReady(CalculationNotReady):
+    code = "validity_period_required_for_ready"
+
+
+class PolicyAlreadyLinked(Conflict):
+    code = "policy_already_linked"
+    title = "Policy already linked"
+
+
+# --- Tasks ----------------------------------------------------------------------------------------
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+    title = "Task not found"
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+    title = "Payment not found"
+
+
+class InvalidTaskStatusTransition(Conflict):
+    code = "invalid_status_transition"
+    title = "Invalid status transition"
+
+
+class TaskClosed(Conflict):
+    code = "task_closed"
+    title = "Task is completed or cancelled"
+
+
+class TaskReminderConflict(Conflict):
+    code = "task_reminder_conflict"
+    title = "Reminder already exists"
+
+
+class CancelledReasonRequired(RuleViolation):
+    code = "cancelled_reason_required"
+    title = "Cancelling needs a reason"
+
+
+class ScheduledForRequired(RuleViolation):
+    code = "scheduled_for_required"
+    title = "Scheduling needs a time"

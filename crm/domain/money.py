@@ -24,6 +24,9 @@ def parse_amount(value: Any) -> Decimal:
         raise ValueError('must be a decimal number such as "1000.00"') from exc
     if not amount.is_finite():
         raise ValueError("must be a finite number")
+    # Checked before quantize(), which raises InvalidOperation past the context's precision (1e400).
+    if amount != 0 and amount.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValueError(f"must have at most {MAX_INTEGER_DIGITS} integer digits")
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)
     if exponent < -2 and amount != amount.quantize(CENT):

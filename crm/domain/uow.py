@@ -5,10 +5,14 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from crm.domain.calculations.repository import CalculationRepository
 from crm.domain.caller import Caller
 from crm.domain.clients.repository import ClientRepository
 from crm.domain.deals.repository import DealRepository
 from crm.domain.events import DomainEvent
+from crm.domain.journal.repository import JournalRepository
+from crm.domain.policies.repository import PolicyDocumentRepository, PolicyRepository
+from crm.domain.tasks.repository import TaskRepository
 
 
 class UnitOfWork(Protocol):
@@ -17,6 +21,21 @@ class UnitOfWork(Protocol):
 
     @property
     def deals(self) -> DealRepository: ...
+
+    @property
+    def policies(self) -> PolicyRepository: ...
+
+    @property
+    def policy_documents(self) -> PolicyDocumentRepository: ...
+
+    @property
+    def calculations(self) -> CalculationRepository: ...
+
+    @property
+    def journal(self) -> JournalRepository: ...
+
+    @property
+    def tasks(self) -> TaskRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

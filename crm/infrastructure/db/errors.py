@@ -4,11 +4,50 @@ from __future__ import annotations
 
 import asyncpg
 
-from crm.domain.errors import ClientNotFound, DomainError, FieldProblem, IdempotencyKeyInUse, RuleViolation
+from crm.domain.errors import (
+    ClientNotFound,
+    DealNotFound,
+    DocumentAlreadyLinked,
+    DomainError,
+    FieldProblem,
+    IdempotencyKeyInUse,
+    PolicyAlreadyLinked,
+    PolicyNotFound,
+    PolicyNumberConflict,
+    RuleViolation,
+    TaskReminderConflict,
+)
 
 # Foreign keys and unique constraints whose violation is a caller's mistake, not a bug.
 _BY_CONSTRAINT: dict[str, tuple[type[DomainError], str, str]] = {
     "fk_deals_client_id_clients": (ClientNotFound, "client_id", "The client does not exist."),
+    "uq_policies_policy_number": (PolicyNumberConflict, "policy_number", "The policy number is already in use."),
+    "fk_policies_client_id_clients": (ClientNotFound, "client_id", "The client does not exist."),
+    "fk_policies_deal_id_deals": (DealNotFound, "deal_id", "The deal does not exist."),
+    "uq_policy_documents_policy_id_document_id": (
+        DocumentAlreadyLinked,
+        "document_id",
+        "The document is already linked to this policy.",
+    ),
+    "fk_policy_documents_policy_id_policies": (PolicyNotFound, "policy_id", "The policy does not exist."),
+    "fk_calculations_deal_id_deals": (DealNotFound, "deal_id", "The deal does not exist."),
+    "fk_calculations_linked_policy_id_policies": (PolicyNotFound, "policy_id", "The policy does not exist."),
+    # Two confirms racing for one policy: the later one sees the first link only at commit.
+    "uq_calculations_linked_policy_id": (
+        PolicyAlreadyLinked,
+        "policy_id",
+        "Another calculation was linked to this policy at the same time; retry to take it over.",
+    ),
+    "fk_deal_journal_deal_id_deals": (DealNotFound, "deal_id", "The deal does not exist."),
+    "fk_tasks_deal_id_deals": (DealNotFound, "deal_id", "The deal does not exist."),
+    "fk_tasks_client_id_clients": (ClientNotFound, "client_id", "The client does not exist."),
+    "fk_tasks_policy_id_policies": (PolicyNotFound, "policy_id", "The policy does not exist."),
+    # Two requests adding the same reminder at once: the later one meets the first at the index.
+    "uq_task_reminders_task_id_remind_at_channel": (
+        TaskReminderConflict,
+        "remind_at",
+        "The task already has a reminder at this time on this channel.",
+    ),
     "pk_idempotency_keys": (
         IdempotencyKeyInUse,
         "Idempotency-Key",

@@ -11,11 +11,16 @@ from asyncpg.transaction import Transaction
 
 from crm.domain.caller import Caller
 from crm.domain.events import DomainEvent
+from crm.infrastructure.db.calculations import PgCalculationRepository
 from crm.infrastructure.db.clients import PgClientRepository
 from crm.infrastructure.db.deals import PgDealRepository
 from crm.infrastructure.db.errors import translate
 from crm.infrastructure.db.idempotency import claim
+from crm.infrastructure.db.journal import PgJournalRepository
 from crm.infrastructure.db.outbox import OutboxWriter
+from crm.infrastructure.db.policies import PgPolicyRepository
+from crm.infrastructure.db.policy_documents import PgPolicyDocumentRepository
+from crm.infrastructure.db.tasks import PgTaskRepository
 
 
 class PgUnitOfWork:
@@ -24,8 +29,13 @@ class PgUnitOfWork:
     Leaving the block without ``commit`` rolls everything back, events included.
     """
 
+    calculations: PgCalculationRepository
     clients: PgClientRepository
     deals: PgDealRepository
+    journal: PgJournalRepository
+    policies: PgPolicyRepository
+    policy_documents: PgPolicyDocumentRepository
+    tasks: PgTaskRepository
 
     def __init__(self, pool: asyncpg.Pool, outbox: OutboxWriter, caller: Caller) -> None:
         self._pool = pool
@@ -45,8 +55,13 @@ class PgUnitOfWork:
             await self._pool.release(connection)
             raise
         self._connection, self._transaction = connection, transaction
+        self.calculations = PgCalculationRepository(connection)
         self.clients = PgClientRepository(connection)
         self.deals = PgDealRepository(connection)
+        self.journal = PgJournalRepository(connection)
+        self.policies = PgPolicyRepository(connection)
+        self.policy_documents = PgPolicyDocumentRepository(connection)
+        self.tasks = PgTaskRepository(connection)
         return self
 
     async def __aexit__(

@@ -1,0 +1,46 @@
+"""HTTP routes of the deal journal: append-only notes on a deal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response, status
+
+from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.params import page_request
+from crm.api.problems import problem_responses
+from crm.api.responses import json_response
+from crm.domain.journal.schemas import JournalEntry, JournalEntryCreate, JournalFilter
+from crm.domain.pagination import Page, PageRequest
+
+# Append-only: no PATCH or DELETE, so those methods answer 405.
+router = APIRouter(prefix="/api/v1/deals/{deal_id}/journal", tags=["journal"], route_class=IdempotentRoute)
+
+
+@router.get(
+    "",
+    response_model=Page[JournalEntry],
+    responses=problem_responses(400, 404, 422),
+    summary="List the notes of a deal",
+)
+async def list_journal(
+    deal_id: UUID, services: Services, page: Annotated[PageRequest, Depends(page_request)]
+) -> Response:
+    """Oldest first (`created_at`, then `id`)."""
+    return json_response(await services.journal.list(JournalFilter(deal_id=deal_id, page=page)))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=JournalEntry,
+    responses=problem_responses(400, 404, 409, 422),
+    summary="Append a note to a deal",
+)
+async def append_journal_entry(
+    deal_id: UUID, body: JournalEntryCreate, caller: CurrentCaller, services: Services
+) -> Response:
+    """`author_id` is the caller (the `X-User-Id` development header until authentication lands)."""
+    entry = await services.journal.append(deal_id, body, caller)
+    return json_response(entry, status_code=status.HTTP_201_CREATED)

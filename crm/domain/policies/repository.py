@@ -1,0 +1,53 @@
+"""What the policies module needs from storage, and from the Documents service."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from uuid import UUID
+
+from crm.domain.pagination import Page, PageRequest
+from crm.domain.policies.documents import PolicyDocument
+from crm.domain.policies.schemas import Policy, PolicyFilter
+
+
+class PolicyRepository(Protocol):
+    """Writes inside a unit of work; rows read here are locked until the transaction ends."""
+
+    async def client_of_live_deal(self, deal_id: UUID) -> UUID | None:
+        """The client of the deal if the deal exists and is not deleted; it stays so until the transaction ends."""
+
+    async def add(self, policy_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Policy | None:
+        """Insert the policy, or ``None`` if its number is taken (by any policy, deleted ones included)."""
+
+    async def get_for_update(self, policy_id: UUID) -> Policy | None:
+        """The policy, live or deleted, locked against concurrent changes."""
+
+    async def lock_live_for_share(self, policy_id: UUID) -> bool:
+        """True if the policy exists and is not deleted; it stays so until the transaction ends."""
+
+    async def update(self, policy_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Policy: ...
+
+    async def set_deleted(self, policy_id: UUID, deleted: bool, actor_id: UUID | None) -> Policy: ...
+
+
+class PolicyReader(Protocol):
+    """Reads outside any transaction: one statement each."""
+
+    async def get(self, policy_id: UUID) -> Policy | None: ...
+
+    async def page(self, query: PolicyFilter) -> Page[Policy]: ...
+
+
+class PolicyDocumentRepository(Protocol):
+    async def add(
+        self, link_id: UUID, policy_id: UUID, document_id: UUID, actor_id: UUID | None
+    ) -> PolicyDocument | None:
+        """Link the document, or ``None`` if it is already linked to this policy."""
+
+    async def remove(self, policy_id: UUID, document_id: UUID) -> PolicyDocument | None:
+        """Delete the link and return it, or ``None`` if there was none."""
+
+
+class PolicyDocumentReader(Protocol):
+    async def page(self, policy_id: UUID, page: PageRequest) -> Page[PolicyDocument]:
+        """The policy's links, oldest first."""

@@ -1,0 +1,124 @@
+"""Policies: the insurance a deal ended in, with its number, period, premium and status."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from crm.domain.money import Amount, Currency
+from crm.domain.pagination import PageRequest
+from crm.domain.records import Record
+from crm.domain.types import SearchTerm
+
+
+class PolicyStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PENDING_RENEWAL = "pending_renewal"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    CLOSED = "closed"
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _reject_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here instead of failing inside the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _not_negative(amount: Decimal) -> Decimal:
+    if amount < 0:
+        raise ValueError("must not be negative")
+    return amount
+
+
+PolicyNumber = Annotated[
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_reject_nul),
+]
+Premium = Annotated[Amount, AfterValidator(_not_negative)]
+
+
+class PolicyCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "policy_number": "CASCO-2027-000123",
+                    "client_id": "6f1c2a7e-4c1d-4c54-9a53-0d7d1b8f6a11",
+                    "deal_id": "9b2e4f60-2d1a-4c7e-8f3b-5a6d7c8e9f01",
+                    "premium": "125000.00",
+                    "currency": "RUB",
+                    "effective_from": "2027-01-01",
+                    "effective_to": "2027-12-31",
+                }
+            ]
+        },
+    )
+
+    policy_number: PolicyNumber = Field(description="Unique across all policies, deleted ones included.")
+    client_id: UUID = Field(description="Must be the client of the deal.")
+    deal_id: UUID
+    owner_id: UUID | None = None
+    status: PolicyStatus = PolicyStatus.DRAFT
+    premium: Premium
+    currency: Currency | None = Field(default=None, description="ISO 4217; the service default when absent.")
+    effective_from: date
+    effective_to: date = Field(description="Last day of cover; not before `effective_from`.")
+
+
+class PolicyUpdate(BaseModel):
+    """Partial update: absent fields stay, ``null`` clears a nullable field."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "active"}]})
+
+    policy_number: PolicyNumber | None = None
+    client_id: UUID | None = None
+    deal_id: UUID | None = None
+    owner_id: UUID | None = None
+    status: PolicyStatus | None = None
+    premium: Premium | None = None
+    currency: Currency | None = None
+    effective_from: date | None = None
+    effective_to: date | None = None
+
+    NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset(
+        {"policy_number", "client_id", "deal_id", "status", "premium", "currency", "effective_from", "effective_to"}
+    )
+
+
+class Policy(Record):
+    policy_number: str
+    client_id: UUID
+    deal_id: UUID
+    calculation_id: UUID | None = Field(description="The confirmed calculation linked to this policy (read-only).")
+    owner_id: UUID | None
+    status: PolicyStatus
+    premium: Amount
+    currency: str
+    effective_from: date
+    effective_to: date
+
+
+class PolicyFilter(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    deal_id: UUID | None = None
+    client_id: UUID | None = None
+    statuses: frozenset[PolicyStatus] | None = Field(default=None, description="None: any status.")
+    expiring_before: date | None = Field(default=None, description="Only policies whose cover ends before this day.")
+    search: SearchTerm | None = None
+    page: PageRequest = PageRequest()

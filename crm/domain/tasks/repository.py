@@ -1,0 +1,51 @@
+"""What the tasks module needs from storage, and from the payments it may point at."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from crm.domain.pagination import Page
+from crm.domain.tasks.rules import ReminderChannel
+from crm.domain.tasks.schemas import Task, TaskFilter, TaskReminder
+
+
+class TaskRepository(Protocol):
+    """Writes inside a unit of work; rows read or locked here stay so until the transaction ends."""
+
+    async def add(self, task_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Task:
+        """Insert a task; ``actor_id`` becomes its author."""
+
+    async def get_for_update(self, task_id: UUID) -> Task | None:
+        """The live task, locked against concurrent changes."""
+
+    async def get_for_share(self, task_id: UUID) -> Task | None:
+        """The live task; its status cannot change until the transaction ends."""
+
+    async def update(self, task_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Task: ...
+
+    async def lock_live_deal(self, deal_id: UUID) -> bool:
+        """True if the deal exists and is not deleted; it stays so until the transaction ends."""
+
+    async def lock_live_policy(self, policy_id: UUID) -> bool:
+        """True if the policy exists and is not deleted; it stays so until the transaction ends."""
+
+    async def add_reminder(
+        self, reminder_id: UUID, task_id: UUID, remind_at: datetime, channel: ReminderChannel
+    ) -> TaskReminder:
+        """Raises ``TaskReminderConflict`` (through the unit of work) for a duplicate (task, time, channel)."""
+
+
+class TaskReader(Protocol):
+    async def get(self, task_id: UUID) -> Task | None: ...
+
+    async def page(self, query: TaskFilter) -> Page[Task]:
+        """Ordered by ``due_at`` (tasks without one last), then ``created_at``, then ``id``."""
+
+
+class PaymentDirectory(Protocol):
+    """Which payments exist, for tasks that point at one."""
+
+    async def exists(self, payment_id: UUID) -> bool:
+        """True if the payment exists and is not deleted."""

@@ -1,0 +1,167 @@
+"""Policies in PostgreSQL, through asyncpg."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from crm.domain.pagination import Page, decode_cursor, encode_cursor
+from crm.domain.policies.schemas import Policy, PolicyFilter
+from crm.infrastructure.db.sql import (
+    RECORD_COLUMNS,
+    Connection,
+    Where,
+    column_list,
+    contains_pattern,
+    required,
+    update_statement,
+)
+
+# A policy's calculation is the live one pointing at it (one at most: calculations.linked_policy_id is
+# unique). `policies` names the target table in SELECT, INSERT … RETURNING and UPDATE … RETURNING alike.
+CALCULATION_ID = (
+    "(SELECT c.id FROM crm.calculations c WHERE c.linked_policy_id = policies.id AND NOT c.is_deleted)"
+    " AS calculation_id"
+)
+COLUMNS = column_list(
+    (
+        *RECORD_COLUMNS,
+        "policy_number",
+        "client_id",
+        "deal_id",
+        CALCULATION_ID,
+        "owner_id",
+        "status",
+        "premium",
+        "currency",
+        "effective_from",
+        "effective_to",
+    )
+)
+UPDATABLE = frozenset(
+    {
+        "policy_number",
+        "client_id",
+        "deal_id",
+        "owner_id",
+        "status",
+        "premium",
+        "currency",
+        "effective_from",
+        "effective_to",
+    }
+)
+CURSOR_KIND = "policies"
+
+SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.policies WHERE id = $1"
+# A taken number (a concurrent insert's included) yields no row instead of an error that would abort
+# the transaction.
+INSERT = f"""
+INSERT INTO crm.policies
+    (id, policy_number, client_id, deal_id, owner_id, status, premium, currency, effective_from, effective_to,
+     created_by_id, updated_by_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+ON CONFLICT ON CONSTRAINT uq_policies_policy_number DO NOTHING
+RETURNING {COLUMNS}
+"""
+SET_DELETED = f"""
+UPDATE crm.policies
+SET is_deleted = $2,
+    deleted_at = CASE WHEN $2 THEN now() END,
+    deleted_by_id = CASE WHEN $2 THEN $3::uuid END,
+    version = version + 1, updated_at = now(), updated_by_id = $3
+WHERE id = $1
+RETURNING {COLUMNS}
+"""
+# KEY SHARE is enough: deleting a deal or moving it to another client first locks it FOR UPDATE.
+CLIENT_OF_LIVE_DEAL = "SELECT client_id FROM crm.deals WHERE id = $1 AND NOT is_deleted FOR KEY SHARE"
+
+
+def _policy(row: asyncpg.Record) -> Policy:
+    return Policy.model_validate(dict(row))
+
+
+class PgPolicyRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    async def client_of_live_deal(self, deal_id: UUID) -> UUID | None:
+        client_id: UUID | None = await self._conn.fetchval(CLIENT_OF_LIVE_DEAL, deal_id)
+        return client_id
+
+    async def add(self, policy_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Policy | None:
+        row = await self._conn.fetchrow(
+            INSERT,
+            policy_id,
+            values["policy_number"],
+            values["client_id"],
+            values["deal_id"],
+            values["owner_id"],
+            values["status"],
+            values["premium"],
+            values["currency"],
+            values["effective_from"],
+            values["effective_to"],
+            actor_id,
+        )
+        return None if row is None else _policy(row)
+
+    async def get_for_update(self, policy_id: UUID) -> Policy | None:
+        row = await self._conn.fetchrow(SELECT_BY_ID + " FOR UPDATE", policy_id)
+        return None if row is None else _policy(row)
+
+    async def lock_live_for_share(self, policy_id: UUID) -> bool:
+        found = await self._conn.fetchval(
+            "SELECT true FROM crm.policies WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", policy_id
+        )
+        return bool(found)
+
+    async def update(self, policy_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Policy:
+        statement, params = update_statement("crm.policies", changes, UPDATABLE, COLUMNS)
+        params[0], params[-1] = policy_id, actor_id
+        return _policy(required(await self._conn.fetchrow(statement, *params)))
+
+    async def set_deleted(self, policy_id: UUID, deleted: bool, actor_id: UUID | None) -> Policy:
+        return _policy(required(await self._conn.fetchrow(SET_DELETED, policy_id, deleted, actor_id)))
+
+
+class PgPolicyReader:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get(self, policy_id: UUID) -> Policy | None:
+        row = await self._pool.fetchrow(SELECT_BY_ID + " AND NOT is_deleted", policy_id)
+        return None if row is None else _policy(row)
+
+    async def page(self, query: PolicyFilter) -> Page[Policy]:
+        where = Where("NOT is_deleted")
+        if query.deal_id:
+            where.add("deal_id = {}", query.deal_id)
+        if query.client_id:
+            where.add("client_id = {}", query.client_id)
+        if query.statuses is not None:
+            where.add("status = ANY({}::text[])", sorted(s.value for s in query.statuses))
+        if query.expiring_before:
+            where.add("effective_to < {}", query.expiring_before)
+        if query.search:
+            where.add("policy_number ILIKE {}", contains_pattern(query.search))
+        total = None
+        if query.page.with_total:
+            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.policies WHERE {where.sql}", *where.params)
+        if query.page.cursor:
+            created_at, last_id = decode_cursor(CURSOR_KIND, query.page.cursor, (datetime, UUID))
+            where.add("(created_at, id) < ({}, {})", created_at, last_id)
+        limit = where.param(query.page.limit + 1)
+        rows = await self._pool.fetch(
+            f"SELECT {COLUMNS} FROM crm.policies WHERE {where.sql} ORDER BY created_at DESC, id DESC LIMIT {limit}",
+            *where.params,
+        )
+        items = [_policy(row) for row in rows[: query.page.limit]]
+        next_cursor = None
+        if len(rows) > query.page.limit:
+            last = items[-1]
+            next_cursor = encode_cursor(CURSOR_KIND, (last.created_at, last.id))
+        return Page[Policy](items=items, next_cursor=next_cursor, total=total)

@@ -1,0 +1,240 @@
+"""Tasks and their reminders in PostgreSQL, through asyncpg."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from crm.domain.errors import InvalidCursor
+from crm.domain.pagination import Page, decode_cursor, encode_cursor
+from crm.domain.tasks.rules import ReminderChannel
+from crm.domain.tasks.schemas import Task, TaskFilter, TaskReminder
+from crm.infrastructure.db.sql import (
+    RECORD_COLUMNS,
+    Connection,
+    Where,
+    column_list,
+    required,
+    update_statement,
+)
+
+COLUMNS = column_list(
+    (
+        *RECORD_COLUMNS,
+        "title",
+        "description",
+        "status",
+        "priority",
+        "assignee_id",
+        "author_id",
+        "due_at",
+        "scheduled_for",
+        "completed_at",
+        "cancelled_reason",
+        "deal_id",
+        "client_id",
+        "policy_id",
+        "payment_id",
+        "context",
+        "payload",
+    )
+)
+UPDATABLE = frozenset(
+    {
+        "title",
+        "description",
+        "status",
+        "priority",
+        "assignee_id",
+        "due_at",
+        "scheduled_for",
+        "completed_at",
+        "cancelled_reason",
+        "deal_id",
+        "client_id",
+        "policy_id",
+        "payment_id",
+        "context",
+        "payload",
+    }
+)
+JSON_COLUMNS = ("context", "payload")
+REMINDER_COLUMNS = column_list(("id", "task_id", "remind_at", "channel", "created_at"))
+CURSOR_KIND = "tasks"
+
+SELECT_LIVE_BY_ID = f"SELECT {COLUMNS} FROM crm.tasks WHERE id = $1 AND NOT is_deleted"
+INSERT = f"""
+INSERT INTO crm.tasks
+    (id, title, description, status, priority, assignee_id, author_id, due_at, scheduled_for,
+     deal_id, client_id, policy_id, payment_id, context, payload, created_by_id, updated_by_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $7, $7)
+RETURNING {COLUMNS}
+"""
+INSERT_REMINDER = f"""
+INSERT INTO crm.task_reminders (id, task_id, remind_at, channel)
+VALUES ($1, $2, $3, $4)
+RETURNING {REMINDER_COLUMNS}
+"""
+# The list order is ix_tasks_list_order: due_at ASC NULLS LAST, created_at, id. After a cursor in
+# the dated part, the rest of the dated part and then every undated task follow; a row comparison
+# cannot say that (it is NULL for NULL due_at), so each part is its own index range, merged. Every
+# ORDER BY names due_at too, even where it is all NULL: only then does the planner walk the index.
+ORDER = "ORDER BY due_at, created_at, id"
+AFTER_DATED = f"""
+(SELECT {{columns}} FROM crm.tasks WHERE {{where}} AND (due_at, created_at, id) > ({{due}}, {{created}}, {{id}})
+ {ORDER} LIMIT {{limit}})
+UNION ALL
+(SELECT {{columns}} FROM crm.tasks WHERE {{where}} AND due_at IS NULL {ORDER} LIMIT {{limit}})
+{ORDER} LIMIT {{limit}}
+"""
+
+
+def _task(row: asyncpg.Record) -> Task:
+    values = dict(row)
+    for column in JSON_COLUMNS:
+        values[column] = json.loads(values[column])
+    return Task.model_validate(values)
+
+
+def _reminder(row: asyncpg.Record) -> TaskReminder:
+    return TaskReminder.model_validate(dict(row))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class PgTaskRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    async def add(self, task_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Task:
+        row = await self._conn.fetchrow(
+            INSERT,
+            task_id,
+            values["title"],
+            values["description"],
+            values["status"],
+            values["priority"],
+            values["assignee_id"],
+            actor_id,
+            values["due_at"],
+            values["scheduled_for"],
+            values["deal_id"],
+            values["client_id"],
+            values["policy_id"],
+            values["payment_id"],
+            _json(values["context"]),
+            _json(values["payload"]),
+        )
+        return _task(required(row))
+
+    async def get_for_update(self, task_id: UUID) -> Task | None:
+        row = await self._conn.fetchrow(SELECT_LIVE_BY_ID + " FOR UPDATE", task_id)
+        return None if row is None else _task(row)
+
+    async def get_for_share(self, task_id: UUID) -> Task | None:
+        row = await self._conn.fetchrow(SELECT_LIVE_BY_ID + " FOR SHARE", task_id)
+        return None if row is None else _task(row)
+
+    async def update(self, task_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Task:
+        stored = {name: _json(value) if name in JSON_COLUMNS else value for name, value in changes.items()}
+        statement, params = update_statement("crm.tasks", stored, UPDATABLE, COLUMNS)
+        params[0], params[-1] = task_id, actor_id
+        return _task(required(await self._conn.fetchrow(statement, *params)))
+
+    async def lock_live_deal(self, deal_id: UUID) -> bool:
+        found = await self._conn.fetchval(
+            "SELECT true FROM crm.deals WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", deal_id
+        )
+        return bool(found)
+
+    async def lock_live_policy(self, policy_id: UUID) -> bool:
+        found = await self._conn.fetchval(
+            "SELECT true FROM crm.policies WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", policy_id
+        )
+        return bool(found)
+
+    async def add_reminder(
+        self, reminder_id: UUID, task_id: UUID, remind_at: datetime, channel: ReminderChannel
+    ) -> TaskReminder:
+        row = await self._conn.fetchrow(INSERT_REMINDER, reminder_id, task_id, remind_at, channel.value)
+        return _reminder(required(row))
+
+
+def _filters(query: TaskFilter) -> Where:
+    where = Where("NOT is_deleted")
+    if query.assignee_id:
+        where.add("assignee_id = {}", query.assignee_id)
+    if query.statuses is not None:
+        where.add("status = ANY({}::text[])", sorted(s.value for s in query.statuses))
+    if query.priorities is not None:
+        where.add("priority = ANY({}::text[])", sorted(p.value for p in query.priorities))
+    if query.deal_id:
+        where.add("deal_id = {}", query.deal_id)
+    if query.due_before:
+        where.add("due_at < {}", query.due_before)
+    if query.due_after:
+        where.add("due_at >= {}", query.due_after)
+    return where
+
+
+def _cursor_key(cursor: str) -> tuple[datetime | None, datetime, UUID]:
+    """``(due_at, created_at, id)`` of the last task served; ``due_at`` is None past the dated tasks."""
+    try:
+        due_at, created_at, last_id = decode_cursor(CURSOR_KIND, cursor, (datetime, datetime, UUID))
+    except InvalidCursor:
+        due_at, created_at, last_id = decode_cursor(CURSOR_KIND, cursor, (type(None), datetime, UUID))
+    return due_at, created_at, last_id
+
+
+class PgTaskReader:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get(self, task_id: UUID) -> Task | None:
+        row = await self._pool.fetchrow(SELECT_LIVE_BY_ID, task_id)
+        return None if row is None else _task(row)
+
+    async def page(self, query: TaskFilter) -> Page[Task]:
+        where = _filters(query)
+        total = None
+        if query.page.with_total:
+            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.tasks WHERE {where.sql}", *where.params)
+        if query.page.cursor is None:
+            limit = where.param(query.page.limit + 1)
+            statement = f"SELECT {COLUMNS} FROM crm.tasks WHERE {where.sql} {ORDER} LIMIT {limit}"
+        else:
+            due_at, created_at, last_id = _cursor_key(query.page.cursor)
+            if due_at is None:
+                where.add("due_at IS NULL AND (created_at, id) > ({}, {})", created_at, last_id)
+                limit = where.param(query.page.limit + 1)
+                statement = f"SELECT {COLUMNS} FROM crm.tasks WHERE {where.sql} {ORDER} LIMIT {limit}"
+            else:
+                statement = AFTER_DATED.format(
+                    columns=COLUMNS,
+                    where=where.sql,
+                    due=where.param(due_at),
+                    created=where.param(created_at),
+                    id=where.param(last_id),
+                    limit=where.param(query.page.limit + 1),
+                )
+        rows = await self._pool.fetch(statement, *where.params)
+        items = [_task(row) for row in rows[: query.page.limit]]
+        next_cursor = None
+        if len(rows) > query.page.limit:
+            last = items[-1]
+            next_cursor = encode_cursor(CURSOR_KIND, (last.due_at, last.created_at, last.id))
+        return Page[Task](items=items, next_cursor=next_cursor, total=total)
+
+
+class NoPaymentsYet:
+    """Payments do not exist yet, so no task can point at one. The payments module replaces this with a
+    lookup in its table (live rows, locked for share in the task's transaction)."""
+
+    async def exists(self, payment_id: UUID) -> bool:
+        return False
