@@ -145,6 +145,8 @@ class IdempotentRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        if "POST" not in (self.methods or ()):
+            return handler
 
         async def handle(request: Request) -> Response:
             response = await handler(request)

@@ -227,3 +227,8 @@ class CancelledReasonRequired(RuleViolation):
 class ScheduledForRequired(RuleViolation):
     code = "scheduled_for_required"
     title = "Scheduling needs a time"
+
+
+class DealHasPolicies(Conflict):
+    code = "deal_has_policies"
+    title = "Deal has policies"

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.factories import assert_problem, make_client, make_deal
+from tests.factories import assert_problem, make_client, make_deal, make_policy
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 TODAY = date.today()
@@ -322,3 +322,20 @@ async def test_stage_metrics_take_the_list_filters(api):
     await make_deal(api)
     rows = (await api.get("/api/v1/deals/stage-metrics", params={"manager": owner})).json()["items"]
     assert sum(r["count"] for r in rows) == 1
+
+
+async def test_deal_with_live_policies_cannot_be_deleted(api):
+    policy = await make_policy(api)
+    response = await api.delete(f"/api/v1/deals/{policy['deal_id']}")
+    assert_problem(response, 409, "deal_has_policies")
+    assert (await api.delete(f"/api/v1/policies/{policy['id']}")).status_code == 204
+    assert (await api.delete(f"/api/v1/deals/{policy['deal_id']}")).status_code == 204
+
+
+async def test_deal_with_live_policies_cannot_move_to_another_client(api):
+    policy = await make_policy(api)
+    other = await make_client(api, name="Other")
+    response = await api.patch(f"/api/v1/deals/{policy['deal_id']}", json={"client_id": other["id"]})
+    assert_problem(response, 409, "deal_has_policies")
+    deal = (await api.get(f"/api/v1/deals/{policy['deal_id']}")).json()
+    assert deal["client_id"] == policy["client_id"]

@@ -23,6 +23,9 @@ class DealRepository(Protocol):
 
     async def count_open_for_client(self, client_id: UUID) -> int: ...
 
+    async def count_live_policies(self, deal_id: UUID) -> int:
+        """Policies of the deal that are not deleted; they pin the deal and its client."""
+
 
 class DealReader(Protocol):
     async def get(self, deal_id: UUID) -> Deal | None: ...

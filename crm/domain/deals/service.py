@@ -28,6 +28,7 @@ from crm.domain.deals.schemas import (
 from crm.domain.errors import (
     ClientDeleted,
     ClientNotFound,
+    DealHasPolicies,
     DealNotFound,
     FieldProblem,
     InvalidStageTransition,
@@ -91,8 +92,11 @@ class DealService:
             changes = effective_changes(current, changes)
             if not changes:
                 return current
-            if "client_id" in changes and not await uow.clients.lock_live_for_share(changes["client_id"]):
-                raise ClientNotFound(f"Client {changes['client_id']} does not exist.")
+            if "client_id" in changes:
+                if not await uow.clients.lock_live_for_share(changes["client_id"]):
+                    raise ClientNotFound(f"Client {changes['client_id']} does not exist.")
+                # A policy's client must be its deal's client; moving the deal would break that.
+                await self._refuse_with_policies(uow, deal_id, "move it to another client")
             if "status" in changes:
                 self._check_transition(current, changes["status"], caller)
                 changes.update(self._closing_changes(current, changes["status"]))
@@ -121,6 +125,7 @@ class DealService:
         async with self._uow(caller) as uow:
             current = await self._live_for_update(uow, deal_id)
             check_version(current.version, if_match)
+            await self._refuse_with_policies(uow, deal_id, "delete it")
             deal = await uow.deals.set_deleted(deal_id, True, caller.actor_id)
             uow.record(self._event("deal.deleted", deal))
             await uow.commit()
@@ -146,6 +151,12 @@ class DealService:
         if deal is None or deal.is_deleted:
             raise DealNotFound(f"Deal {deal_id} does not exist.")
         return deal
+
+    @staticmethod
+    async def _refuse_with_policies(uow: UnitOfWork, deal_id: UUID, action: str) -> None:
+        policies = await uow.deals.count_live_policies(deal_id)
+        if policies:
+            raise DealHasPolicies(f"Deal {deal_id} has {policies} live policy(ies); delete them before you {action}.")
 
     @staticmethod
     def _check_transition(current: Deal, target: DealStatus, caller: Caller) -> None:

@@ -105,6 +105,12 @@ class PgDealRepository:
     async def set_deleted(self, deal_id: UUID, deleted: bool, actor_id: UUID | None) -> Deal:
         return _deal(required(await self._conn.fetchrow(SET_DELETED, deal_id, deleted, actor_id)))
 
+    async def count_live_policies(self, deal_id: UUID) -> int:
+        count = await self._conn.fetchval(
+            "SELECT count(*) FROM crm.policies WHERE deal_id = $1 AND NOT is_deleted", deal_id
+        )
+        return int(count)
+
     async def count_open_for_client(self, client_id: UUID) -> int:
         count = await self._conn.fetchval(
             "SELECT count(*) FROM crm.deals WHERE client_id = $1 AND NOT is_deleted AND status = ANY($2::text[])",
