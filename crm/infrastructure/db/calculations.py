@@ -10,13 +10,15 @@ import asyncpg
 
 from crm.domain.calculations.rules import CalculationStatus
 from crm.domain.calculations.schemas import Calculation, CalculationFilter
-from crm.domain.pagination import Page, decode_cursor, encode_cursor
+from crm.domain.pagination import Page
 from crm.infrastructure.db.sql import (
     RECORD_COLUMNS,
     Connection,
+    ListOrder,
     Where,
     column_list,
     contains_pattern,
+    fetch_page,
     required,
     update_statement,
 )
@@ -54,6 +56,7 @@ UPDATABLE = frozenset(
     }
 )
 CURSOR_KIND = "calculations"
+ORDER = ListOrder(CURSOR_KIND, ("created_at", "id"), (datetime, UUID))
 ONE_DAY = timedelta(days=1)
 
 SELECT_LIVE = f"SELECT {COLUMNS} FROM crm.calculations WHERE id = $1 AND deal_id = $2 AND NOT is_deleted"
@@ -190,20 +193,12 @@ class PgCalculationReader:
     async def page(self, query: CalculationFilter) -> Page[Calculation]:
         """Oldest first, ``(created_at, id)``: the order of ``ix_calculations_deal_list_order``."""
         where = _filters(query)
-        total = None
-        if query.page.with_total:
-            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.calculations WHERE {where.sql}", *where.params)
-        if query.page.cursor:
-            created_at, last_id = decode_cursor(CURSOR_KIND, query.page.cursor, (datetime, UUID))
-            where.add("(created_at, id) > ({}, {})", created_at, last_id)
-        limit = where.param(query.page.limit + 1)
-        rows = await self._pool.fetch(
-            f"SELECT {COLUMNS} FROM crm.calculations WHERE {where.sql} ORDER BY created_at, id LIMIT {limit}",
-            *where.params,
+        return await fetch_page(
+            self._pool,
+            source="crm.calculations",
+            columns=COLUMNS,
+            where=where,
+            page=query.page,
+            order=ORDER,
+            to_model=_calculation,
         )
-        items = [_calculation(row) for row in rows[: query.page.limit]]
-        next_cursor = None
-        if len(rows) > query.page.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(CURSOR_KIND, (last.created_at, last.id))
-        return Page[Calculation](items=items, next_cursor=next_cursor, total=total)

@@ -9,20 +9,24 @@ from uuid import UUID
 import asyncpg
 
 from crm.domain.clients.schemas import Client, ClientFilter
-from crm.domain.pagination import Page, decode_cursor, encode_cursor
+from crm.domain.pagination import Page
 from crm.infrastructure.db.sql import (
     RECORD_COLUMNS,
     Connection,
+    ListOrder,
     Where,
     column_list,
     contains_pattern,
+    fetch_page,
     required,
+    set_deleted_statement,
     update_statement,
 )
 
 COLUMNS = column_list((*RECORD_COLUMNS, "name", "email", "phone", "status", "owner_id"))
 UPDATABLE = frozenset({"name", "email", "phone", "status", "owner_id"})
 CURSOR_KIND = "clients"
+ORDER = ListOrder(CURSOR_KIND, ("created_at", "id"), (datetime, UUID), descending=True)
 
 SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.clients WHERE id = $1"
 INSERT = f"""
@@ -30,15 +34,7 @@ INSERT INTO crm.clients (id, name, email, phone, status, owner_id, created_by_id
 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 RETURNING {COLUMNS}
 """
-SET_DELETED = f"""
-UPDATE crm.clients
-SET is_deleted = $2,
-    deleted_at = CASE WHEN $2 THEN now() END,
-    deleted_by_id = CASE WHEN $2 THEN $3::uuid END,
-    version = version + 1, updated_at = now(), updated_by_id = $3
-WHERE id = $1
-RETURNING {COLUMNS}
-"""
+SET_DELETED = set_deleted_statement("crm.clients", COLUMNS)
 
 
 def _client(row: asyncpg.Record) -> Client:
@@ -98,20 +94,12 @@ class PgClientReader:
             where.add("status = {}", query.status.value)
         if query.owner_id:
             where.add("owner_id = {}", query.owner_id)
-        total = None
-        if query.page.with_total:
-            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.clients WHERE {where.sql}", *where.params)
-        if query.page.cursor:
-            created_at, last_id = decode_cursor(CURSOR_KIND, query.page.cursor, (datetime, UUID))
-            where.add("(created_at, id) < ({}, {})", created_at, last_id)
-        limit = where.param(query.page.limit + 1)
-        rows = await self._pool.fetch(
-            f"SELECT {COLUMNS} FROM crm.clients WHERE {where.sql} ORDER BY created_at DESC, id DESC LIMIT {limit}",
-            *where.params,
+        return await fetch_page(
+            self._pool,
+            source="crm.clients",
+            columns=COLUMNS,
+            where=where,
+            page=query.page,
+            order=ORDER,
+            to_model=_client,
         )
-        items = [_client(row) for row in rows[: query.page.limit]]
-        next_cursor = None
-        if len(rows) > query.page.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(CURSOR_KIND, (last.created_at, last.id))
-        return Page[Client](items=items, next_cursor=next_cursor, total=total)

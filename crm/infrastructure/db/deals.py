@@ -10,14 +10,17 @@ import asyncpg
 
 from crm.domain.deals.rules import OPEN_STATUSES, DealStatus, StatusCount
 from crm.domain.deals.schemas import Deal, DealFilter
-from crm.domain.pagination import Page, decode_cursor, encode_cursor
+from crm.domain.pagination import Page
 from crm.infrastructure.db.sql import (
     RECORD_COLUMNS,
     Connection,
+    ListOrder,
     Where,
     column_list,
     contains_pattern,
+    fetch_page,
     required,
+    set_deleted_statement,
     update_statement,
 )
 
@@ -35,6 +38,7 @@ COLUMNS = column_list(
 )
 UPDATABLE = frozenset({"client_id", "title", "description", "status", "next_review_at", "owner_id", "closed_at"})
 CURSOR_KIND = "deals"
+ORDER = ListOrder(CURSOR_KIND, ("next_review_at", "updated_at", "id"), (date, datetime, UUID))
 OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
 
 SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.deals WHERE id = $1"
@@ -49,15 +53,7 @@ INSERT INTO crm.deals
 SELECT $1, client.id, $3, $4, $5, $6, $7, $8, $8 FROM client
 RETURNING {COLUMNS}
 """
-SET_DELETED = f"""
-UPDATE crm.deals
-SET is_deleted = $2,
-    deleted_at = CASE WHEN $2 THEN now() END,
-    deleted_by_id = CASE WHEN $2 THEN $3::uuid END,
-    version = version + 1, updated_at = now(), updated_by_id = $3
-WHERE id = $1
-RETURNING {COLUMNS}
-"""
+SET_DELETED = set_deleted_statement("crm.deals", COLUMNS)
 # Payments add their planned amounts here (total_value); until then every stage is worth 0.
 STATUS_COUNTS = """
 SELECT status,
@@ -149,23 +145,9 @@ class PgDealReader:
 
     async def page(self, query: DealFilter) -> Page[Deal]:
         where = _filters(query)
-        total = None
-        if query.page.with_total:
-            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.deals WHERE {where.sql}", *where.params)
-        if query.page.cursor:
-            key = decode_cursor(CURSOR_KIND, query.page.cursor, (date, datetime, UUID))
-            where.add("(next_review_at, updated_at, id) > ({}, {}, {})", *key)
-        limit = where.param(query.page.limit + 1)
-        rows = await self._pool.fetch(
-            f"SELECT {COLUMNS} FROM crm.deals WHERE {where.sql} ORDER BY next_review_at, updated_at, id LIMIT {limit}",
-            *where.params,
+        return await fetch_page(
+            self._pool, source="crm.deals", columns=COLUMNS, where=where, page=query.page, order=ORDER, to_model=_deal
         )
-        items = [_deal(row) for row in rows[: query.page.limit]]
-        next_cursor = None
-        if len(rows) > query.page.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(CURSOR_KIND, (last.next_review_at, last.updated_at, last.id))
-        return Page[Deal](items=items, next_cursor=next_cursor, total=total)
 
     async def status_counts(self, query: DealFilter) -> list[StatusCount]:
         where = _filters(query)

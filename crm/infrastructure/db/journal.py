@@ -8,11 +8,12 @@ from uuid import UUID
 import asyncpg
 
 from crm.domain.journal.schemas import JournalEntry, JournalFilter
-from crm.domain.pagination import Page, decode_cursor, encode_cursor
-from crm.infrastructure.db.sql import Connection, Where, column_list
+from crm.domain.pagination import Page
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, column_list, fetch_page
 
 COLUMNS = column_list(("id", "deal_id", "author_id", "body", "created_at"))
 CURSOR_KIND = "deal_journal"
+ORDER = ListOrder(CURSOR_KIND, ("created_at", "id"), (datetime, UUID))
 
 # The explicit lock re-checks `NOT is_deleted` after a concurrent deal delete commits (the delete
 # locks the deal FOR UPDATE first), which the foreign key's own KEY SHARE lock alone would not.
@@ -52,21 +53,13 @@ class PgJournalReader:
     async def page(self, query: JournalFilter) -> Page[JournalEntry]:
         where = Where()
         where.add("deal_id = {}", query.deal_id)
-        total = None
-        if query.page.with_total:
-            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.deal_journal WHERE {where.sql}", *where.params)
-        if query.page.cursor:
-            created_at, last_id = decode_cursor(CURSOR_KIND, query.page.cursor, (datetime, UUID))
-            where.add("(created_at, id) > ({}, {})", created_at, last_id)
-        limit = where.param(query.page.limit + 1)
         # Served by ix_deal_journal_deal_list_order (deal_id, created_at, id).
-        rows = await self._pool.fetch(
-            f"SELECT {COLUMNS} FROM crm.deal_journal WHERE {where.sql} ORDER BY created_at, id LIMIT {limit}",
-            *where.params,
+        return await fetch_page(
+            self._pool,
+            source="crm.deal_journal",
+            columns=COLUMNS,
+            where=where,
+            page=query.page,
+            order=ORDER,
+            to_model=_entry,
         )
-        items = [_entry(row) for row in rows[: query.page.limit]]
-        next_cursor = None
-        if len(rows) > query.page.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(CURSOR_KIND, (last.created_at, last.id))
-        return Page[JournalEntry](items=items, next_cursor=next_cursor, total=total)

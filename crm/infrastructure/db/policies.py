@@ -8,15 +8,18 @@ from uuid import UUID
 
 import asyncpg
 
-from crm.domain.pagination import Page, decode_cursor, encode_cursor
+from crm.domain.pagination import Page
 from crm.domain.policies.schemas import Policy, PolicyFilter
 from crm.infrastructure.db.sql import (
     RECORD_COLUMNS,
     Connection,
+    ListOrder,
     Where,
     column_list,
     contains_pattern,
+    fetch_page,
     required,
+    set_deleted_statement,
     update_statement,
 )
 
@@ -55,6 +58,7 @@ UPDATABLE = frozenset(
     }
 )
 CURSOR_KIND = "policies"
+ORDER = ListOrder(CURSOR_KIND, ("created_at", "id"), (datetime, UUID), descending=True)
 
 SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.policies WHERE id = $1"
 # A taken number (a concurrent insert's included) yields no row instead of an error that would abort
@@ -67,15 +71,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 ON CONFLICT ON CONSTRAINT uq_policies_policy_number DO NOTHING
 RETURNING {COLUMNS}
 """
-SET_DELETED = f"""
-UPDATE crm.policies
-SET is_deleted = $2,
-    deleted_at = CASE WHEN $2 THEN now() END,
-    deleted_by_id = CASE WHEN $2 THEN $3::uuid END,
-    version = version + 1, updated_at = now(), updated_by_id = $3
-WHERE id = $1
-RETURNING {COLUMNS}
-"""
+SET_DELETED = set_deleted_statement("crm.policies", COLUMNS)
 # KEY SHARE is enough: deleting a deal or moving it to another client first locks it FOR UPDATE.
 CLIENT_OF_LIVE_DEAL = "SELECT client_id FROM crm.deals WHERE id = $1 AND NOT is_deleted FOR KEY SHARE"
 
@@ -148,20 +144,12 @@ class PgPolicyReader:
             where.add("effective_to < {}", query.expiring_before)
         if query.search:
             where.add("policy_number ILIKE {}", contains_pattern(query.search))
-        total = None
-        if query.page.with_total:
-            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.policies WHERE {where.sql}", *where.params)
-        if query.page.cursor:
-            created_at, last_id = decode_cursor(CURSOR_KIND, query.page.cursor, (datetime, UUID))
-            where.add("(created_at, id) < ({}, {})", created_at, last_id)
-        limit = where.param(query.page.limit + 1)
-        rows = await self._pool.fetch(
-            f"SELECT {COLUMNS} FROM crm.policies WHERE {where.sql} ORDER BY created_at DESC, id DESC LIMIT {limit}",
-            *where.params,
+        return await fetch_page(
+            self._pool,
+            source="crm.policies",
+            columns=COLUMNS,
+            where=where,
+            page=query.page,
+            order=ORDER,
+            to_model=_policy,
         )
-        items = [_policy(row) for row in rows[: query.page.limit]]
-        next_cursor = None
-        if len(rows) > query.page.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(CURSOR_KIND, (last.created_at, last.id))
-        return Page[Policy](items=items, next_cursor=next_cursor, total=total)

@@ -7,12 +7,13 @@ from uuid import UUID
 
 import asyncpg
 
-from crm.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
+from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import PolicyDocument
-from crm.infrastructure.db.sql import Connection, Where
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page
 
 COLUMNS = "id, policy_id, document_id, created_at"
 CURSOR_KIND = "policy_documents"
+ORDER = ListOrder(CURSOR_KIND, ("created_at", "id"), (datetime, UUID))
 
 # A duplicate (a concurrent one included) yields no row instead of an error that would abort the transaction.
 INSERT = f"""
@@ -50,22 +51,12 @@ class PgPolicyDocumentReader:
     async def page(self, policy_id: UUID, page: PageRequest) -> Page[PolicyDocument]:
         where = Where()
         where.add("policy_id = {}", policy_id)
-        total = None
-        if page.with_total:
-            total = await self._pool.fetchval(
-                f"SELECT count(*) FROM crm.policy_documents WHERE {where.sql}", *where.params
-            )
-        if page.cursor:
-            created_at, last_id = decode_cursor(CURSOR_KIND, page.cursor, (datetime, UUID))
-            where.add("(created_at, id) > ({}, {})", created_at, last_id)
-        limit = where.param(page.limit + 1)
-        rows = await self._pool.fetch(
-            f"SELECT {COLUMNS} FROM crm.policy_documents WHERE {where.sql} ORDER BY created_at, id LIMIT {limit}",
-            *where.params,
+        return await fetch_page(
+            self._pool,
+            source="crm.policy_documents",
+            columns=COLUMNS,
+            where=where,
+            page=page,
+            order=ORDER,
+            to_model=_link,
         )
-        items = [_link(row) for row in rows[: page.limit]]
-        next_cursor = None
-        if len(rows) > page.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(CURSOR_KIND, (last.created_at, last.id))
-        return Page[PolicyDocument](items=items, next_cursor=next_cursor, total=total)

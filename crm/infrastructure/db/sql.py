@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeAlias
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from crm.domain.pagination import Page, PageRequest, decode_cursor, encode_cursor
+
+T = TypeVar("T")
 
 # What a repository runs its statements on: a plain connection or one lent by the pool.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -80,3 +85,64 @@ def update_statement(
     actor = f"${len(params)}"
     sets += ["version = version + 1", "updated_at = now()", f"updated_by_id = {actor}"]
     return f"UPDATE {table} SET {', '.join(sets)} WHERE id = $1 RETURNING {returning}", params
+
+
+def set_deleted_statement(table: str, returning: str) -> str:
+    """Soft delete (``$2`` true) or restore (false) of row ``$1`` by actor ``$3``, bumping the version."""
+    return f"""
+UPDATE {table}
+SET is_deleted = $2,
+    deleted_at = CASE WHEN $2 THEN now() END,
+    deleted_by_id = CASE WHEN $2 THEN $3::uuid END,
+    version = version + 1, updated_at = now(), updated_by_id = $3
+WHERE id = $1
+RETURNING {returning}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ListOrder:
+    """A list's keyset order: columns all ascending or all descending, ending in a unique one."""
+
+    kind: str  # names the list inside its cursors, so a cursor of another list is refused
+    columns: tuple[str, ...]
+    types: tuple[type, ...]
+    descending: bool = False
+
+    @property
+    def order_by(self) -> str:
+        return ", ".join(f"{c} DESC" if self.descending else c for c in self.columns)
+
+    def after(self, where: Where, cursor: str) -> None:
+        """Restrict ``where`` to the rows that come after the one the cursor stands for."""
+        key = decode_cursor(self.kind, cursor, self.types)
+        placeholders = ", ".join("{}" for _ in key)
+        where.add(f"({', '.join(self.columns)}) {'<' if self.descending else '>'} ({placeholders})", *key)
+
+    def cursor_of(self, item: object) -> str:
+        return encode_cursor(self.kind, tuple(getattr(item, column) for column in self.columns))
+
+
+async def fetch_page(
+    pool: asyncpg.Pool,
+    *,
+    source: str,
+    columns: str,
+    where: Where,
+    page: PageRequest,
+    order: ListOrder,
+    to_model: Callable[[asyncpg.Record], T],
+) -> Page[T]:
+    """One keyset page of ``SELECT columns FROM source WHERE …`` (plus the count when asked)."""
+    total = None
+    if page.with_total:
+        total = await pool.fetchval(f"SELECT count(*) FROM {source} WHERE {where.sql}", *where.params)
+    if page.cursor:
+        order.after(where, page.cursor)
+    limit = where.param(page.limit + 1)
+    rows = await pool.fetch(
+        f"SELECT {columns} FROM {source} WHERE {where.sql} ORDER BY {order.order_by} LIMIT {limit}", *where.params
+    )
+    items = [to_model(row) for row in rows[: page.limit]]
+    next_cursor = order.cursor_of(items[-1]) if len(rows) > page.limit else None
+    return Page[T](items=items, next_cursor=next_cursor, total=total)
