@@ -10,17 +10,15 @@ import asyncpg
 
 from crm.domain.clients.schemas import Client, ClientFilter
 from crm.domain.pagination import Page
+from crm.infrastructure.db.records import RecordRepository
 from crm.infrastructure.db.sql import (
     RECORD_COLUMNS,
-    Connection,
     ListOrder,
     Where,
     column_list,
     contains_pattern,
     fetch_page,
     required,
-    set_deleted_statement,
-    update_statement,
 )
 
 COLUMNS = column_list((*RECORD_COLUMNS, "name", "email", "phone", "status", "owner_id"))
@@ -34,16 +32,19 @@ INSERT INTO crm.clients (id, name, email, phone, status, owner_id, created_by_id
 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 RETURNING {COLUMNS}
 """
-SET_DELETED = set_deleted_statement("crm.clients", COLUMNS)
 
 
 def _client(row: asyncpg.Record) -> Client:
     return Client.model_validate(dict(row))
 
 
-class PgClientRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._conn = connection
+class PgClientRepository(RecordRepository[Client]):
+    table = "crm.clients"
+    columns = COLUMNS
+    updatable = UPDATABLE
+
+    def _model(self, row: asyncpg.Record) -> Client:
+        return _client(row)
 
     async def add(self, client_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Client:
         row = await self._conn.fetchrow(
@@ -57,24 +58,6 @@ class PgClientRepository:
             actor_id,
         )
         return _client(required(row))
-
-    async def get_for_update(self, client_id: UUID) -> Client | None:
-        row = await self._conn.fetchrow(SELECT_BY_ID + " FOR UPDATE", client_id)
-        return None if row is None else _client(row)
-
-    async def lock_live_for_share(self, client_id: UUID) -> bool:
-        found = await self._conn.fetchval(
-            "SELECT true FROM crm.clients WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", client_id
-        )
-        return bool(found)
-
-    async def update(self, client_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Client:
-        statement, params = update_statement("crm.clients", changes, UPDATABLE, COLUMNS)
-        params[0], params[-1] = client_id, actor_id
-        return _client(required(await self._conn.fetchrow(statement, *params)))
-
-    async def set_deleted(self, client_id: UUID, deleted: bool, actor_id: UUID | None) -> Client:
-        return _client(required(await self._conn.fetchrow(SET_DELETED, client_id, deleted, actor_id)))
 
 
 class PgClientReader:

@@ -11,17 +11,14 @@ import asyncpg
 from crm.domain.deals.rules import OPEN_STATUSES, DealStatus, StatusCount
 from crm.domain.deals.schemas import Deal, DealFilter
 from crm.domain.pagination import Page
+from crm.infrastructure.db.records import RecordRepository
 from crm.infrastructure.db.sql import (
     RECORD_COLUMNS,
-    Connection,
     ListOrder,
     Where,
     column_list,
     contains_pattern,
     fetch_page,
-    required,
-    set_deleted_statement,
-    update_statement,
 )
 
 COLUMNS = column_list(
@@ -53,7 +50,6 @@ INSERT INTO crm.deals
 SELECT $1, client.id, $3, $4, $5, $6, $7, $8, $8 FROM client
 RETURNING {COLUMNS}
 """
-SET_DELETED = set_deleted_statement("crm.deals", COLUMNS)
 # Payments add their planned amounts here (total_value); until then every stage is worth 0.
 STATUS_COUNTS = """
 SELECT status,
@@ -71,9 +67,13 @@ def _deal(row: asyncpg.Record) -> Deal:
     return Deal.model_validate(dict(row))
 
 
-class PgDealRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._conn = connection
+class PgDealRepository(RecordRepository[Deal]):
+    table = "crm.deals"
+    columns = COLUMNS
+    updatable = UPDATABLE
+
+    def _model(self, row: asyncpg.Record) -> Deal:
+        return _deal(row)
 
     async def add_for_live_client(self, deal_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Deal | None:
         row = await self._conn.fetchrow(
@@ -88,18 +88,6 @@ class PgDealRepository:
             actor_id,
         )
         return None if row is None else _deal(row)
-
-    async def get_for_update(self, deal_id: UUID) -> Deal | None:
-        row = await self._conn.fetchrow(SELECT_BY_ID + " FOR UPDATE", deal_id)
-        return None if row is None else _deal(row)
-
-    async def update(self, deal_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Deal:
-        statement, params = update_statement("crm.deals", changes, UPDATABLE, COLUMNS)
-        params[0], params[-1] = deal_id, actor_id
-        return _deal(required(await self._conn.fetchrow(statement, *params)))
-
-    async def set_deleted(self, deal_id: UUID, deleted: bool, actor_id: UUID | None) -> Deal:
-        return _deal(required(await self._conn.fetchrow(SET_DELETED, deal_id, deleted, actor_id)))
 
     async def count_live_policies(self, deal_id: UUID) -> int:
         count = await self._conn.fetchval(

@@ -10,17 +10,14 @@ import asyncpg
 
 from crm.domain.pagination import Page
 from crm.domain.policies.schemas import Policy, PolicyFilter
+from crm.infrastructure.db.records import RecordRepository
 from crm.infrastructure.db.sql import (
     RECORD_COLUMNS,
-    Connection,
     ListOrder,
     Where,
     column_list,
     contains_pattern,
     fetch_page,
-    required,
-    set_deleted_statement,
-    update_statement,
 )
 
 # A policy's calculation is the live one pointing at it (one at most: calculations.linked_policy_id is
@@ -71,7 +68,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 ON CONFLICT ON CONSTRAINT uq_policies_policy_number DO NOTHING
 RETURNING {COLUMNS}
 """
-SET_DELETED = set_deleted_statement("crm.policies", COLUMNS)
 # KEY SHARE is enough: deleting a deal or moving it to another client first locks it FOR UPDATE.
 CLIENT_OF_LIVE_DEAL = "SELECT client_id FROM crm.deals WHERE id = $1 AND NOT is_deleted FOR KEY SHARE"
 
@@ -80,9 +76,13 @@ def _policy(row: asyncpg.Record) -> Policy:
     return Policy.model_validate(dict(row))
 
 
-class PgPolicyRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._conn = connection
+class PgPolicyRepository(RecordRepository[Policy]):
+    table = "crm.policies"
+    columns = COLUMNS
+    updatable = UPDATABLE
+
+    def _model(self, row: asyncpg.Record) -> Policy:
+        return _policy(row)
 
     async def client_of_live_deal(self, deal_id: UUID) -> UUID | None:
         client_id: UUID | None = await self._conn.fetchval(CLIENT_OF_LIVE_DEAL, deal_id)
@@ -104,24 +104,6 @@ class PgPolicyRepository:
             actor_id,
         )
         return None if row is None else _policy(row)
-
-    async def get_for_update(self, policy_id: UUID) -> Policy | None:
-        row = await self._conn.fetchrow(SELECT_BY_ID + " FOR UPDATE", policy_id)
-        return None if row is None else _policy(row)
-
-    async def lock_live_for_share(self, policy_id: UUID) -> bool:
-        found = await self._conn.fetchval(
-            "SELECT true FROM crm.policies WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", policy_id
-        )
-        return bool(found)
-
-    async def update(self, policy_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Policy:
-        statement, params = update_statement("crm.policies", changes, UPDATABLE, COLUMNS)
-        params[0], params[-1] = policy_id, actor_id
-        return _policy(required(await self._conn.fetchrow(statement, *params)))
-
-    async def set_deleted(self, policy_id: UUID, deleted: bool, actor_id: UUID | None) -> Policy:
-        return _policy(required(await self._conn.fetchrow(SET_DELETED, policy_id, deleted, actor_id)))
 
 
 class PgPolicyReader:
