@@ -67,3 +67,26 @@ async def make_task(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     response = await api.post("/api/v1/tasks", json={"title": "Collect the signed application", **fields})
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def payments_url(policy: dict[str, Any], *parts: str) -> str:
+    """``/api/v1/deals/{deal}/policies/{policy}/payments[/part…]``."""
+    return "/".join((f"/api/v1/deals/{policy['deal_id']}/policies/{policy['id']}/payments", *parts))
+
+
+async def make_payment(api: httpx.AsyncClient, policy: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    body = {"planned_date": (date.today() + timedelta(days=30)).isoformat(), "planned_amount": "1000.00", **fields}
+    response = await api.post(payments_url(policy), json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def post_line(
+    api: httpx.AsyncClient, policy: dict[str, Any], payment: dict[str, Any], kind: str, amount: str, **fields: Any
+) -> dict[str, Any]:
+    """An income or expense (``kind`` is ``incomes`` or ``expenses``) posted yesterday."""
+    category = "premium" if kind == "incomes" else "agent_fee"
+    body = {"amount": amount, "category": category, "posted_at": (date.today() - timedelta(days=1)).isoformat()}
+    response = await api.post(payments_url(policy, payment["id"], kind), json={**body, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -24,6 +24,8 @@ from crm.domain.deals.service import DealService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
 from crm.domain.idempotency import IdempotencyClaim, IdempotencyStore
 from crm.domain.journal.service import JournalService
+from crm.domain.payments.line_service import PaymentLineService
+from crm.domain.payments.service import PaymentService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.service import PolicyService
 from crm.domain.tasks.service import TaskService
@@ -43,6 +45,8 @@ class ApiServices:
     policy_documents: PolicyDocumentService
     journal: JournalService
     tasks: TaskService
+    payments: PaymentService
+    payment_lines: PaymentLineService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock

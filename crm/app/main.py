@@ -13,7 +13,7 @@ import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
-from crm.api import calculations, clients, deals, health, journal, policies, tasks
+from crm.api import calculations, clients, deals, health, journal, payments, policies, tasks
 from crm.api.deps import ApiServices
 from crm.api.errors import install_error_handlers
 from crm.app.config import Settings
@@ -22,6 +22,8 @@ from crm.domain.clients.service import ClientService
 from crm.domain.clock import Clock
 from crm.domain.deals.service import DealService
 from crm.domain.journal.service import JournalService
+from crm.domain.payments.line_service import PaymentLineService
+from crm.domain.payments.service import PaymentService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.documents import AcceptAllDocuments, DocumentCatalog
 from crm.domain.policies.service import PolicyService
@@ -33,11 +35,12 @@ from crm.infrastructure.db.idempotency import IdempotencyStore
 from crm.infrastructure.db.journal import PgJournalReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
 from crm.infrastructure.db.outbox import OutboxWriter
+from crm.infrastructure.db.payments import PgPaymentReader
 from crm.infrastructure.db.policies import PgPolicyReader
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.pool import create_pool
 from crm.infrastructure.db.readiness import DatabaseReadiness
-from crm.infrastructure.db.tasks import NoPaymentsYet, PgTaskReader
+from crm.infrastructure.db.tasks import PgPaymentDirectory, PgTaskReader
 from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
 
@@ -77,6 +80,7 @@ def build_services(
     # Without a Documents service configured, policy document links are accepted unchecked.
     catalog: DocumentCatalog = AcceptAllDocuments() if documents_http is None else HttpDocumentCatalog(documents_http)
     policy_reader = PgPolicyReader(pool)
+    payment_reader = PgPaymentReader(pool)
     return ApiServices(
         clients=ClientService(uow, PgClientReader(pool), clock),
         deals=DealService(uow, PgDealReader(pool), clock),
@@ -84,7 +88,9 @@ def build_services(
         policies=PolicyService(uow, policy_reader, clock, default_currency=settings.default_currency),
         policy_documents=PolicyDocumentService(uow, policy_reader, PgPolicyDocumentReader(pool), catalog, clock),
         journal=JournalService(uow, PgJournalReader(pool), clock),
-        tasks=TaskService(uow, PgTaskReader(pool), clock, NoPaymentsYet()),
+        tasks=TaskService(uow, PgTaskReader(pool), clock, PgPaymentDirectory(pool)),
+        payments=PaymentService(uow, payment_reader, clock),
+        payment_lines=PaymentLineService(uow, payment_reader, clock),
         idempotency=IdempotencyStore(pool, timedelta(hours=settings.idempotency_key_ttl_hours)),
         readiness=DatabaseReadiness(pool, head_revision()),
         clock=clock,
@@ -131,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "deals", "description": "Sales to a client, from first contact to won or lost."},
             {"name": "calculations", "description": "Insurers' quotes within a deal, from draft to confirmed."},
             {"name": "policies", "description": "Issued policies and the documents linked to them."},
+            {"name": "payments", "description": "Instalments of a policy, their incomes, expenses and history."},
             {"name": "journal", "description": "Append-only notes on a deal."},
             {"name": "tasks", "description": "Work for a person, with due times, reminders and links to deals."},
             {"name": "system", "description": "Health and readiness."},
@@ -143,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deals.router)
     app.include_router(calculations.router)
     app.include_router(policies.router)
+    app.include_router(payments.router)
     app.include_router(journal.router)
     app.include_router(tasks.router)
     return app

@@ -232,3 +232,53 @@ class ScheduledForRequired(RuleViolation):
 class DealHasPolicies(Conflict):
     code = "deal_has_policies"
     title = "Deal has policies"
+
+
+class IncomeNotFound(NotFound):
+    code = "income_not_found"
+    title = "Income not found"
+
+
+class ExpenseNotFound(NotFound):
+    code = "expense_not_found"
+    title = "Expense not found"
+
+
+class PaymentHasTransactions(Conflict):
+    code = "payment_has_transactions"
+    title = "Payment has incomes or expenses"
+
+
+class CurrencyMismatch(DomainError):
+    status = 400
+    code = "currency_mismatch"
+    title = "Currency differs from the payment's"
+
+
+class ActualDateBeforePlannedDate(DomainError):
+    status = 400
+    code = "actual_date_before_planned_date"
+    title = "Actual date before planned date"
+
+
+class ActualDateInFuture(DomainError):
+    status = 400
+    code = "actual_date_in_future"
+    title = "Actual date in the future"
+
+
+class PostedAtInFuture(DomainError):
+    status = 400
+    code = "posted_at_in_future"
+    title = "Posting date in the future"
+
+
+class CorrectionNeedsNote(RuleViolation):
+    code = "correction_needs_note"
+    title = "A negative line needs a note"
+
+
+class PaymentReopenForbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "Only an admin may reopen a cancelled payment"

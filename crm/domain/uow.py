@@ -11,6 +11,7 @@ from crm.domain.clients.repository import ClientRepository
 from crm.domain.deals.repository import DealRepository
 from crm.domain.events import DomainEvent
 from crm.domain.journal.repository import JournalRepository
+from crm.domain.payments.repository import PaymentRepository
 from crm.domain.policies.repository import PolicyDocumentRepository, PolicyRepository
 from crm.domain.tasks.repository import TaskRepository
 
@@ -36,6 +37,9 @@ class UnitOfWork(Protocol):
 
     @property
     def tasks(self) -> TaskRepository: ...
+
+    @property
+    def payments(self) -> PaymentRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.factories import assert_problem, make_client, make_deal, make_policy
+from tests.factories import assert_problem, make_client, make_deal, make_payment, make_policy, payments_url
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 TODAY = date.today()
@@ -307,7 +307,29 @@ async def test_stage_metrics(api):
         "closedWon": 1,
         "closedLost": 1,
     }
-    assert all(r["total_value"] == "0.00" or r["total_value"] == "0" for r in rows.values())
+    assert all(r["total_value"] == "0.00" for r in rows.values())
+
+    # Non-cancelled, non-deleted payments of live policies count at their planned amount.
+    policy = await make_policy(api, won)
+    await make_payment(api, policy, planned_amount="1000.00")
+    await make_payment(api, policy, planned_amount="250.50")
+    cancelled = await make_payment(api, policy, planned_amount="7.00")
+    await api.post(payments_url(policy, cancelled["id"], "cancel"))
+    deleted = await make_payment(api, policy, planned_amount="9.00")
+    await api.delete(payments_url(policy, deleted["id"]))
+    other = await make_policy(api, lost)
+    await make_payment(api, other, planned_amount="5.00")
+    await api.delete(f"/api/v1/policies/{other['id']}")
+    totals = {
+        row["stage"]: row["total_value"] for row in (await api.get("/api/v1/deals/stage-metrics")).json()["items"]
+    }
+    assert totals == {
+        "qualification": "0.00",
+        "negotiation": "0.00",
+        "proposal": "0.00",
+        "closedWon": "1250.50",
+        "closedLost": "0.00",
+    }
     # Reached qualification: 2 there + 1 beyond + 1 won = 4; moved past it: 2.
     assert rows["qualification"]["conversion_rate"] == 0.5
     assert rows["negotiation"]["conversion_rate"] == 0.5

@@ -11,8 +11,7 @@ import pytest
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from crm.infrastructure.db.tasks import NoPaymentsYet
-from tests.factories import assert_problem, make_client, make_deal, make_policy, make_task
+from tests.factories import assert_problem, make_client, make_deal, make_payment, make_policy, make_task, payments_url
 
 TASKS = "/api/v1/tasks"
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -225,9 +224,17 @@ async def test_a_link_waits_for_a_concurrent_deal_delete_and_then_refuses(api, d
     assert await db.fetchval("SELECT count(*) FROM crm.tasks") == 0
 
 
-async def test_no_payment_exists_until_the_payments_module_lands(api):
-    assert await NoPaymentsYet().exists(uuid.uuid4()) is False
+async def test_a_task_may_point_at_a_live_payment_only(api):
     response = await api.post(TASKS, json={"title": "T", "paymentId": str(uuid.uuid4())})
+    assert_problem(response, 404, "payment_not_found", "payment_id")
+    policy = await make_policy(api)
+    payment = await make_payment(api, policy)
+    response = await api.post(TASKS, json={"title": "T", "paymentId": payment["id"]})
+    assert response.status_code == 201, response.text
+    assert response.json()["payment_id"] == payment["id"]
+    gone = await make_payment(api, policy)
+    assert (await api.delete(payments_url(policy, gone["id"]))).status_code == 204
+    response = await api.post(TASKS, json={"title": "T", "paymentId": gone["id"]})
     assert_problem(response, 404, "payment_not_found", "payment_id")
 
 

@@ -54,7 +54,11 @@ RETURNING {COLUMNS}
 STATUS_COUNTS = """
 SELECT status,
        count(*) AS count,
-       0::numeric(14, 2) AS total_value,
+       coalesce(sum((
+           SELECT sum(pm.planned_amount)
+           FROM crm.payments pm JOIN crm.policies po ON po.id = pm.policy_id
+           WHERE po.deal_id = deals.id AND NOT po.is_deleted AND NOT pm.is_deleted AND pm.cancelled_at IS NULL
+       )), 0)::numeric AS total_value,
        coalesce(sum(extract(epoch FROM coalesce(closed_at, now()) - created_at)), 0)::float8 / 86400
            AS cycle_days_sum
 FROM crm.deals

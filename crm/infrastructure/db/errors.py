@@ -11,6 +11,7 @@ from crm.domain.errors import (
     DomainError,
     FieldProblem,
     IdempotencyKeyInUse,
+    PaymentNotFound,
     PolicyAlreadyLinked,
     PolicyNotFound,
     PolicyNumberConflict,
@@ -42,6 +43,7 @@ _BY_CONSTRAINT: dict[str, tuple[type[DomainError], str, str]] = {
     "fk_tasks_deal_id_deals": (DealNotFound, "deal_id", "The deal does not exist."),
     "fk_tasks_client_id_clients": (ClientNotFound, "client_id", "The client does not exist."),
     "fk_tasks_policy_id_policies": (PolicyNotFound, "policy_id", "The policy does not exist."),
+    "fk_tasks_payment_id_payments": (PaymentNotFound, "payment_id", "The payment does not exist."),
     # Two requests adding the same reminder at once: the later one meets the first at the index.
     "uq_task_reminders_task_id_remind_at_channel": (
         TaskReminderConflict,
@@ -58,6 +60,12 @@ _BY_CONSTRAINT: dict[str, tuple[type[DomainError], str, str]] = {
 
 def translate(exc: BaseException) -> DomainError | None:
     """The domain error a database error stands for, or ``None`` if it is a real fault."""
+    if isinstance(exc, asyncpg.NumericValueOutOfRangeError):
+        # Amounts are checked on input; only a sum (a payment's totals) can outgrow NUMERIC(14, 2).
+        return RuleViolation(
+            "The change would make a total exceed 12 integer digits.",
+            errors=[FieldProblem("amount", "the resulting total is out of range")],
+        )
     if not isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return None
     constraint = getattr(exc, "constraint_name", None) or ""

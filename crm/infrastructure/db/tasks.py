@@ -232,9 +232,14 @@ class PgTaskReader:
         return Page[Task](items=items, next_cursor=next_cursor, total=total)
 
 
-class NoPaymentsYet:
-    """Payments do not exist yet, so no task can point at one. The payments module replaces this with a
-    lookup in its table (live rows, locked for share in the task's transaction)."""
+class PgPaymentDirectory:
+    """Live payments, for tasks that point at one. The look-up runs outside the task's transaction: the foreign
+    key keeps a task from naming a payment that never existed, but a payment soft-deleted between this look-up
+    and the commit stays linked (payments are restorable, so the link is not lost)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
     async def exists(self, payment_id: UUID) -> bool:
-        return False
+        found = await self._pool.fetchval("SELECT true FROM crm.payments WHERE id = $1 AND NOT is_deleted", payment_id)
+        return bool(found)

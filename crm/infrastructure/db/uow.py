@@ -18,6 +18,7 @@ from crm.infrastructure.db.errors import translate
 from crm.infrastructure.db.idempotency import claim
 from crm.infrastructure.db.journal import PgJournalRepository
 from crm.infrastructure.db.outbox import OutboxWriter
+from crm.infrastructure.db.payments import PgPaymentRepository
 from crm.infrastructure.db.policies import PgPolicyRepository
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentRepository
 from crm.infrastructure.db.tasks import PgTaskRepository
@@ -33,6 +34,7 @@ class PgUnitOfWork:
     clients: PgClientRepository
     deals: PgDealRepository
     journal: PgJournalRepository
+    payments: PgPaymentRepository
     policies: PgPolicyRepository
     policy_documents: PgPolicyDocumentRepository
     tasks: PgTaskRepository
@@ -59,6 +61,7 @@ class PgUnitOfWork:
         self.clients = PgClientRepository(connection)
         self.deals = PgDealRepository(connection)
         self.journal = PgJournalRepository(connection)
+        self.payments = PgPaymentRepository(connection)
         self.policies = PgPolicyRepository(connection)
         self.policy_documents = PgPolicyDocumentRepository(connection)
         self.tasks = PgTaskRepository(connection)
