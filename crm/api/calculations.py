@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
-from crm.api.etags import etag_of, matches_none
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -92,9 +91,7 @@ async def get_calculation(
     deal_id: UUID, calculation_id: UUID, services: Services, if_none_match: IfNoneMatch = None
 ) -> Response:
     calculation = await services.calculations.get(deal_id, calculation_id)
-    if matches_none(if_none_match, calculation.version):
-        return Response(status_code=304, headers={"ETag": etag_of(calculation.version)})
-    return record_response(calculation)
+    return record_response(calculation, if_none_match=if_none_match)
 
 
 @router.patch(

@@ -8,7 +8,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
-from crm.api.etags import etag_of, matches_none
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -54,9 +53,7 @@ async def list_clients(
 )
 async def get_client(client_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
     client = await services.clients.get(client_id)
-    if matches_none(if_none_match, client.version):
-        return Response(status_code=304, headers={"ETag": etag_of(client.version)})
-    return record_response(client)
+    return record_response(client, if_none_match=if_none_match)
 
 
 @router.patch(

@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
-from crm.api.etags import etag_of, matches_none
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -126,9 +125,7 @@ async def stage_metrics(services: Services, query: Filter) -> StageMetrics:
 )
 async def get_deal(deal_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
     deal = await services.deals.get(deal_id)
-    if matches_none(if_none_match, deal.version):
-        return Response(status_code=304, headers={"ETag": etag_of(deal.version)})
-    return record_response(deal)
+    return record_response(deal, if_none_match=if_none_match)
 
 
 @router.patch(

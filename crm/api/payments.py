@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
-from crm.api.params import expected_version, page_request
+from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
 from crm.domain.errors import FieldProblem, RuleViolation
@@ -82,9 +82,17 @@ async def create_payment(
     return record_response(payment, status_code=status.HTTP_201_CREATED, location=location)
 
 
-@router.get("/{payment_id}", response_model=Payment, responses=problem_responses(404, 422), summary="Get a payment")
-async def get_payment(deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services) -> Response:
-    return record_response(await services.payments.get(deal_id, policy_id, payment_id))
+@router.get(
+    "/{payment_id}",
+    response_model=Payment,
+    responses={**problem_responses(404, 422), 304: {"description": "Not modified"}},
+    summary="Get a payment",
+)
+async def get_payment(
+    deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, if_none_match: IfNoneMatch = None
+) -> Response:
+    payment = await services.payments.get(deal_id, policy_id, payment_id)
+    return record_response(payment, if_none_match=if_none_match)
 
 
 @router.patch(

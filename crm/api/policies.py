@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
-from crm.api.etags import etag_of, matches_none
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -69,9 +68,7 @@ async def list_policies(
 )
 async def get_policy(policy_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
     policy = await services.policies.get(policy_id)
-    if matches_none(if_none_match, policy.version):
-        return Response(status_code=304, headers={"ETag": etag_of(policy.version)})
-    return record_response(policy)
+    return record_response(policy, if_none_match=if_none_match)
 
 
 @router.patch(

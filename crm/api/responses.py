@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from crm.api.etags import etag_of
+from crm.api.etags import etag_of, matches_none
 from crm.domain.records import Record
 
 
@@ -19,9 +19,14 @@ def json_response(model: BaseModel, *, status_code: int = 200, headers: dict[str
     )
 
 
-def record_response(record: Record, *, status_code: int = 200, location: str | None = None) -> Response:
-    """A record with its version as ``ETag`` (and ``Location`` when it was just created)."""
+def record_response(
+    record: Record, *, status_code: int = 200, location: str | None = None, if_none_match: str | None = None
+) -> Response:
+    """A record with its version as ``ETag`` (and ``Location`` when it was just created); 304 without a body
+    when ``If-None-Match`` names the version the caller already has."""
     headers = {"ETag": etag_of(record.version)}
+    if matches_none(if_none_match, record.version):
+        return Response(status_code=304, headers=headers)
     if location is not None:
         headers["Location"] = location
     return json_response(record, status_code=status_code, headers=headers)

@@ -8,7 +8,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
-from crm.api.etags import etag_of, matches_none
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -101,9 +100,7 @@ async def list_tasks(services: Services, query: Annotated[TaskFilter, Depends(ta
 )
 async def get_task(task_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
     task = await services.tasks.get(task_id)
-    if matches_none(if_none_match, task.version):
-        return Response(status_code=304, headers={"ETag": etag_of(task.version)})
-    return record_response(task)
+    return record_response(task, if_none_match=if_none_match)
 
 
 @router.patch(

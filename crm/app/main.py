@@ -40,7 +40,7 @@ from crm.infrastructure.db.policies import PgPolicyReader
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.pool import create_pool
 from crm.infrastructure.db.readiness import DatabaseReadiness
-from crm.infrastructure.db.tasks import PgPaymentDirectory, PgTaskReader
+from crm.infrastructure.db.tasks import PgTaskReader
 from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
 
@@ -88,7 +88,7 @@ def build_services(
         policies=PolicyService(uow, policy_reader, clock, default_currency=settings.default_currency),
         policy_documents=PolicyDocumentService(uow, policy_reader, PgPolicyDocumentReader(pool), catalog, clock),
         journal=JournalService(uow, PgJournalReader(pool), clock),
-        tasks=TaskService(uow, PgTaskReader(pool), clock, PgPaymentDirectory(pool)),
+        tasks=TaskService(uow, PgTaskReader(pool), clock),
         payments=PaymentService(uow, payment_reader, clock),
         payment_lines=PaymentLineService(uow, payment_reader, clock),
         idempotency=IdempotencyStore(pool, timedelta(hours=settings.idempotency_key_ttl_hours)),

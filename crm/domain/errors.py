@@ -282,3 +282,8 @@ class PaymentReopenForbidden(DomainError):
     status = 403
     code = "forbidden"
     title = "Only an admin may reopen a cancelled payment"
+
+
+class PolicyHasPayments(Conflict):
+    code = "policy_has_payments"
+    title = "Policy has payments"

@@ -183,8 +183,11 @@ async def test_policy_of_another_deal_or_deleted_is_not_found_on_every_route(api
     ]
     for method, url, body in routes:
         assert_problem(await api.request(method, url, json=body), 404, "policy_not_found")
+    # A deleted policy: its payments must go first (policy_has_payments), then every route is 404.
+    assert (await api.delete(payments_url(policy, pid))).status_code == 204
     assert (await api.delete(f"/api/v1/policies/{policy['id']}")).status_code == 204
-    assert_problem(await api.get(payments_url(policy, pid)), 404, "policy_not_found")
+    assert_problem(await api.get(payments_url(policy)), 404, "policy_not_found")
+    assert_problem(await api.post(payments_url(policy, pid, "restore")), 404, "policy_not_found")
 
 
 async def test_unknown_ids(api):
@@ -309,3 +312,19 @@ async def test_idempotent_payment_creation(api, db):
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
     assert await db.fetchval("SELECT count(*) FROM crm.payments") == 1
+
+
+async def test_policy_with_live_payments_cannot_be_deleted(api):
+    policy = await make_policy(api)
+    payment = await make_payment(api, policy)
+    assert_problem(await api.delete(f"/api/v1/policies/{policy['id']}"), 409, "policy_has_payments")
+    assert (await api.delete(payments_url(policy, payment["id"]))).status_code == 204
+    assert (await api.delete(f"/api/v1/policies/{policy['id']}")).status_code == 204
+
+
+async def test_get_payment_with_current_etag_is_not_modified(api):
+    policy = await make_policy(api)
+    payment = await make_payment(api, policy)
+    response = await api.get(payments_url(policy, payment["id"]), headers={"If-None-Match": f'"{payment["version"]}"'})
+    assert response.status_code == 304
+    assert response.headers["etag"] == f'"{payment["version"]}"'

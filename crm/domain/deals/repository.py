@@ -14,6 +14,9 @@ class DealRepository(Protocol):
     async def add_for_live_client(self, deal_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Deal | None:
         """Insert the deal if its client exists and is not deleted (locking the client), else None."""
 
+    async def lock_live_for_share(self, deal_id: UUID) -> bool:
+        """True if the deal exists and is not deleted; it stays so until the transaction ends."""
+
     async def get_for_update(self, deal_id: UUID) -> Deal | None:
         """The deal, live or deleted, locked against concurrent changes."""
 

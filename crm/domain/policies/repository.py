@@ -13,6 +13,9 @@ from crm.domain.policies.schemas import Policy, PolicyFilter
 class PolicyRepository(Protocol):
     """Writes inside a unit of work; rows read here are locked until the transaction ends."""
 
+    async def count_live_payments(self, policy_id: UUID) -> int:
+        """Payments of the policy that are not deleted; a policy holding money is not deleted silently."""
+
     async def client_of_live_deal(self, deal_id: UUID) -> UUID | None:
         """The client of the deal if the deal exists and is not deleted; it stays so until the transaction ends."""
 

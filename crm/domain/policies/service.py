@@ -15,6 +15,7 @@ from crm.domain.errors import (
     FieldProblem,
     PolicyClientMismatch,
     PolicyHasCalculation,
+    PolicyHasPayments,
     PolicyNotFound,
     PolicyNumberConflict,
     RuleViolation,
@@ -97,6 +98,12 @@ class PolicyService:
         async with self._uow(caller) as uow:
             current = await self._live_for_update(uow, policy_id)
             check_version(current.version, if_match)
+            # Payment creation locks the policy too, so none can slip in between this count and the delete.
+            payments = await uow.policies.count_live_payments(policy_id)
+            if payments:
+                raise PolicyHasPayments(
+                    f"Policy {policy_id} has {payments} live payment(s); delete them before the policy."
+                )
             policy = await uow.policies.set_deleted(policy_id, True, caller.actor_id)
             uow.record(self._event("policy.deleted", policy))
             await uow.commit()

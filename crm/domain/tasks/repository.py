@@ -25,11 +25,8 @@ class TaskRepository(Protocol):
 
     async def update(self, task_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Task: ...
 
-    async def lock_live_deal(self, deal_id: UUID) -> bool:
-        """True if the deal exists and is not deleted; it stays so until the transaction ends."""
-
-    async def lock_live_policy(self, policy_id: UUID) -> bool:
-        """True if the policy exists and is not deleted; it stays so until the transaction ends."""
+    async def lock_live_payment(self, payment_id: UUID) -> bool:
+        """True if the payment exists and is not deleted; it stays so until the transaction ends."""
 
     async def add_reminder(
         self, reminder_id: UUID, task_id: UUID, remind_at: datetime, channel: ReminderChannel
@@ -42,10 +39,3 @@ class TaskReader(Protocol):
 
     async def page(self, query: TaskFilter) -> Page[Task]:
         """Ordered by ``due_at`` (tasks without one last), then ``created_at``, then ``id``."""
-
-
-class PaymentDirectory(Protocol):
-    """Which payments exist, for tasks that point at one."""
-
-    async def exists(self, payment_id: UUID) -> bool:
-        """True if the payment exists and is not deleted."""

@@ -23,7 +23,7 @@ from crm.domain.errors import (
 )
 from crm.domain.events import DomainEvent
 from crm.domain.pagination import Page
-from crm.domain.tasks.repository import PaymentDirectory, TaskReader
+from crm.domain.tasks.repository import TaskReader
 from crm.domain.tasks.rules import FINAL_STATUSES, TaskStatus, initial_status, transition_refusal
 from crm.domain.tasks.schemas import (
     LINK_FIELDS,
@@ -39,11 +39,10 @@ from crm.domain.versioning import check_version, effective_changes, requested_ch
 
 
 class TaskService:
-    def __init__(self, uow: UnitOfWorkFactory, reader: TaskReader, clock: Clock, payments: PaymentDirectory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, reader: TaskReader, clock: Clock) -> None:
         self._uow = uow
         self._reader = reader
         self._clock = clock
-        self._payments = payments
 
     async def get(self, task_id: UUID) -> Task:
         task = await self._reader.get(task_id)
@@ -162,17 +161,17 @@ class TaskService:
 
     async def _check_links(self, uow: UnitOfWork, links: dict[str, UUID | None]) -> None:
         """Each linked record must be live; the locks keep it so until the task is written."""
-        if (deal_id := links.get("deal_id")) and not await uow.tasks.lock_live_deal(deal_id):
+        if (deal_id := links.get("deal_id")) and not await uow.deals.lock_live_for_share(deal_id):
             raise DealNotFound(f"Deal {deal_id} does not exist.", errors=[FieldProblem("deal_id", "no such deal")])
         if (client_id := links.get("client_id")) and not await uow.clients.lock_live_for_share(client_id):
             raise ClientNotFound(
                 f"Client {client_id} does not exist.", errors=[FieldProblem("client_id", "no such client")]
             )
-        if (policy_id := links.get("policy_id")) and not await uow.tasks.lock_live_policy(policy_id):
+        if (policy_id := links.get("policy_id")) and not await uow.policies.lock_live_for_share(policy_id):
             raise PolicyNotFound(
                 f"Policy {policy_id} does not exist.", errors=[FieldProblem("policy_id", "no such policy")]
             )
-        if (payment_id := links.get("payment_id")) and not await self._payments.exists(payment_id):
+        if (payment_id := links.get("payment_id")) and not await uow.tasks.lock_live_payment(payment_id):
             raise PaymentNotFound(
                 f"Payment {payment_id} does not exist.", errors=[FieldProblem("payment_id", "no such payment")]
             )

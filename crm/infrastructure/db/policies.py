@@ -84,6 +84,12 @@ class PgPolicyRepository(RecordRepository[Policy]):
     def _model(self, row: asyncpg.Record) -> Policy:
         return _policy(row)
 
+    async def count_live_payments(self, policy_id: UUID) -> int:
+        count = await self._conn.fetchval(
+            "SELECT count(*) FROM crm.payments WHERE policy_id = $1 AND NOT is_deleted", policy_id
+        )
+        return int(count)
+
     async def client_of_live_deal(self, deal_id: UUID) -> UUID | None:
         client_id: UUID | None = await self._conn.fetchval(CLIENT_OF_LIVE_DEAL, deal_id)
         return client_id

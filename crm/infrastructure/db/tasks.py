@@ -147,15 +147,9 @@ class PgTaskRepository:
         params[0], params[-1] = task_id, actor_id
         return _task(required(await self._conn.fetchrow(statement, *params)))
 
-    async def lock_live_deal(self, deal_id: UUID) -> bool:
+    async def lock_live_payment(self, payment_id: UUID) -> bool:
         found = await self._conn.fetchval(
-            "SELECT true FROM crm.deals WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", deal_id
-        )
-        return bool(found)
-
-    async def lock_live_policy(self, policy_id: UUID) -> bool:
-        found = await self._conn.fetchval(
-            "SELECT true FROM crm.policies WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", policy_id
+            "SELECT true FROM crm.payments WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", payment_id
         )
         return bool(found)
 
@@ -230,16 +224,3 @@ class PgTaskReader:
             last = items[-1]
             next_cursor = encode_cursor(CURSOR_KIND, (last.due_at, last.created_at, last.id))
         return Page[Task](items=items, next_cursor=next_cursor, total=total)
-
-
-class PgPaymentDirectory:
-    """Live payments, for tasks that point at one. The look-up runs outside the task's transaction: the foreign
-    key keeps a task from naming a payment that never existed, but a payment soft-deleted between this look-up
-    and the commit stays linked (payments are restorable, so the link is not lost)."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def exists(self, payment_id: UUID) -> bool:
-        found = await self._pool.fetchval("SELECT true FROM crm.payments WHERE id = $1 AND NOT is_deleted", payment_id)
-        return bool(found)
