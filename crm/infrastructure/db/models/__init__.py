@@ -1,0 +1,38 @@
+"""Table definitions: the schema Alembic migrates to, and that autogenerate compares against.
+
+Requests read and write through asyncpg (the repositories beside this package), so the columns here and the
+SQL there must agree; the integration tests exercise both. One module per feature; importing the package
+registers every table on ``Base.metadata``.
+"""
+
+from crm.infrastructure.db.models.base import NAMING_CONVENTION, SCHEMA, Base, RecordColumns
+from crm.infrastructure.db.models.calculations import CalculationRow
+from crm.infrastructure.db.models.clients import ClientRow
+from crm.infrastructure.db.models.deals import DealRow
+from crm.infrastructure.db.models.journal import JournalEntryRow
+from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxRow
+from crm.infrastructure.db.models.payments import PaymentExpenseRow, PaymentHistoryRow, PaymentIncomeRow, PaymentRow
+from crm.infrastructure.db.models.policies import PolicyDocumentRow, PolicyRow
+from crm.infrastructure.db.models.tasks import TaskReminderRow, TaskRow, TaskStatusRow
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "SCHEMA",
+    "Base",
+    "CalculationRow",
+    "ClientRow",
+    "DealRow",
+    "IdempotencyKeyRow",
+    "JournalEntryRow",
+    "OutboxRow",
+    "PaymentExpenseRow",
+    "PaymentHistoryRow",
+    "PaymentIncomeRow",
+    "PaymentRow",
+    "PolicyDocumentRow",
+    "PolicyRow",
+    "RecordColumns",
+    "TaskReminderRow",
+    "TaskRow",
+    "TaskStatusRow",
+]
