@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 MAX_INTEGER_DIGITS = 12
 CENT = Decimal("0.01")
@@ -50,6 +50,22 @@ Amount = Annotated[
     ),
     WithJsonSchema({"anyOf": [{"type": "string", "examples": ["1000.00"]}, {"type": "number"}]}, mode="validation"),
 ]
+
+
+def _positive(amount: Decimal) -> Decimal:
+    if amount <= 0:
+        raise ValueError("must be greater than 0")
+    return amount
+
+
+def _not_negative(amount: Decimal) -> Decimal:
+    if amount < 0:
+        raise ValueError("must not be negative")
+    return amount
+
+
+PositiveAmount = Annotated[Amount, AfterValidator(_positive)]
+NonNegativeAmount = Annotated[Amount, AfterValidator(_not_negative)]
 
 
 def parse_currency(value: Any) -> str:

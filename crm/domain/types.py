@@ -7,34 +7,39 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 
-def _reject_nul(value: str) -> str:
+def reject_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it here instead of failing inside the database.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
 
 
-def _strip(value: object) -> object:
+def strip_text(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
+
+
+# Building blocks for a module's own text types: Annotated[str, Stripped, StringConstraints(...), NoNul].
+Stripped = BeforeValidator(strip_text)
+NoNul = AfterValidator(reject_nul)
 
 
 Name = Annotated[
     str,
-    BeforeValidator(_strip),
+    Stripped,
     StringConstraints(min_length=1, max_length=255),
-    AfterValidator(_reject_nul),
+    NoNul,
 ]
 Title = Name
-LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_reject_nul)]
+LongText = Annotated[str, StringConstraints(max_length=10_000), NoNul]
 Email = Annotated[
     str,
-    BeforeValidator(_strip),
+    Stripped,
     StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"),
 ]
 Phone = Annotated[
     str,
-    BeforeValidator(_strip),
+    Stripped,
     StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9][0-9 ()\-.]*$"),
 ]
-SearchTerm = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_reject_nul)]
+SearchTerm = Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul]
 PageLimit = Annotated[int, Field(ge=1, le=200)]

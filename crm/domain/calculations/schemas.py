@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -20,49 +18,22 @@ from pydantic import (
 )
 
 from crm.domain.calculations.rules import CalculationStatus
-from crm.domain.money import MAX_INTEGER_DIGITS, Amount, parse_amount
+from crm.domain.money import Amount, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import Name, SearchTerm
+from crm.domain.types import Name, NoNul, SearchTerm, Stripped
 
 MAX_FILES = 50
 
 
-def _reject_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here instead of failing inside the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _amount(value: Any) -> Decimal:
-    # `parse_amount` lets Decimal's InvalidOperation escape for huge values (1e400, 10**30), which
-    # would be a 500; read them as the "too many digits" they are.
-    try:
-        return parse_amount(value)
-    except ArithmeticError as exc:
-        raise ValueError(f"must have at most {MAX_INTEGER_DIGITS} integer digits") from exc
-
-
-def _not_negative(value: Decimal) -> Decimal:
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
-
-
-NonNegativeAmount = Annotated[Amount, BeforeValidator(_amount), AfterValidator(_not_negative)]
 FileRef = Annotated[
     str,
-    BeforeValidator(_strip),
+    Stripped,
     StringConstraints(min_length=1, max_length=1024),
-    AfterValidator(_reject_nul),
+    NoNul,
 ]
 Files = Annotated[list[FileRef], Field(max_length=MAX_FILES, description=f"File references, at most {MAX_FILES}.")]
-Comments = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_reject_nul)]
+Comments = Annotated[str, StringConstraints(max_length=5000), NoNul]
 
 
 class ValidityPeriod(BaseModel):

@@ -6,28 +6,17 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.domain.pagination import PageRequest
-
-
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _reject_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here instead of failing inside the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
+from crm.domain.types import NoNul, Stripped
 
 # Surrounding blank lines are dropped, so a body of only whitespace is empty and refused.
 JournalBody = Annotated[
     str,
-    BeforeValidator(_strip),
+    Stripped,
     StringConstraints(min_length=1, max_length=5000),
-    AfterValidator(_reject_nul),
+    NoNul,
 ]
 
 

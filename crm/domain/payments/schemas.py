@@ -8,11 +8,12 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from crm.domain.money import Amount, Currency
+from crm.domain.money import Amount, Currency, PositiveAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
+from crm.domain.types import NoNul, Stripped
 
 
 class PaymentStatus(StrEnum):
@@ -44,31 +45,14 @@ class ExpenseCategory(StrEnum):
 LineKind = Literal["income", "expense"]
 
 
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _reject_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here instead of failing inside the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _positive(amount: Decimal) -> Decimal:
-    if amount <= 0:
-        raise ValueError("must be greater than 0")
-    return amount
-
-
 def _not_zero(amount: Decimal) -> Decimal:
     if amount == 0:
         raise ValueError("must not be 0; a negative amount is a correction (refund, write-off) with a note")
     return amount
 
 
-Text = Annotated[str, BeforeValidator(_strip), StringConstraints(max_length=2000), AfterValidator(_reject_nul)]
-PlannedAmount = Annotated[Amount, AfterValidator(_positive)]
+Text = Annotated[str, Stripped, StringConstraints(max_length=2000), NoNul]
+PlannedAmount = PositiveAmount
 LineAmount = Annotated[Amount, AfterValidator(_not_zero)]
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from crm.domain.money import Amount, Currency
+from crm.domain.money import Amount, Currency, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import SearchTerm
+from crm.domain.types import NoNul, SearchTerm, Stripped
 
 
 class PolicyStatus(StrEnum):
@@ -25,30 +24,13 @@ class PolicyStatus(StrEnum):
     CLOSED = "closed"
 
 
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _reject_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here instead of failing inside the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _not_negative(amount: Decimal) -> Decimal:
-    if amount < 0:
-        raise ValueError("must not be negative")
-    return amount
-
-
 PolicyNumber = Annotated[
     str,
-    BeforeValidator(_strip),
+    Stripped,
     StringConstraints(min_length=1, max_length=64),
-    AfterValidator(_reject_nul),
+    NoNul,
 ]
-Premium = Annotated[Amount, AfterValidator(_not_negative)]
+Premium = NonNegativeAmount
 
 
 class PolicyCreate(BaseModel):

@@ -24,21 +24,11 @@ from pydantic.alias_generators import to_camel
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.tasks.rules import ReminderChannel, TaskPriority, TaskStatus
-from crm.domain.types import LongText, Title
+from crm.domain.types import LongText, NoNul, Stripped, Title
 
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 16
 LINK_FIELDS = ("deal_id", "client_id", "policy_id", "payment_id")
-
-
-def _reject_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _date_time_text(value: object) -> object:
@@ -79,9 +69,9 @@ Moment = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 Reason = Annotated[
     str,
-    BeforeValidator(_strip),
+    Stripped,
     StringConstraints(min_length=1, max_length=2000),
-    AfterValidator(_reject_nul),
+    NoNul,
 ]
 
 # The old API took camelCase (`assigneeId`, `dueAt`, …) and `subject` for the title: both spellings
