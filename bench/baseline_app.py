@@ -123,7 +123,9 @@ async def create_deal(body: DealIn, x_user_id: Annotated[uuid.UUID | None, Heade
             "datacontenttype": "application/json",
             "data": deal.model_dump(mode="json"),
         }
-        await con.execute(INSERT_OUTBOX, event_id, "deal", deal.id, "deal.created", json.dumps(payload), "{}")
+        await con.execute(
+            INSERT_OUTBOX, [event_id], ["deal"], [deal.id], ["deal.created"], [json.dumps(payload)], ["{}"]
+        )
     return deal
 
 

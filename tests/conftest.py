@@ -15,7 +15,7 @@ import pytest
 from crm.app.config import Settings
 from crm.app.main import create_app
 from crm.infrastructure.db.migrations import upgrade_to_head
-from tests.services import postgres_admin_url
+from tests.services import postgres_admin_url, rabbitmq_url, redis_url
 
 # Reference data seeded by migrations stays; everything else is emptied before each database test.
 KEPT_TABLES = ("alembic_version", "task_statuses")
@@ -37,6 +37,24 @@ async def _admin(url: str, sql: str) -> None:
 @pytest.fixture(scope="session")
 def admin_url() -> Iterator[str]:
     with postgres_admin_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    """Names this run's exchange, queues, channels and keys, so parallel runs never see each other's."""
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> Iterator[str]:
+    with rabbitmq_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def cache_url() -> Iterator[str]:
+    with redis_url() as url:
         yield url
 
 
@@ -65,7 +83,10 @@ def database_url(make_database) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, access_log=False)  # type: ignore[call-arg]
+    # The shared app runs no relay: tests that publish start their own (tests/messaging).
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=database_url, access_log=False, relay_enabled=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -36,3 +36,41 @@ def postgres_admin_url() -> Iterator[str]:
             yield container.get_connection_url()
         return
     yield LOCAL_POSTGRES
+
+
+LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@contextmanager
+def rabbitmq_url() -> Iterator[str]:
+    """An AMQP URL; each run declares its own exchange and queues on it (see ``run_id``)."""
+    configured = os.environ.get("CRM_TEST_RABBITMQ_URL")
+    if configured:
+        yield configured
+        return
+    if _docker_engine_answers():
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        with RabbitMqContainer("rabbitmq:3.13-alpine") as container:
+            host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
+            yield f"amqp://guest:guest@{host}:{port}/"
+        return
+    yield LOCAL_RABBITMQ
+
+
+@contextmanager
+def redis_url() -> Iterator[str]:
+    """A Redis URL; each run names its own channels, queues and keys (see ``run_id``)."""
+    configured = os.environ.get("CRM_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    if _docker_engine_answers():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer("redis:7-alpine") as container:
+            host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
+            yield f"redis://{host}:{port}/0"
+        return
+    yield LOCAL_REDIS

@@ -26,14 +26,16 @@ from crm.domain.idempotency import IdempotencyClaim, IdempotencyStore
 from crm.domain.journal.service import JournalService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
+from crm.domain.permissions.service import PermissionSyncService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.service import PolicyService
+from crm.domain.streams import DealEventFeed
 from crm.domain.tasks.service import TaskService
 
 
 class ReadinessProbe(Protocol):
     async def check(self) -> dict[str, dict[str, object]]:
-        """Each component's state; a component with ``"ok": False`` makes the service not ready."""
+        """Each component's state; one with ``"ok": False`` makes the service unready unless ``"required": False``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +49,12 @@ class ApiServices:
     tasks: TaskService
     payments: PaymentService
     payment_lines: PaymentLineService
+    permissions: PermissionSyncService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock
+    deal_stream: DealEventFeed
+    stream_heartbeat: float
 
 
 async def get_services(request: Request) -> ApiServices:

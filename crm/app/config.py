@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,7 +25,9 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL (postgresql://user:pass@host:port/db). Unset: embedded PostgreSQL.",
     )
-    data_dir: Path = Field(default=Path(".crm-data"), description="Embedded PostgreSQL data folder.")
+    data_dir: Path = Field(
+        default=Path(".crm-data"), description="Embedded PostgreSQL data folder; crm-worker beat's schedule file."
+    )
     service_host: str = "0.0.0.0"
     service_port: int = Field(default=8082, ge=1, le=65535)
     db_pool_min_size: int = Field(default=2, ge=0, le=100)
@@ -35,6 +38,49 @@ class Settings(BaseSettings):
         default="RUB", pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code used when none is given."
     )
     events_source: str = Field(default="crm.deals", min_length=1, description="CloudEvents `source`.")
+    rabbitmq_url: str | None = Field(
+        default=None,
+        pattern=r"^amqps?://\S+$",
+        description="RabbitMQ URL for crm.events. Unset: events wait in the outbox until one is configured.",
+    )
+    events_exchange: str = Field(default="crm.events", min_length=1, max_length=255, description="Topic exchange.")
+    redis_url: str | None = Field(
+        default=None,
+        pattern=r"^rediss?://\S+$",
+        description="Redis URL: SSE fan-out across processes, default Celery broker. Unset: fan-out stays in-process.",
+    )
+    celery_broker_url: str | None = Field(default=None, description="crm-worker's Celery broker. Unset: CRM_REDIS_URL.")
+    worker_queue: str = Field(default="crm-worker", min_length=1, description="The Celery queue crm-worker consumes.")
+    relay_enabled: bool = Field(default=True, description="Run the outbox relay in crm-api.")
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000, description="Outbox rows published per round.")
+    relay_poll_interval: float = Field(
+        default=2.0, gt=0, le=300, description="Seconds between outbox polls when no NOTIFY arrives."
+    )
+    relay_max_backoff: float = Field(
+        default=30.0, gt=0, le=3600, description="Longest wait, in seconds, between attempts while the broker is away."
+    )
+    outbox_retention: timedelta = Field(
+        default=timedelta(days=7), description="How long published outbox rows are kept (and replayable by SSE)."
+    )
+    stream_channel: str = Field(default="crm.stream.deals", min_length=1, description="Redis pub/sub channel.")
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300, description="SSE heartbeat comment interval.")
+    permissions_redis_url: str | None = Field(
+        default=None,
+        pattern=r"^rediss?://\S+$",
+        description="Redis of the BullMQ permission queue. Unset: CRM_REDIS_URL; neither: permission sync answers 503.",
+    )
+    permissions_queue_prefix: str = Field(
+        default="bull", min_length=1, max_length=64, pattern=r"^\S+$", description="BullMQ key prefix."
+    )
+    permissions_queue_name: str = Field(
+        default="permissions-sync", min_length=1, max_length=128, description="BullMQ queue Auth consumes."
+    )
+    permissions_job_name: str = Field(
+        default="permissions.sync", min_length=1, max_length=128, description="Name of each BullMQ job."
+    )
+    permissions_queue_timeout: float = Field(
+        default=2.0, gt=0, le=30, description="Seconds an enqueue may take before the job is recorded as failed."
+    )
     documents_base_url: str | None = Field(
         default=None,
         pattern=r"^https?://\S+$",
@@ -54,6 +100,31 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("permissions_queue_name")
+    @classmethod
+    def _bullmq_queue_name(cls, value: str) -> str:
+        # BullMQ joins prefix, queue name and id with ':' into its keys, and refuses a name containing one.
+        if ":" in value:
+            raise ValueError("must not contain ':' (BullMQ uses it to build its Redis keys)")
+        if any(character.isspace() for character in value):
+            raise ValueError("must not contain whitespace")
+        return value
+
+    @field_validator("outbox_retention")
+    @classmethod
+    def _positive_retention(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+    @property
+    def permissions_redis(self) -> str | None:
+        return self.permissions_redis_url or self.redis_url
+
+    @property
+    def celery_broker(self) -> str | None:
+        return self.celery_broker_url or self.redis_url
 
     @property
     def business_zone(self) -> ZoneInfo:

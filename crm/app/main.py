@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 import asyncpg
@@ -13,10 +13,11 @@ import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
-from crm.api import calculations, clients, deals, health, journal, payments, policies, tasks
+from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
 from crm.api.deps import ApiServices
 from crm.api.errors import install_error_handlers
 from crm.app.config import Settings
+from crm.app.events import EventDelivery
 from crm.domain.calculations.service import CalculationService
 from crm.domain.clients.service import ClientService
 from crm.domain.clock import Clock
@@ -24,6 +25,8 @@ from crm.domain.deals.service import DealService
 from crm.domain.journal.service import JournalService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
+from crm.domain.permissions.repository import PermissionQueue
+from crm.domain.permissions.service import PermissionSyncService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.documents import AcceptAllDocuments, DocumentCatalog
 from crm.domain.policies.service import PolicyService
@@ -36,6 +39,7 @@ from crm.infrastructure.db.journal import PgJournalReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.payments import PgPaymentReader
+from crm.infrastructure.db.permissions import PgPermissionSyncReader
 from crm.infrastructure.db.policies import PgPolicyReader
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.pool import create_pool
@@ -43,6 +47,7 @@ from crm.infrastructure.db.readiness import DatabaseReadiness
 from crm.infrastructure.db.tasks import PgTaskReader
 from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
+from crm.infrastructure.permissions_queue import BullMqPermissionQueue, UnconfiguredPermissionQueue
 
 log = structlog.get_logger(__name__)
 
@@ -72,8 +77,23 @@ async def ensure_migrated(pool: asyncpg.Pool) -> None:
         )
 
 
+class Readiness:
+    """The database decides readiness; event delivery adds what it knows of the broker and Redis."""
+
+    def __init__(self, database: DatabaseReadiness, events: EventDelivery) -> None:
+        self._database = database
+        self._events = events
+
+    async def check(self) -> dict[str, dict[str, object]]:
+        return {**await self._database.check(), **await self._events.check()}
+
+
 def build_services(
-    pool: asyncpg.Pool, settings: Settings, documents_http: httpx.AsyncClient | None = None
+    pool: asyncpg.Pool,
+    settings: Settings,
+    events: EventDelivery,
+    documents_http: httpx.AsyncClient | None = None,
+    permission_queue: PermissionQueue | None = None,
 ) -> ApiServices:
     clock = Clock(settings.business_zone)
     uow = PgUnitOfWorkFactory(pool, OutboxWriter(settings.events_source))
@@ -91,9 +111,15 @@ def build_services(
         tasks=TaskService(uow, PgTaskReader(pool), clock),
         payments=PaymentService(uow, payment_reader, clock),
         payment_lines=PaymentLineService(uow, payment_reader, clock),
+        # Without Redis configured, permission sync answers 503 naming the setting.
+        permissions=PermissionSyncService(
+            uow, PgPermissionSyncReader(pool), permission_queue or UnconfiguredPermissionQueue(), clock
+        ),
         idempotency=IdempotencyStore(pool, timedelta(hours=settings.idempotency_key_ttl_hours)),
-        readiness=DatabaseReadiness(pool, head_revision()),
+        readiness=Readiness(DatabaseReadiness(pool, head_revision()), events),
         clock=clock,
+        deal_stream=events.stream,
+        stream_heartbeat=settings.stream_heartbeat_seconds,
     )
 
 
@@ -104,28 +130,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.database_url:
             raise RuntimeError("CRM_DATABASE_URL is not set; `crm-api` starts an embedded database instead.")
-        pool = await create_pool(
-            settings.database_url,
-            min_size=settings.db_pool_min_size,
-            max_size=settings.db_pool_max_size,
-            command_timeout=settings.db_command_timeout,
-        )
-        documents_http = None
-        if settings.documents_base_url:
-            documents_http = documents_http_client(settings.documents_base_url, settings.documents_timeout)
-        try:
+        async with AsyncExitStack() as stack:
+            pool = await create_pool(
+                settings.database_url,
+                min_size=settings.db_pool_min_size,
+                max_size=settings.db_pool_max_size,
+                command_timeout=settings.db_command_timeout,
+            )
+            stack.push_async_callback(pool.close)
+            documents_http = None
+            if settings.documents_base_url:
+                documents_http = documents_http_client(settings.documents_base_url, settings.documents_timeout)
+                stack.push_async_callback(documents_http.aclose)
+            permission_queue = None
+            if settings.permissions_redis:
+                # Connects lazily: crm-api starts while Redis is away, and each sync then answers 503.
+                permission_queue = BullMqPermissionQueue(
+                    settings.permissions_redis,
+                    prefix=settings.permissions_queue_prefix,
+                    queue_name=settings.permissions_queue_name,
+                    job_name=settings.permissions_job_name,
+                    timeout=settings.permissions_queue_timeout,
+                )
+                stack.push_async_callback(permission_queue.close)
             await ensure_migrated(pool)
-            app.state.services = build_services(pool, settings, documents_http)
+            events = EventDelivery(settings, pool)
+            app.state.events = events
+            app.state.services = build_services(pool, settings, events, documents_http, permission_queue)
+            await events.start()
+            stack.push_async_callback(events.stop)
             # Start-up leaves ~120 k long-lived objects (Alembic and SQLAlchemy for the migration check);
             # keeping them out of the collector's reach cut full-collection pauses from ~100 ms to ~10 ms.
             gc.collect()
             gc.freeze()
             log.info("crm-api ready", pool_size=settings.db_pool_max_size)
             yield
-        finally:
-            if documents_http is not None:
-                await documents_http.aclose()
-            await pool.close()
 
     app = FastAPI(
         title="CRM/Deals API",
@@ -140,6 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "payments", "description": "Instalments of a policy, their incomes, expenses and history."},
             {"name": "journal", "description": "Append-only notes on a deal."},
             {"name": "tasks", "description": "Work for a person, with due times, reminders and links to deals."},
+            {"name": "permissions", "description": "Who may see or change a record, synced to Auth over BullMQ."},
+            {"name": "streams", "description": "Live deal events as Server-Sent Events."},
             {"name": "system", "description": "Health and readiness."},
         ],
     )
@@ -153,4 +194,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(journal.router)
     app.include_router(tasks.router)
+    app.include_router(permissions.router)
+    app.include_router(streams.router)
     return app

@@ -12,6 +12,7 @@ from crm.domain.deals.repository import DealRepository
 from crm.domain.events import DomainEvent
 from crm.domain.journal.repository import JournalRepository
 from crm.domain.payments.repository import PaymentRepository
+from crm.domain.permissions.repository import PermissionSyncRepository
 from crm.domain.policies.repository import PolicyDocumentRepository, PolicyRepository
 from crm.domain.tasks.repository import TaskRepository
 
@@ -40,6 +41,9 @@ class UnitOfWork(Protocol):
 
     @property
     def payments(self) -> PaymentRepository: ...
+
+    @property
+    def permissions(self) -> PermissionSyncRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

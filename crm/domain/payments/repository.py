@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -56,6 +58,15 @@ class PaymentRepository(Protocol):
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> None: ...
+
+    async def lock_unannounced_overdue(self, today: date, limit: int) -> list[Payment]:
+        """Live payments of live policies that are overdue on ``today`` and not yet announced overdue for
+        their current planned date, earliest first. Rows another transaction holds are skipped, not waited
+        for (so the policy-then-payment lock order cannot deadlock with them)."""
+
+    async def mark_overdue_announced(self, payment_ids: Sequence[UUID]) -> None:
+        """Remember each payment's current planned date as announced; its version stays (nothing a user
+        sees has changed)."""
 
 
 class PaymentReader(Protocol):

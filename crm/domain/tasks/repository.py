@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -32,6 +33,15 @@ class TaskRepository(Protocol):
         self, reminder_id: UUID, task_id: UUID, remind_at: datetime, channel: ReminderChannel
     ) -> TaskReminder:
         """Raises ``TaskReminderConflict`` (through the unit of work) for a duplicate (task, time, channel)."""
+
+    async def lock_due_reminders(self, due_by: datetime, limit: int) -> list[tuple[TaskReminder, Task]]:
+        """Unsent reminders with ``remind_at <= due_by``, earliest first, each with its task (deleted ones
+        too). Rows another transaction holds are skipped, not waited for: concurrent runs share the work."""
+
+    async def mark_reminders_sent(self, reminder_ids: Sequence[UUID], sent_at: datetime) -> None: ...
+
+    async def lock_due_scheduled(self, due_by: datetime, limit: int) -> list[Task]:
+        """Live ``scheduled`` tasks with ``scheduled_for <= due_by``, earliest first; locked ones are skipped."""
 
 
 class TaskReader(Protocol):

@@ -38,6 +38,24 @@ from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 from crm.domain.versioning import check_version, effective_changes, requested_changes
 
 
+def status_changed_event(old: TaskStatus, task: Task, actor_id: UUID | None, occurred_at: datetime) -> DomainEvent:
+    """``task.status.changed``, whoever moved the task (``actor_id`` None: crm-worker, on its own)."""
+    # The contract's fields, plus the task itself so consumers (notifications) need not call back.
+    return DomainEvent(
+        routing_key="task.status.changed",
+        aggregate_type="task",
+        aggregate_id=task.id,
+        data={
+            "task_id": str(task.id),
+            "old_status": old.value,
+            "new_status": task.status.value,
+            "actor_id": str(actor_id) if actor_id else None,
+            "task": task.model_dump(mode="json"),
+        },
+        occurred_at=occurred_at,
+    )
+
+
 class TaskService:
     def __init__(self, uow: UnitOfWorkFactory, reader: TaskReader, clock: Clock) -> None:
         self._uow = uow
@@ -183,20 +201,7 @@ class TaskService:
             )
 
     def _status_changed(self, old: TaskStatus, task: Task, caller: Caller) -> DomainEvent:
-        # The contract's fields, plus the task itself so consumers (notifications) need not call back.
-        return DomainEvent(
-            routing_key="task.status.changed",
-            aggregate_type="task",
-            aggregate_id=task.id,
-            data={
-                "task_id": str(task.id),
-                "old_status": old.value,
-                "new_status": task.status.value,
-                "actor_id": str(caller.actor_id) if caller.actor_id else None,
-                "task": task.model_dump(mode="json"),
-            },
-            occurred_at=self._clock.now(),
-        )
+        return status_changed_event(old, task, caller.actor_id, self._clock.now())
 
     def _event(self, routing_key: str, task: Task) -> DomainEvent:
         return DomainEvent(

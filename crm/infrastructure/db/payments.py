@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -88,6 +89,21 @@ INSERT_HISTORY = """
 INSERT INTO crm.payment_history (payment_id, entity, entity_id, action, actor_id, before, after)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)
 """
+
+# Mirrors derive_status's overdue (not cancelled, nothing received, planned date passed) as a pre-selection;
+# ix_payments_planned_date finds the past planned dates. Both rows are locked without waiting, so this
+# never deadlocks with writers that lock the policy first.
+LOCK_UNANNOUNCED_OVERDUE = """
+SELECT pay.id
+FROM crm.payments pay JOIN crm.policies pol ON pol.id = pay.policy_id
+WHERE NOT pay.is_deleted AND pay.planned_date < $1 AND pay.cancelled_at IS NULL AND pay.incomes_total <= 0
+  AND pay.overdue_announced_for IS DISTINCT FROM pay.planned_date AND NOT pol.is_deleted
+ORDER BY pay.planned_date, pay.id
+LIMIT $2
+FOR UPDATE OF pay SKIP LOCKED
+FOR KEY SHARE OF pol SKIP LOCKED
+"""
+MARK_OVERDUE_ANNOUNCED = "UPDATE crm.payments SET overdue_announced_for = planned_date WHERE id = ANY($1::uuid[])"
 
 
 def _payment(row: asyncpg.Record) -> Payment:
@@ -210,6 +226,19 @@ RETURNING {LINE_COLUMNS}
         await self._conn.execute(
             INSERT_HISTORY, payment_id, entity, entity_id, action, actor_id, _json(before), _json(after)
         )
+
+    async def lock_unannounced_overdue(self, today: date, limit: int) -> list[Payment]:
+        ids = [row["id"] for row in await self._conn.fetch(LOCK_UNANNOUNCED_OVERDUE, today, limit)]
+        if not ids:
+            return []
+        # A statement of its own, so it reads the rows as locked, not as its snapshot had them.
+        rows = await self._conn.fetch(
+            f"SELECT {COLUMNS} FROM crm.payments WHERE id = ANY($1::uuid[]) ORDER BY planned_date, id", ids
+        )
+        return [_payment(row) for row in rows]
+
+    async def mark_overdue_announced(self, payment_ids: Sequence[UUID]) -> None:
+        await self._conn.execute(MARK_OVERDUE_ANNOUNCED, list(payment_ids))
 
 
 class PgPaymentReader:

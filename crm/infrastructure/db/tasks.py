@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -78,6 +79,26 @@ INSERT_REMINDER = f"""
 INSERT INTO crm.task_reminders (id, task_id, remind_at, channel)
 VALUES ($1, $2, $3, $4)
 RETURNING {REMINDER_COLUMNS}
+"""
+# ix_task_reminders_due walks the unsent reminders by time. The task is share-locked so its status cannot
+# change before the reminder commits; rows (of either table) held elsewhere wait for the next run.
+LOCK_DUE_REMINDERS = """
+SELECT r.id, r.task_id, r.remind_at, r.channel, r.created_at
+FROM crm.task_reminders r JOIN crm.tasks t ON t.id = r.task_id
+WHERE r.sent_at IS NULL AND r.remind_at <= $1
+ORDER BY r.remind_at
+LIMIT $2
+FOR UPDATE OF r SKIP LOCKED
+FOR SHARE OF t SKIP LOCKED
+"""
+MARK_REMINDERS_SENT = "UPDATE crm.task_reminders SET sent_at = $2 WHERE id = ANY($1::uuid[])"
+# ix_tasks_status_scheduled_for: status, then scheduled_for in order.
+LOCK_DUE_SCHEDULED = f"""
+SELECT {COLUMNS} FROM crm.tasks
+WHERE status = 'scheduled' AND scheduled_for <= $1 AND NOT is_deleted
+ORDER BY scheduled_for
+LIMIT $2
+FOR UPDATE SKIP LOCKED
 """
 # The list order is ix_tasks_list_order: due_at ASC NULLS LAST, created_at, id. After a cursor in
 # the dated part, the rest of the dated part and then every undated task follow; a row comparison
@@ -158,6 +179,21 @@ class PgTaskRepository:
     ) -> TaskReminder:
         row = await self._conn.fetchrow(INSERT_REMINDER, reminder_id, task_id, remind_at, channel.value)
         return _reminder(required(row))
+
+    async def lock_due_reminders(self, due_by: datetime, limit: int) -> list[tuple[TaskReminder, Task]]:
+        reminders = [_reminder(row) for row in await self._conn.fetch(LOCK_DUE_REMINDERS, due_by, limit)]
+        if not reminders:
+            return []
+        task_ids = list({r.task_id for r in reminders})
+        rows = await self._conn.fetch(f"SELECT {COLUMNS} FROM crm.tasks WHERE id = ANY($1::uuid[])", task_ids)
+        tasks = {task.id: task for task in map(_task, rows)}
+        return [(reminder, tasks[reminder.task_id]) for reminder in reminders]
+
+    async def mark_reminders_sent(self, reminder_ids: Sequence[UUID], sent_at: datetime) -> None:
+        await self._conn.execute(MARK_REMINDERS_SENT, list(reminder_ids), sent_at)
+
+    async def lock_due_scheduled(self, due_by: datetime, limit: int) -> list[Task]:
+        return [_task(row) for row in await self._conn.fetch(LOCK_DUE_SCHEDULED, due_by, limit)]
 
 
 def _filters(query: TaskFilter) -> Where:

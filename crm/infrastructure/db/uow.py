@@ -19,6 +19,7 @@ from crm.infrastructure.db.idempotency import claim
 from crm.infrastructure.db.journal import PgJournalRepository
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.payments import PgPaymentRepository
+from crm.infrastructure.db.permissions import PgPermissionSyncRepository
 from crm.infrastructure.db.policies import PgPolicyRepository
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentRepository
 from crm.infrastructure.db.tasks import PgTaskRepository
@@ -35,6 +36,7 @@ class PgUnitOfWork:
     deals: PgDealRepository
     journal: PgJournalRepository
     payments: PgPaymentRepository
+    permissions: PgPermissionSyncRepository
     policies: PgPolicyRepository
     policy_documents: PgPolicyDocumentRepository
     tasks: PgTaskRepository
@@ -62,6 +64,7 @@ class PgUnitOfWork:
         self.deals = PgDealRepository(connection)
         self.journal = PgJournalRepository(connection)
         self.payments = PgPaymentRepository(connection)
+        self.permissions = PgPermissionSyncRepository(connection)
         self.policies = PgPolicyRepository(connection)
         self.policy_documents = PgPolicyDocumentRepository(connection)
         self.tasks = PgTaskRepository(connection)

@@ -12,6 +12,7 @@ from crm.infrastructure.db.models.deals import DealRow
 from crm.infrastructure.db.models.journal import JournalEntryRow
 from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxRow
 from crm.infrastructure.db.models.payments import PaymentExpenseRow, PaymentHistoryRow, PaymentIncomeRow, PaymentRow
+from crm.infrastructure.db.models.permissions import PermissionSyncJobRow
 from crm.infrastructure.db.models.policies import PolicyDocumentRow, PolicyRow
 from crm.infrastructure.db.models.tasks import TaskReminderRow, TaskRow, TaskStatusRow
 
@@ -29,6 +30,7 @@ __all__ = [
     "PaymentHistoryRow",
     "PaymentIncomeRow",
     "PaymentRow",
+    "PermissionSyncJobRow",
     "PolicyDocumentRow",
     "PolicyRow",
     "RecordColumns",

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Sequence,
     SmallInteger,
     String,
     Text,
@@ -24,9 +25,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.infrastructure.db.models.base import Base
 
+# Handed out by the relay, never by a request: the order in which events are published and streamed.
+OUTBOX_SEQUENCE = Sequence("outbox_sequence", metadata=Base.metadata)
+
 
 class OutboxRow(Base):
-    """One CloudEvent waiting for (or done with) publication; ``id`` is the event's sequence."""
+    """One CloudEvent waiting for (or done with) publication.
+
+    ``id`` is the order of writing. ``sequence`` is the order of publication, given by the one relay that
+    holds the lead when the row has committed: a transaction that commits late gets a later sequence
+    than rows already released, so consumers and SSE replay (``Last-Event-ID``) never see it go back.
+    """
 
     __tablename__ = "outbox"
 
@@ -35,6 +44,7 @@ class OutboxRow(Base):
     aggregate_type: Mapped[str] = mapped_column(String(64), nullable=False)
     aggregate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     routing_key: Mapped[str] = mapped_column(String(128), nullable=False)
+    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
@@ -43,7 +53,12 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        Index("ix_outbox_unsequenced", "id", postgresql_where=text("sequence IS NULL")),
+        Index(
+            "ix_outbox_unpublished",
+            "sequence",
+            postgresql_where=text("published_at IS NULL AND sequence IS NOT NULL"),
+        ),
         Index("ix_outbox_aggregate", "aggregate_type", "aggregate_id", "id"),
     )
 

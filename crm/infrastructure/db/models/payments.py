@@ -52,6 +52,8 @@ class PaymentRow(RecordColumns, Base):
     incomes_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, server_default=text("0"))
     expenses_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, server_default=text("0"))
     net_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, server_default=text("0"))
+    # The planned date for which crm-worker has announced the payment overdue, so it announces it once.
+    overdue_announced_for: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         CheckConstraint("planned_amount > 0", name="planned_amount_positive"),

@@ -1,0 +1,295 @@
+"""``crm-worker``: the Celery worker and beat that run crm's jobs on a timer, and ``run <job>`` for ops.
+
+    crm-worker worker -l info        any Celery sub-command (worker, beat, inspect, …), arguments as Celery's
+    crm-worker beat -l info          one beat per deployment sends the jobs on SCHEDULE
+    crm-worker run task-reminders    one job, once, here, without a broker; prints a JSON summary line
+
+Celery tasks are plain functions; each worker process runs the async jobs in one event loop of its own,
+with one asyncpg pool made in that loop (a pool never crosses loops or processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import click
+import structlog
+from celery import Celery, signals  # type: ignore[import-untyped]
+
+from crm.app.config import Settings
+from crm.app.jobs import JOBS, Job, Summary, describe
+from crm.app.logging import configure_logging
+from crm.infrastructure.db.pool import create_pool
+
+log = structlog.get_logger(__name__)
+
+NO_BROKER = "crm-worker: no Celery broker configured: set CRM_CELERY_BROKER_URL or CRM_REDIS_URL."
+NO_DATABASE = "crm-worker: CRM_DATABASE_URL is not set; the jobs run against the service's PostgreSQL."
+USAGE = """usage: crm-worker run JOB|all        run a job once, here, without a broker (see `crm-worker run --help`)
+       crm-worker COMMAND [ARGS...]    a Celery command: worker, beat, inspect, … (`crm-worker COMMAND --help`)"""
+
+# How often beat sends each job. A run that has not started within its interval expires (its retries
+# too): the next run does the same work.
+REMINDERS_INTERVAL = timedelta(seconds=30)
+SCHEDULED_TASKS_INTERVAL = timedelta(seconds=30)
+OVERDUE_PAYMENTS_INTERVAL = timedelta(minutes=10)
+RELAY_SWEEP_INTERVAL = timedelta(seconds=30)
+PRUNE_INTERVAL = timedelta(hours=1)
+SCHEDULE: Mapping[str, timedelta] = {
+    "task-reminders": REMINDERS_INTERVAL,
+    "scheduled-tasks": SCHEDULED_TASKS_INTERVAL,
+    "overdue-payments": OVERDUE_PAYMENTS_INTERVAL,
+    "relay-sweep": RELAY_SWEEP_INTERVAL,
+    "prune-outbox": PRUNE_INTERVAL,
+    "prune-idempotency-keys": PRUNE_INTERVAL,
+}
+
+# Failures worth another try: the database or the network away for a moment, a deadlock, a timeout.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now, statement timeout
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+    asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization failure
+)
+# Exponential backoff with full jitter: the n-th retry waits a random 0..min(2**n * 2, 120) seconds.
+RETRY_BACKOFF_BASE = 2
+RETRY_BACKOFF_MAX = 120
+MAX_RETRIES = 5
+TASK_TIME_LIMIT = 15 * 60
+# With Redis as broker a message not acknowledged within this time is handed out again. Tasks are
+# acknowledged late (after they ran) and a retry waits for its countdown unacknowledged, so this must
+# outlast the longest run plus the longest countdown, or jobs run twice for nothing.
+VISIBILITY_TIMEOUT = 2 * 60 * 60
+assert VISIBILITY_TIMEOUT > TASK_TIME_LIMIT + RETRY_BACKOFF_MAX
+# A worker process runs one task at a time; a job holds one connection, the relay sweep a few.
+POOL_MAX_SIZE = 4
+
+TASK_PREFIX = "crm.jobs."
+
+
+def task_name(job: str) -> str:
+    return TASK_PREFIX + job
+
+
+class BrokerNotConfigured(RuntimeError):
+    pass
+
+
+class JobRuntime:
+    """One event loop and one asyncpg pool per process, made when the process runs its first job.
+
+    Meant for the prefork (default) and solo pools, where a process runs one task at a time; with a
+    thread pool the lock makes the threads take turns on the one loop.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pid: int | None = None
+        self._runner: asyncio.Runner | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._lock = threading.Lock()
+
+    def run(self, job: Job) -> Summary:
+        with self._lock:
+            runner = self._runner_of_this_process()
+            if self._pool is None:
+                self._pool = runner.run(self._create_pool())
+            return runner.run(job(self._pool, self._settings))
+
+    def close(self) -> None:
+        """Close the pool and the loop of this process; safe to call twice, or where nothing was made."""
+        with self._lock:
+            runner, pool = self._runner, self._pool
+            if runner is None or self._pid != os.getpid():
+                return
+            self._runner = self._pool = None
+            try:
+                if pool is not None:
+                    runner.run(asyncio.wait_for(pool.close(), timeout=10))
+            except Exception:
+                log.warning("closing the job pool failed", exc_info=True)
+            finally:
+                runner.close()
+
+    def _runner_of_this_process(self) -> asyncio.Runner:
+        pid = os.getpid()
+        if self._runner is None or self._pid != pid:
+            # A forked child inherits its parent's loop and pool, if any: they are the parent's to close.
+            self._runner, self._pool, self._pid = asyncio.Runner(), None, pid
+        return self._runner
+
+    async def _create_pool(self) -> asyncpg.Pool:
+        if not self._settings.database_url:
+            raise RuntimeError(NO_DATABASE)
+        return await create_pool(
+            self._settings.database_url,
+            min_size=1,
+            max_size=POOL_MAX_SIZE,
+            command_timeout=self._settings.db_command_timeout,
+        )
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        job: {
+            "task": task_name(job),
+            "schedule": interval,
+            "options": {"queue": settings.worker_queue, "expires": interval.total_seconds()},
+        }
+        for job, interval in SCHEDULE.items()
+    }
+
+
+def create_celery_app(settings: Settings) -> Celery:
+    """The Celery app with one task per job; raises ``BrokerNotConfigured`` without a broker URL."""
+    broker = settings.celery_broker
+    if not broker:
+        raise BrokerNotConfigured(NO_BROKER)
+    app = Celery("crm-worker", broker=broker, set_as_current=False)
+    app.conf.update(
+        task_default_queue=settings.worker_queue,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_time_limit=TASK_TIME_LIMIT,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+        timezone="UTC",
+        beat_schedule=beat_schedule(settings),
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+    )
+    runtime = JobRuntime(settings)
+    for job_name, job in JOBS.items():
+        _register(app, runtime, job_name, job)
+
+    def close_runtime(**_: object) -> None:
+        runtime.close()
+
+    # Prefork children get worker_process_shutdown; the solo pool runs tasks in the main process.
+    signals.worker_process_shutdown.connect(close_runtime, weak=False)
+    signals.worker_shutdown.connect(close_runtime, weak=False)
+    atexit.register(runtime.close)
+    return app
+
+
+def _register(app: Celery, runtime: JobRuntime, job_name: str, job: Job) -> None:
+    def run_job() -> Summary:
+        summary = runtime.run(job)
+        log.info("job done", **summary)
+        return summary
+
+    run_job.__doc__ = job.__doc__
+    app.task(
+        name=task_name(job_name),
+        autoretry_for=TRANSIENT_ERRORS,
+        retry_backoff=RETRY_BACKOFF_BASE,
+        retry_backoff_max=RETRY_BACKOFF_MAX,
+        retry_jitter=True,
+        max_retries=MAX_RETRIES,
+    )(run_job)
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    width = max(map(len, JOBS))
+    listing = "\n".join(f"  {name:<{width}}  {describe(job)}" for name, job in JOBS.items())
+    parser = argparse.ArgumentParser(
+        prog="crm-worker run",
+        description="Run a job once, in the foreground, without a broker; print its summary as one JSON line.",
+        epilog=f"jobs:\n{listing}\n  {'all':<{width}}  every job above, one summary line each",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("job", choices=[*JOBS, "all"], metavar="JOB", help="a job name, or `all`")
+    return parser
+
+
+async def _run_jobs(settings: Settings, names: list[str]) -> int:
+    assert settings.database_url is not None
+    pool = await create_pool(
+        settings.database_url, min_size=1, max_size=POOL_MAX_SIZE, command_timeout=settings.db_command_timeout
+    )
+    failed = 0
+    try:
+        for name in names:
+            try:
+                summary = await JOBS[name](pool, settings)
+            except Exception as exc:
+                log.exception("job failed", job=name)
+                summary, failed = {"job": name, "error": f"{type(exc).__name__}: {exc}"}, failed + 1
+            print(json.dumps(summary), flush=True)
+    finally:
+        await pool.close()
+    return 1 if failed else 0
+
+
+def run_once(argv: list[str], settings: Settings) -> int:
+    """``crm-worker run JOB|all``: 0 when every job ran, 1 when one failed, 2 when it cannot start."""
+    args = _run_parser().parse_args(argv)
+    if not settings.database_url:
+        print(NO_DATABASE, file=sys.stderr)
+        return 2
+    names = list(JOBS) if args.job == "all" else [args.job]
+    return asyncio.run(_run_jobs(settings, names))
+
+
+def _celery_logging(settings: Settings) -> None:
+    """Celery's ``-l`` level wins over CRM_LOG_LEVEL; the format stays the service's."""
+
+    def setup(loglevel: int | str | None = None, **_: object) -> None:
+        level = logging.getLevelName(loglevel) if isinstance(loglevel, int) else loglevel
+        configure_logging(settings.model_copy(update={"log_level": level}) if level else settings)
+
+    # With a receiver connected, Celery leaves logging to it.
+    signals.setup_logging.connect(setup, weak=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    settings = Settings()
+    configure_logging(settings)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE, file=sys.stdout if args else sys.stderr)
+        return 0 if args else 2
+    if args[0] == "run":
+        return run_once(args[1:], settings)
+    try:
+        app = create_celery_app(settings)
+    except BrokerNotConfigured as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args[0] == "worker" and not settings.database_url and not {"-h", "--help"} & set(args):
+        print(NO_DATABASE, file=sys.stderr)
+        return 2
+    if args[0] == "beat" or (args[0] == "worker" and {"-B", "--beat"} & set(args)):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule file there
+    _celery_logging(settings)
+    try:
+        return int(app.start(args) or 0)
+    except click.ClickException as exc:  # Celery runs click without its own error reporting
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        print("Aborted!", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Permission sync jobs in PostgreSQL, through asyncpg."""
+
+from __future__ import annotations
+
+import json
+from uuid import UUID
+
+import asyncpg
+
+from crm.domain.idempotency import IdempotencyClaim
+from crm.domain.permissions.schemas import OwnerType, PermissionSyncJob, PermissionSyncRequest
+from crm.infrastructure.db.sql import Connection, column_list
+
+COLUMNS = column_list(
+    ("id AS job_id", "owner_type", "owner_id", "users", "status", "error", "created_at", "updated_at")
+)
+
+SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.permission_sync_jobs WHERE id = $1"
+INSERT = f"""
+INSERT INTO crm.permission_sync_jobs (id, owner_type, owner_id, users, status, requested_by_id)
+VALUES ($1, $2, $3, $4::jsonb, 'pending', $5)
+RETURNING {COLUMNS}
+"""
+# Only a pending job moves: a job is settled once.
+MARK_QUEUED = """
+UPDATE crm.permission_sync_jobs SET status = 'queued', queued_at = now(), updated_at = now()
+WHERE id = $1 AND status = 'pending'
+"""
+MARK_FAILED = """
+UPDATE crm.permission_sync_jobs SET status = 'failed', error = $2, updated_at = now()
+WHERE id = $1 AND status = 'pending'
+"""
+# A delete locks the record FOR UPDATE first, so the share lock makes a concurrent delete wait for the job (or
+# the job wait and then see the record deleted), as the deal journal does.
+OWNER_IS_LIVE = {
+    OwnerType.CLIENT: "SELECT true FROM crm.clients WHERE id = $1 AND NOT is_deleted FOR KEY SHARE",
+    OwnerType.DEAL: "SELECT true FROM crm.deals WHERE id = $1 AND NOT is_deleted FOR KEY SHARE",
+    OwnerType.POLICY: "SELECT true FROM crm.policies WHERE id = $1 AND NOT is_deleted FOR KEY SHARE",
+}
+# Only a key no answer was stored for: a replayable answer is never dropped.
+RELEASE_CLAIM = """
+DELETE FROM crm.idempotency_keys WHERE scope = $1 AND key = $2 AND response_status IS NULL
+"""
+
+
+def _job(row: asyncpg.Record) -> PermissionSyncJob:
+    values = dict(row)
+    values["users"] = json.loads(values["users"])
+    return PermissionSyncJob.model_validate(values)
+
+
+class PgPermissionSyncRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    async def owner_is_live(self, owner_type: OwnerType, owner_id: UUID) -> bool:
+        return bool(await self._conn.fetchval(OWNER_IS_LIVE[owner_type], owner_id))
+
+    async def add(
+        self, job_id: UUID, request: PermissionSyncRequest, requested_by_id: UUID | None
+    ) -> PermissionSyncJob:
+        users = json.dumps([user.model_dump(mode="json") for user in request.users])
+        row = await self._conn.fetchrow(
+            INSERT, job_id, request.owner_type.value, request.owner_id, users, requested_by_id
+        )
+        assert row is not None
+        return _job(row)
+
+    async def mark_queued(self, job_id: UUID) -> None:
+        await self._conn.execute(MARK_QUEUED, job_id)
+
+    async def mark_failed(self, job_id: UUID, error: str) -> None:
+        await self._conn.execute(MARK_FAILED, job_id, error)
+
+    async def release_idempotency_claim(self, claim: IdempotencyClaim) -> None:
+        await self._conn.execute(RELEASE_CLAIM, claim.scope, claim.key)
+
+
+class PgPermissionSyncReader:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get(self, job_id: UUID) -> PermissionSyncJob | None:
+        row = await self._pool.fetchrow(SELECT_BY_ID, job_id)
+        return None if row is None else _job(row)

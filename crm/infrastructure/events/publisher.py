@@ -1,0 +1,132 @@
+"""Publishing outbox rows to the ``crm.events`` topic exchange with aio-pika and publisher confirms."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractConnection, AbstractExchange
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
+
+from crm.infrastructure.db.outbox import PendingEvent
+
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+class BrokerUnavailable(Exception):
+    """The broker could not be reached, or the connection broke before the confirms came back."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOutcome:
+    """``confirmed``: the broker took responsibility. ``unroutable``: it did, but no queue was bound."""
+
+    event: PendingEvent
+    confirmed: bool
+    unroutable: bool = False
+    error: str | None = None
+
+
+def to_message(event: PendingEvent) -> aio_pika.Message:
+    """The CloudEvent in structured mode, with the AMQP properties and ``ce-*`` headers consumers filter on."""
+    cloudevent = orjson.loads(event.cloudevent)
+    headers: dict[str, str] = {
+        "ce-specversion": cloudevent["specversion"],
+        "ce-id": cloudevent["id"],
+        "ce-type": cloudevent["type"],
+        "ce-source": cloudevent["source"],
+    }
+    if "subject" in cloudevent:
+        headers["ce-subject"] = cloudevent["subject"]
+    if "time" in cloudevent:
+        headers["ce-time"] = cloudevent["time"]
+    trace_id = event.headers.get("x-trace-id")
+    if trace_id:
+        headers["x-trace-id"] = trace_id
+    occurred_at = datetime.fromisoformat(cloudevent["time"]) if "time" in cloudevent else event.created_at
+    return aio_pika.Message(
+        body=event.cloudevent.encode(),
+        content_type=CONTENT_TYPE,
+        message_id=str(event.event_id),
+        timestamp=occurred_at,
+        type=cloudevent["type"],
+        app_id=cloudevent["source"],
+        correlation_id=trace_id,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        headers=headers,  # type: ignore[arg-type]
+    )
+
+
+class BrokerPublisher:
+    """One connection with one confirming channel, opened on first use and again after any failure."""
+
+    def __init__(self, url: str, exchange: str, *, timeout: float = 10.0) -> None:
+        self._url = url
+        self._exchange_name = exchange
+        self._timeout = timeout
+        self._connection: AbstractConnection | None = None
+        self._exchange: AbstractExchange | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
+    async def publish(self, events: Sequence[PendingEvent]) -> list[PublishOutcome]:
+        """Publishes in the given order and waits for every confirm; raises ``BrokerUnavailable`` if it can't."""
+        try:
+            exchange = await self._open()
+            async with asyncio.timeout(self._timeout):
+                # Tasks reach the channel's lock in creation order, so the frames keep the sequence order
+                # while the confirms are awaited together.
+                results = await asyncio.gather(
+                    *(self._publish_one(exchange, event) for event in events), return_exceptions=True
+                )
+        except (TimeoutError, *CONNECTION_EXCEPTIONS) as exc:
+            await self.close()
+            raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        outcomes: list[PublishOutcome] = []
+        for event, result in zip(events, results, strict=True):
+            if result is None:
+                outcomes.append(PublishOutcome(event, confirmed=True))
+            elif isinstance(result, PublishError):
+                outcomes.append(PublishOutcome(event, confirmed=True, unroutable=True, error="unroutable"))
+            elif isinstance(result, DeliveryError):
+                outcomes.append(PublishOutcome(event, confirmed=False, error=f"nacked: {result}"))
+            elif isinstance(result, BaseException):
+                await self.close()
+                raise BrokerUnavailable(f"{type(result).__name__}: {result}") from result
+        return outcomes
+
+    async def _publish_one(self, exchange: AbstractExchange, event: PendingEvent) -> None:
+        await exchange.publish(to_message(event), routing_key=event.routing_key, mandatory=True)
+
+    async def _open(self) -> AbstractExchange:
+        if self._exchange is not None and self.connected:
+            return self._exchange
+        await self.close()
+        async with asyncio.timeout(self._timeout):
+            connection = await aio_pika.connect(
+                self._url, timeout=self._timeout, client_properties={"connection_name": "crm outbox relay"}
+            )
+            try:
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                exchange = await channel.declare_exchange(
+                    self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+                )
+            except BaseException:
+                await connection.close()
+                raise
+        self._connection, self._exchange = connection, exchange
+        return exchange
+
+    async def close(self) -> None:
+        connection, self._connection, self._exchange = self._connection, None, None
+        if connection is not None and not connection.is_closed:
+            try:
+                await asyncio.wait_for(connection.close(), timeout=self._timeout)
+            except (TimeoutError, *CONNECTION_EXCEPTIONS):
+                pass

@@ -1,0 +1,39 @@
+"""Messaging tests run apps with the relay on, against the run's own exchange and channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from crm.app.config import Settings
+from tests.messaging.support import delete_exchange
+
+
+@pytest.fixture(scope="session")
+def exchange_name(run_id: str) -> str:
+    return f"crm.events.test.{run_id}"
+
+
+@pytest.fixture(scope="session")
+async def _drop_exchange(broker_url: str, exchange_name: str) -> AsyncIterator[None]:
+    yield
+    await delete_exchange(broker_url, exchange_name)
+
+
+@pytest.fixture
+def event_settings(
+    settings: Settings, broker_url: str, cache_url: str, exchange_name: str, run_id: str, _drop_exchange: None
+) -> Settings:
+    """The shared settings plus a relay that publishes to this run's exchange and fans out through Redis."""
+    return settings.model_copy(
+        update={
+            "relay_enabled": True,
+            "rabbitmq_url": broker_url,
+            "events_exchange": exchange_name,
+            "redis_url": cache_url,
+            "stream_channel": f"crm.stream.test.{run_id}",
+            "relay_poll_interval": 0.2,
+            "relay_max_backoff": 0.5,
+        }
+    )

@@ -1,0 +1,174 @@
+"""Pieces the messaging tests share: apps with a relay, a consumer queue, a real HTTP server, a cuttable proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aio_pika
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from crm.app.config import Settings
+from crm.app.main import create_app
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0, message: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {message}")
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app with its lifespan (relay, fan-out) running, and an ASGI client for it."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
+            yield app, client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def served_app(settings: Settings) -> AsyncIterator[str]:
+    """The app behind a real uvicorn server in this event loop (streams need a real connection); its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_config=None, timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=15)
+
+
+@dataclass
+class Consumer:
+    """An exclusive queue bound to every routing key of the run's exchange, collecting what arrives."""
+
+    messages: list[aio_pika.abc.AbstractIncomingMessage] = field(default_factory=list)
+
+    async def wait_for(self, count: int, timeout: float = 20.0) -> list[aio_pika.abc.AbstractIncomingMessage]:
+        async def enough() -> bool:
+            return len(self.messages) >= count
+
+        await eventually(enough, timeout, f"{count} messages, got {len(self.messages)}")
+        return self.messages
+
+    async def quiet(self, seconds: float = 0.5) -> None:
+        """Waits until nothing more has arrived for ``seconds`` (to catch duplicates)."""
+        seen = -1
+        while seen != len(self.messages):
+            seen = len(self.messages)
+            await asyncio.sleep(seconds)
+
+
+@contextlib.asynccontextmanager
+async def consumer(url: str, exchange: str, binding: str = "#") -> AsyncIterator[Consumer]:
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+        await queue.bind(declared, routing_key=binding)
+        collected = Consumer()
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            await message.ack()
+            collected.messages.append(message)
+
+        await queue.consume(on_message)
+        yield collected
+    finally:
+        await connection.close()
+
+
+async def delete_exchange(url: str, exchange: str) -> None:
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        await channel.exchange_delete(exchange)
+    finally:
+        await connection.close()
+
+
+class TcpProxy:
+    """Forwards a local port to a server; ``cut()`` drops every connection and refuses new ones until ``restore()``."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            client_writer.close()
+            return
+        self._writers.update((client_writer, upstream_writer))
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                writer.close()
+
+        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+        self._writers.difference_update((client_writer, upstream_writer))
+
+    async def cut(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for writer in list(self._writers):
+            transport: Any = writer.transport
+            transport.abort()
+        self._writers.clear()
+        if server is not None:
+            await server.wait_closed()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    def url(self, original: str) -> str:
+        """``original`` with its host and port replaced by the proxy's."""
+        parts = urlsplit(original)
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def host_port(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port

@@ -1,0 +1,239 @@
+"""GET /streams/deals over a real HTTP connection: fan-out across processes, replay, filters, heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from tests.factories import assert_problem, make_deal
+from tests.messaging.support import TcpProxy, host_port, served_app
+
+
+@dataclass
+class Sse:
+    id: str | None = None
+    event: str | None = None
+    data: list[str] = field(default_factory=list)
+
+    @property
+    def cloudevent(self) -> dict:
+        return json.loads("\n".join(self.data))
+
+
+class Stream:
+    """Reads a ``text/event-stream`` response: events, and the comment lines between them."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.comments: list[str] = []
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        # One reader for the whole response, so a timed-out wait does not close the body.
+        try:
+            async for line in self.response.aiter_lines():
+                await self._lines.put(line)
+        finally:
+            await self._lines.put(None)
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await self._reader
+
+    async def next(self, timeout: float = 10.0) -> Sse:
+        async with asyncio.timeout(timeout):
+            event = Sse()
+            while (line := await self._lines.get()) is not None:
+                if line == "":
+                    if event.data or event.event:
+                        return event
+                    continue
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "":
+                    self.comments.append(value)
+                elif name == "id":
+                    event.id = value
+                elif name == "event":
+                    event.event = value
+                elif name == "data":
+                    event.data.append(value)
+            raise AssertionError("the stream ended")
+
+    async def take(self, count: int, timeout: float = 10.0) -> list[Sse]:
+        return [await self.next(timeout) for _ in range(count)]
+
+    async def nothing_more(self, seconds: float = 0.7) -> None:
+        with pytest.raises(TimeoutError):
+            await self.next(timeout=seconds)
+
+
+@contextlib.asynccontextmanager
+async def open_stream(base_url: str, path: str = "/streams/deals", **headers: str) -> AsyncIterator[Stream]:
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None)) as client,
+        client.stream("GET", path, headers=headers) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        stream = Stream(response)
+        try:
+            yield stream
+        finally:
+            await stream.close()
+
+
+@pytest.fixture
+def lead_settings(event_settings):
+    """No broker needed for the stream: the lead numbers events and fans them out through Redis."""
+    return event_settings.model_copy(update={"rabbitmq_url": None})
+
+
+@pytest.fixture
+def follower_settings(lead_settings):
+    """A process without a relay: everything it streams reached it through Redis."""
+    return lead_settings.model_copy(update={"relay_enabled": False})
+
+
+async def new_deal(api: httpx.AsyncClient) -> dict:
+    return await make_deal(api)
+
+
+async def test_a_process_streams_deal_events_written_through_another_one(lead_settings, follower_settings, db):
+    async with (
+        served_app(lead_settings) as lead_url,
+        served_app(follower_settings) as follower_url,
+        open_stream(follower_url) as stream,
+        httpx.AsyncClient(base_url=lead_url) as api,
+    ):
+        assert stream.response.headers["content-type"].startswith("text/event-stream")
+        assert stream.response.headers["cache-control"] == "no-cache"
+        assert stream.response.headers["x-accel-buffering"] == "no"
+        deal = await new_deal(api)
+        event = await stream.next()
+
+    row = await db.fetchrow("SELECT sequence, event_id FROM crm.outbox WHERE routing_key = 'deal.created'")
+    assert event.event == "deal.created"
+    assert event.id == str(row["sequence"])
+    assert event.cloudevent["id"] == str(row["event_id"])
+    assert event.cloudevent["type"] == "crm.deal.created"
+    assert event.cloudevent["subject"] == deal["id"]
+    assert event.cloudevent["data"]["title"] == deal["title"]
+
+
+async def test_a_client_reconnecting_with_last_event_id_gets_exactly_what_it_missed(lead_settings, follower_settings):
+    async with (
+        served_app(lead_settings) as lead_url,
+        served_app(follower_settings) as follower_url,
+        httpx.AsyncClient(base_url=lead_url) as api,
+    ):
+        async with open_stream(follower_url) as stream:
+            deal = await new_deal(api)
+            await api.patch(f"/api/v1/deals/{deal['id']}", json={"title": "Fleet CASCO, second year"})
+            seen = await stream.take(2)
+        assert [e.event for e in seen] == ["deal.created", "deal.updated"]
+
+        # Missed while away: a note, a stage move, another deal (and a client event that is not on the stream).
+        await api.post(f"/api/v1/deals/{deal['id']}/journal", json={"body": "Called the client back"})
+        moved = await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "negotiation"})
+        assert moved.status_code == 200, moved.text
+        other = await new_deal(api)
+
+        async with open_stream(follower_url, **{"Last-Event-ID": seen[-1].id}) as stream:
+            missed = await stream.take(4)
+            await stream.nothing_more()
+            await api.delete(f"/api/v1/deals/{other['id']}")
+            live = await stream.next()
+
+    assert [e.event for e in missed] == ["deal.journal.appended", "deal.updated", "deal.stage.changed", "deal.created"]
+    ids = [int(e.id) for e in [*seen, *missed, live]]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert missed[-1].cloudevent["subject"] == other["id"]
+    assert live.event == "deal.deleted"
+
+
+async def test_without_last_event_id_the_stream_starts_with_the_next_event(lead_settings):
+    async with served_app(lead_settings) as url, httpx.AsyncClient(base_url=url) as api:
+        await new_deal(api)
+        await asyncio.sleep(0.5)
+        async with open_stream(url) as stream:
+            await stream.nothing_more()
+            fresh = await new_deal(api)
+            event = await stream.next()
+    assert event.cloudevent["subject"] == fresh["id"]
+
+
+async def test_filters_by_deal_and_type(lead_settings):
+    async with served_app(lead_settings) as url, httpx.AsyncClient(base_url=url) as api:
+        watched, other = await new_deal(api), await new_deal(api)
+        query = f"/streams?deal_id={watched['id']}&types=deal.updated,deal.deleted"
+        async with open_stream(url, query) as stream:
+            await api.patch(f"/api/v1/deals/{other['id']}", json={"title": "Not this one"})
+            await api.post(f"/api/v1/deals/{watched['id']}/journal", json={"body": "Not this type"})
+            await api.patch(f"/api/v1/deals/{watched['id']}", json={"title": "This one"})
+            await api.delete(f"/api/v1/deals/{watched['id']}")
+            events = await stream.take(2)
+            await stream.nothing_more()
+    assert [(e.event, e.cloudevent["subject"]) for e in events] == [
+        ("deal.updated", watched["id"]),
+        ("deal.deleted", watched["id"]),
+    ]
+
+
+async def test_heartbeat_comments_keep_an_idle_stream_open(lead_settings):
+    settings = lead_settings.model_copy(update={"stream_heartbeat_seconds": 0.2})
+    async with served_app(settings) as url, open_stream(url) as stream:
+        with pytest.raises(TimeoutError):
+            await stream.next(timeout=0.7)
+    assert any(comment.startswith("ping") or comment.strip() == "" for comment in stream.comments)
+    assert len(stream.comments) >= 2
+
+
+async def test_without_redis_the_stream_is_fed_inside_the_process(lead_settings):
+    settings = lead_settings.model_copy(update={"redis_url": None})
+    async with served_app(settings) as url, httpx.AsyncClient(base_url=url) as api:
+        async with open_stream(url) as stream:
+            deal = await new_deal(api)
+            event = await stream.next()
+        ready = (await api.get("/readyz")).json()["components"]
+    assert event.cloudevent["subject"] == deal["id"]
+    assert ready["redis"] == {"required": False, "configured": False, "ok": True}
+
+
+async def test_a_redis_outage_delays_the_stream_and_loses_nothing(lead_settings, follower_settings, cache_url):
+    proxy = TcpProxy(*host_port(cache_url, 6379))
+    await proxy.start()
+    follower = follower_settings.model_copy(update={"redis_url": proxy.url(cache_url)})
+    async with served_app(lead_settings) as lead_url, served_app(follower) as follower_url:
+        async with open_stream(follower_url) as stream, httpx.AsyncClient(base_url=lead_url) as api:
+            first = await new_deal(api)
+            assert (await stream.next()).cloudevent["subject"] == first["id"]
+            await proxy.cut()
+            during = [await new_deal(api) for _ in range(3)]
+            await asyncio.sleep(0.5)
+            await proxy.restore()
+            caught_up = await stream.take(3, timeout=15)
+            await stream.nothing_more()
+        await proxy.cut()
+    assert [e.cloudevent["subject"] for e in caught_up] == [d["id"] for d in during]
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "field"),
+    [
+        ("", {"Last-Event-ID": "abc"}, "Last-Event-ID"),
+        ("?last_event_id=-1", {}, "last_event_id"),
+        ("?types=DEAL CREATED", {}, "types"),
+        ("?deal_id=not-a-uuid", {}, "deal_id"),
+    ],
+)
+async def test_bad_stream_parameters_are_a_problem(api, query, headers, field):
+    response = await api.get(f"/streams/deals{query}", headers=headers)
+    assert_problem(response, 422, "validation_error", field)
