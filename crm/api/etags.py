@@ -1,15 +1,19 @@
-"""ETag / If-Match / If-None-Match on the record version."""
+"""ETag / If-Match / If-None-Match on the record version.
+
+A record whose state is derived on read (a payment's status depends on "today") carries that state in its
+ETag too (``"3-overdue"``), so a cached copy goes stale when the state does; If-Match still compares versions.
+"""
 
 from __future__ import annotations
 
 import re
 
-_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})(?:-[a-z_]{1,32})?"\s*$')
 NO_VERSION = -1  # stands for an If-Match that can match no version
 
 
-def etag_of(version: int) -> str:
-    return f'"{version}"'
+def etag_of(version: int, state: str | None = None) -> str:
+    return f'"{version}"' if state is None else f'"{version}-{state}"'
 
 
 def parse_if_match(header: str | None) -> int | None:
@@ -27,10 +31,10 @@ def parse_if_match(header: str | None) -> int | None:
     return NO_VERSION
 
 
-def matches_none(header: str | None, version: int) -> bool:
-    """True if ``If-None-Match`` names this version (or ``*``): the caller's copy is current."""
+def matches_none(header: str | None, etag: str) -> bool:
+    """True if ``If-None-Match`` names this entity tag (or ``*``): the caller's copy is current."""
     if header is None:
         return False
     if header.strip() == "*":
         return True
-    return any((m := _ETAG.match(c)) and int(m.group(1)) == version for c in header.split(","))
+    return any(candidate.strip().removeprefix("W/") == etag for candidate in header.split(","))

@@ -79,7 +79,7 @@ async def create_payment(
     """`sequence` is the policy's next; `currency` defaults to the policy's."""
     payment = await services.payments.create(deal_id, policy_id, body, caller)
     location = f"{PREFIX.format(deal_id=deal_id, policy_id=policy_id)}/{payment.id}"
-    return record_response(payment, status_code=status.HTTP_201_CREATED, location=location)
+    return record_response(payment, status_code=status.HTTP_201_CREATED, location=location, state=payment.status)
 
 
 @router.get(
@@ -92,7 +92,7 @@ async def get_payment(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, if_none_match: IfNoneMatch = None
 ) -> Response:
     payment = await services.payments.get(deal_id, policy_id, payment_id)
-    return record_response(payment, if_none_match=if_none_match)
+    return record_response(payment, if_none_match=if_none_match, state=payment.status)
 
 
 @router.patch(
@@ -112,7 +112,7 @@ async def update_payment(
 ) -> Response:
     """A currency change is refused while the payment has incomes or expenses (409 `payment_has_transactions`)."""
     payment = await services.payments.update(deal_id, policy_id, payment_id, body, caller, if_match=if_match)
-    return record_response(payment)
+    return record_response(payment, state=payment.status)
 
 
 @router.delete(
@@ -142,7 +142,8 @@ async def delete_payment(
 async def restore_payment(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services
 ) -> Response:
-    return record_response(await services.payments.restore(deal_id, policy_id, payment_id, caller))
+    payment = await services.payments.restore(deal_id, policy_id, payment_id, caller)
+    return record_response(payment, state=payment.status)
 
 
 @router.post(
@@ -154,7 +155,8 @@ async def restore_payment(
 async def cancel_payment(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services
 ) -> Response:
-    return record_response(await services.payments.cancel(deal_id, policy_id, payment_id, caller))
+    payment = await services.payments.cancel(deal_id, policy_id, payment_id, caller)
+    return record_response(payment, state=payment.status)
 
 
 @router.post(
@@ -166,7 +168,8 @@ async def cancel_payment(
 async def reopen_payment(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services
 ) -> Response:
-    return record_response(await services.payments.reopen(deal_id, policy_id, payment_id, caller))
+    payment = await services.payments.reopen(deal_id, policy_id, payment_id, caller)
+    return record_response(payment, state=payment.status)
 
 
 @router.get(

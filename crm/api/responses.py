@@ -20,12 +20,18 @@ def json_response(model: BaseModel, *, status_code: int = 200, headers: dict[str
 
 
 def record_response(
-    record: Record, *, status_code: int = 200, location: str | None = None, if_none_match: str | None = None
+    record: Record,
+    *,
+    status_code: int = 200,
+    location: str | None = None,
+    if_none_match: str | None = None,
+    state: str | None = None,
 ) -> Response:
-    """A record with its version as ``ETag`` (and ``Location`` when it was just created); 304 without a body
-    when ``If-None-Match`` names the version the caller already has."""
-    headers = {"ETag": etag_of(record.version)}
-    if matches_none(if_none_match, record.version):
+    """A record with its version (and ``state``, when derived on read) as ``ETag``, and ``Location`` when it was
+    just created; 304 without a body when ``If-None-Match`` names the entity the caller already has."""
+    etag = etag_of(record.version, state)
+    headers = {"ETag": etag}
+    if matches_none(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     if location is not None:
         headers["Location"] = location

@@ -139,6 +139,7 @@ class JobRuntime:
             min_size=1,
             max_size=POOL_MAX_SIZE,
             command_timeout=self._settings.db_command_timeout,
+            application_name="crm-worker",
         )
 
 
@@ -224,7 +225,11 @@ def _run_parser() -> argparse.ArgumentParser:
 async def _run_jobs(settings: Settings, names: list[str]) -> int:
     assert settings.database_url is not None
     pool = await create_pool(
-        settings.database_url, min_size=1, max_size=POOL_MAX_SIZE, command_timeout=settings.db_command_timeout
+        settings.database_url,
+        min_size=1,
+        max_size=POOL_MAX_SIZE,
+        command_timeout=settings.db_command_timeout,
+        application_name="crm-worker",
     )
     failed = 0
     try:

@@ -265,7 +265,7 @@ async def test_actor_ids_come_from_the_caller_and_reach_the_history(api, db):
     )
     payment = created.json()
     assert payment["recorded_by_id"] == actor and payment["created_by_id"] == actor
-    assert created.headers["ETag"] == '"1"'
+    assert created.headers["ETag"] == '"1-scheduled"'
     assert created.headers["Location"] == payments_url(policy, payment["id"])
     line = await api.post(
         payments_url(policy, payment["id"], "incomes"),
@@ -325,6 +325,23 @@ async def test_policy_with_live_payments_cannot_be_deleted(api):
 async def test_get_payment_with_current_etag_is_not_modified(api):
     policy = await make_policy(api)
     payment = await make_payment(api, policy)
-    response = await api.get(payments_url(policy, payment["id"]), headers={"If-None-Match": f'"{payment["version"]}"'})
+    etag = f'"{payment["version"]}-scheduled"'
+    response = await api.get(payments_url(policy, payment["id"]), headers={"If-None-Match": etag})
     assert response.status_code == 304
-    assert response.headers["etag"] == f'"{payment["version"]}"'
+    assert response.headers["etag"] == etag
+
+
+async def test_a_payment_that_became_overdue_is_not_served_as_not_modified(api, db):
+    policy = await make_policy(api)
+    payment = await make_payment(api, policy)
+    created_etag = (await api.get(payments_url(policy, payment["id"]))).headers["etag"]
+    # Its planned date passes without a payment: same version, another status.
+    await db.execute("UPDATE crm.payments SET planned_date = current_date - 3 WHERE id = $1", uuid.UUID(payment["id"]))
+    response = await api.get(payments_url(policy, payment["id"]), headers={"If-None-Match": created_etag})
+    assert response.status_code == 200
+    assert response.json()["status"] == "overdue"
+    assert response.headers["etag"] == f'"{payment["version"]}-overdue"'
+    changed = await api.patch(
+        payments_url(policy, payment["id"]), json={"comment": "Called"}, headers={"If-Match": created_etag}
+    )
+    assert changed.status_code == 200, changed.text

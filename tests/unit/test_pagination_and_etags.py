@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from crm.api.etags import NO_VERSION, matches_none, parse_if_match
+from crm.api.etags import NO_VERSION, etag_of, matches_none, parse_if_match
 from crm.domain.errors import InvalidCursor
 from crm.domain.pagination import decode_cursor, encode_cursor
 
@@ -56,7 +56,14 @@ def test_if_match_parsing(header, expected):
 
 
 def test_if_none_match():
-    assert matches_none('"2", "3"', 3)
-    assert matches_none("*", 1)
-    assert not matches_none('"2"', 3)
-    assert not matches_none(None, 3)
+    assert matches_none('"2", "3"', '"3"')
+    assert matches_none('W/"3"', '"3"')
+    assert matches_none("*", '"1"')
+    assert not matches_none('"2"', '"3"')
+    assert not matches_none(None, '"3"')
+
+
+def test_a_derived_state_is_part_of_the_etag_but_not_of_the_version():
+    assert etag_of(3, "overdue") == '"3-overdue"'
+    assert parse_if_match('"3-overdue"') == 3
+    assert not matches_none('"3-scheduled"', etag_of(3, "overdue"))

@@ -13,13 +13,15 @@ def asyncpg_dsn(url: str) -> str:
     return url
 
 
-async def create_pool(url: str, *, min_size: int, max_size: int, command_timeout: float) -> asyncpg.Pool:
+async def create_pool(
+    url: str, *, min_size: int, max_size: int, command_timeout: float, application_name: str = "crm-api"
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         asyncpg_dsn(url),
         min_size=min(min_size, max_size),
         max_size=max_size,
         command_timeout=command_timeout,
-        server_settings={"application_name": "crm-api", "timezone": "UTC"},
+        server_settings={"application_name": application_name, "timezone": "UTC"},
     )
     assert pool is not None
     return pool
