@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
@@ -172,3 +174,78 @@ class TcpProxy:
 def host_port(url: str, default_port: int) -> tuple[str, int]:
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+@dataclass
+class Sse:
+    id: str | None = None
+    event: str | None = None
+    data: list[str] = field(default_factory=list)
+
+    @property
+    def cloudevent(self) -> dict:
+        return json.loads("\n".join(self.data))
+
+
+class Stream:
+    """Reads a ``text/event-stream`` response: events, and the comment lines between them."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.comments: list[str] = []
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        # One reader for the whole response, so a timed-out wait does not close the body.
+        try:
+            async for line in self.response.aiter_lines():
+                await self._lines.put(line)
+        finally:
+            await self._lines.put(None)
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await self._reader
+
+    async def next(self, timeout: float = 10.0) -> Sse:
+        async with asyncio.timeout(timeout):
+            event = Sse()
+            while (line := await self._lines.get()) is not None:
+                if line == "":
+                    if event.data or event.event:
+                        return event
+                    continue
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "":
+                    self.comments.append(value)
+                elif name == "id":
+                    event.id = value
+                elif name == "event":
+                    event.event = value
+                elif name == "data":
+                    event.data.append(value)
+            raise AssertionError("the stream ended")
+
+    async def take(self, count: int, timeout: float = 10.0) -> list[Sse]:
+        return [await self.next(timeout) for _ in range(count)]
+
+    async def nothing_more(self, seconds: float = 0.7) -> None:
+        with pytest.raises(TimeoutError):
+            await self.next(timeout=seconds)
+
+
+@contextlib.asynccontextmanager
+async def open_stream(base_url: str, path: str = "/streams/deals", **headers: str) -> AsyncIterator[Stream]:
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None)) as client,
+        client.stream("GET", path, headers=headers) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        stream = Stream(response)
+        try:
+            yield stream
+        finally:
+            await stream.close()
