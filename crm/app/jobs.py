@@ -15,11 +15,14 @@ import asyncpg
 from crm.app.config import Settings
 from crm.domain.clock import Clock
 from crm.domain.payments.overdue import OverduePayments
+from crm.domain.permissions.stranded import StrandedPermissionJobs
 from crm.domain.tasks.schedule_jobs import TaskScheduleJobs
 from crm.infrastructure.db.idempotency import IdempotencyStore
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 from crm.infrastructure.db.uow import PgUnitOfWorkFactory
+
+NO_PERMISSIONS_REDIS = "no Redis configured for the permission queue (CRM_PERMISSIONS_REDIS_URL or CRM_REDIS_URL)"
 
 Summary = dict[str, Any]
 Job = Callable[[asyncpg.Pool, Settings], Coroutine[Any, Any, Summary]]
@@ -66,6 +69,33 @@ async def prune_idempotency_keys(pool: asyncpg.Pool, settings: Settings) -> Summ
     return {"job": "prune-idempotency-keys", "deleted": await store.forget_expired()}
 
 
+async def permission_jobs(pool: asyncpg.Pool, settings: Settings) -> Summary:
+    """Enqueue permission sync jobs left pending (crm-api stopped between recording and enqueueing one)."""
+    if not settings.permissions_redis:
+        return {"job": "permission-jobs", "skipped": NO_PERMISSIONS_REDIS}
+    # Imported here: only this job talks to BullMQ.
+    from crm.infrastructure.permissions_queue import BullMqPermissionQueue
+
+    queue = BullMqPermissionQueue(
+        settings.permissions_redis,
+        prefix=settings.permissions_queue_prefix,
+        queue_name=settings.permissions_queue_name,
+        job_name=settings.permissions_job_name,
+        timeout=settings.permissions_queue_timeout,
+    )
+    try:
+        run = await StrandedPermissionJobs(_uow(pool, settings), queue).requeue()
+    finally:
+        await queue.close()
+    return {
+        "job": "permission-jobs",
+        "queued": run.queued,
+        "superseded": run.superseded,
+        "waiting": run.waiting,
+        "error": run.error,
+    }
+
+
 JOBS: Mapping[str, Job] = {
     "task-reminders": task_reminders,
     "scheduled-tasks": scheduled_tasks,
@@ -73,6 +103,7 @@ JOBS: Mapping[str, Job] = {
     "relay-sweep": relay_sweep,
     "prune-outbox": prune_outbox,
     "prune-idempotency-keys": prune_idempotency_keys,
+    "permission-jobs": permission_jobs,
 }
 
 

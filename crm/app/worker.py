@@ -46,6 +46,8 @@ SCHEDULED_TASKS_INTERVAL = timedelta(seconds=30)
 OVERDUE_PAYMENTS_INTERVAL = timedelta(minutes=10)
 RELAY_SWEEP_INTERVAL = timedelta(seconds=30)
 PRUNE_INTERVAL = timedelta(hours=1)
+# A stranded permission job is enqueued by the first run after its grace period (crm.domain.permissions.stranded).
+PERMISSION_JOBS_INTERVAL = timedelta(minutes=1)
 SCHEDULE: Mapping[str, timedelta] = {
     "task-reminders": REMINDERS_INTERVAL,
     "scheduled-tasks": SCHEDULED_TASKS_INTERVAL,
@@ -53,6 +55,7 @@ SCHEDULE: Mapping[str, timedelta] = {
     "relay-sweep": RELAY_SWEEP_INTERVAL,
     "prune-outbox": PRUNE_INTERVAL,
     "prune-idempotency-keys": PRUNE_INTERVAL,
+    "permission-jobs": PERMISSION_JOBS_INTERVAL,
 }
 
 # Failures worth another try: the database or the network away for a moment, a deadlock, a timeout.

@@ -54,8 +54,17 @@ def upgrade() -> None:
         unique=False,
         schema="crm",
     )
+    op.create_index(
+        "ix_permission_sync_jobs_pending",
+        "permission_sync_jobs",
+        ["created_at"],
+        unique=False,
+        schema="crm",
+        postgresql_where=sa.text("status = 'pending'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_permission_sync_jobs_pending", table_name="permission_sync_jobs", schema="crm")
     op.drop_index("ix_permission_sync_jobs_owner", table_name="permission_sync_jobs", schema="crm")
     op.drop_table("permission_sync_jobs", schema="crm")

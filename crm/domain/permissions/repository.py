@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -17,6 +18,16 @@ class PermissionSyncRepository(Protocol):
         self, job_id: UUID, request: PermissionSyncRequest, requested_by_id: UUID | None
     ) -> PermissionSyncJob:
         """Insert the job as ``pending``."""
+
+    async def lock_stranded(self, pending_for: timedelta, limit: int) -> list[PermissionSyncJob]:
+        """Up to ``limit`` jobs still ``pending`` ``pending_for`` after they were recorded, oldest first, locked
+        until the transaction ends; jobs another transaction holds are skipped."""
+
+    async def count_stranded(self, pending_for: timedelta) -> int:
+        """How many jobs are still ``pending`` ``pending_for`` after they were recorded."""
+
+    async def newer_job_of_owner(self, job: PermissionSyncJob) -> UUID | None:
+        """A job for the same owner recorded after ``job``, if any: it carries a newer access list."""
 
     async def mark_queued(self, job_id: UUID) -> None:
         """``pending`` → ``queued``."""

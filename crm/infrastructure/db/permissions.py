@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
@@ -29,6 +30,25 @@ WHERE id = $1 AND status = 'pending'
 MARK_FAILED = """
 UPDATE crm.permission_sync_jobs SET status = 'failed', error = $2, updated_at = now()
 WHERE id = $1 AND status = 'pending'
+"""
+# Jobs left pending past the grace period: crm-api stopped between the commit and the enqueue. created_at is
+# the database's now(), so the age is measured by the same clock. Oldest first; a row another run holds is
+# skipped, so each stranded job is taken by one run.
+LOCK_STRANDED = f"""
+SELECT {COLUMNS} FROM crm.permission_sync_jobs
+WHERE status = 'pending' AND created_at < now() - $1::interval
+ORDER BY created_at, id
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
+NEWER_OF_OWNER = """
+SELECT id FROM crm.permission_sync_jobs
+WHERE owner_type = $1 AND owner_id = $2 AND (created_at, id) > ($3, $4)
+ORDER BY created_at DESC, id DESC
+LIMIT 1
+"""
+COUNT_STRANDED = """
+SELECT count(*) FROM crm.permission_sync_jobs WHERE status = 'pending' AND created_at < now() - $1::interval
 """
 # A delete locks the record FOR UPDATE first, so the share lock makes a concurrent delete wait for the job (or
 # the job wait and then see the record deleted), as the deal journal does.
@@ -65,6 +85,18 @@ class PgPermissionSyncRepository:
         )
         assert row is not None
         return _job(row)
+
+    async def lock_stranded(self, pending_for: timedelta, limit: int) -> list[PermissionSyncJob]:
+        return [_job(row) for row in await self._conn.fetch(LOCK_STRANDED, pending_for, limit)]
+
+    async def count_stranded(self, pending_for: timedelta) -> int:
+        return int(await self._conn.fetchval(COUNT_STRANDED, pending_for))
+
+    async def newer_job_of_owner(self, job: PermissionSyncJob) -> UUID | None:
+        newer: UUID | None = await self._conn.fetchval(
+            NEWER_OF_OWNER, job.owner_type.value, job.owner_id, job.created_at, job.job_id
+        )
+        return newer
 
     async def mark_queued(self, job_id: UUID) -> None:
         await self._conn.execute(MARK_QUEUED, job_id)

@@ -45,4 +45,6 @@ class PermissionSyncJobRow(Base):
         CheckConstraint("(status = 'failed') = (error IS NOT NULL)", name="error_when_failed"),
         CheckConstraint("(status = 'queued') = (queued_at IS NOT NULL)", name="queued_at_when_queued"),
         Index("ix_permission_sync_jobs_owner", "owner_type", "owner_id", "created_at"),
+        # crm-worker's permission-jobs run looks for jobs left pending.
+        Index("ix_permission_sync_jobs_pending", "created_at", postgresql_where=text("status = 'pending'")),
     )
