@@ -102,9 +102,10 @@ class EventDelivery:
         if self._settings.rabbitmq_url is None:
             state["ok"] = True
         elif relay.role == "lead":
-            state.update(ok=relay.broker_connected, connected=relay.broker_connected)
+            # Unknown until the first publish: only a failed one makes the broker not ok.
+            state.update(ok=relay.broker_connected is not False, connected=relay.broker_connected)
         else:
-            state["ok"] = relay.role == "standby"
+            state["ok"] = relay.role in ("starting", "standby")
         return state
 
     async def _redis_state(self) -> Component:

@@ -45,11 +45,25 @@ async def test_every_event_of_a_flow_reaches_the_exchange_once_in_order_as_a_clo
     db, event_settings, broker_url, exchange_name
 ):
     async with consumer(broker_url, exchange_name) as queue, running_app(event_settings) as (_, api):
+        before = (await api.get("/readyz")).json()["components"]["broker"]
         await broker_flow(api)
         await eventually(lambda: all_published(db), message="outbox published")
         rows = await outbox_rows(db)
         messages = await queue.wait_for(len(rows))
         await queue.quiet()
+        after = (await api.get("/readyz")).json()["components"]["broker"]
+
+    # Nothing to publish yet is not a broker problem; after publishing, the lead reports its connection.
+    assert before["ok"] is True and before["configured"] is True
+    assert after | {"last_published_at": None} == after | {
+        "ok": True,
+        "connected": True,
+        "relay": "lead",
+        "backlog": 0,
+        "published": len(rows),
+        "last_error": None,
+        "last_published_at": None,
+    }
 
     assert [r["routing_key"] for r in rows] == FLOW_KEYS
     assert [m.routing_key for m in messages] == FLOW_KEYS

@@ -38,7 +38,7 @@ class RelayState:
     """What /readyz reports."""
 
     role: str = "starting"
-    broker_connected: bool = False
+    broker_connected: bool | None = None  # None: nothing published yet since it took the lead
     last_published_at: datetime | None = None
     last_error: str | None = None
     published: int = 0
@@ -111,7 +111,7 @@ class OutboxRelay:
                 connection.terminate()
                 if self._publisher is not None:
                     await self._publisher.close()
-                self.state.broker_connected = False
+                self.state.broker_connected = None
 
     async def sweep(self) -> int:
         """One round if nobody leads (crm-worker's backstop): number and publish what waits. -1: someone leads."""
@@ -206,6 +206,7 @@ class OutboxRelay:
             await self._store.record_failure([event.id for event in pending], str(exc))
             raise
         self.state.broker_connected = True
+        self.state.last_error = None
         confirmed = [o.event.id for o in outcomes if o.confirmed and not o.unroutable]
         unroutable = [o.event.id for o in outcomes if o.unroutable]
         nacked = [o for o in outcomes if not o.confirmed]
