@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from crm.app.config import Settings
+from crm.infrastructure.db.pool import create_pool
 from tests.messaging.support import delete_exchange
 
 
@@ -37,3 +38,11 @@ def event_settings(
             "relay_max_backoff": 0.5,
         }
     )
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[object]:
+    """A pool of the tests' own for calling job functions directly, as crm-worker does."""
+    pool = await create_pool(database_url, min_size=1, max_size=4, command_timeout=30)
+    yield pool
+    await pool.close()

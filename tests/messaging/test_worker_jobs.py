@@ -1,5 +1,4 @@
-"""crm-worker's jobs against real PostgreSQL: reminders, scheduled tasks, overdue payments, retention, and
-stranded permission sync jobs against real Redis (BullMQ)."""
+"""crm-worker's jobs against real PostgreSQL: reminders, scheduled tasks, overdue payments, retention, relay sweep."""
 
 from __future__ import annotations
 
@@ -8,20 +7,12 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-from bullmq import Queue
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
-from redis.asyncio import Redis
 
 from crm.app import jobs
-from crm.domain.permissions.stranded import GRACE_PERIOD, StrandedPermissionJobs
-from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
-from crm.infrastructure.db.pool import create_pool
-from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 from crm.infrastructure.events.relay import LEAD_LOCK
-from crm.infrastructure.permissions_queue import BullMqPermissionQueue
 from tests.factories import make_deal, make_payment, make_policy, make_task, payments_url, post_line
 from tests.messaging.support import consumer
 
@@ -31,13 +22,6 @@ ASSIGNEE = "0b9c7f5e-3f1a-4d2b-9a8e-6c5d4b3a2f10"
 
 def at(hours: float) -> str:
     return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
-
-
-@pytest.fixture(scope="session")
-async def pool(database_url):
-    pool = await create_pool(database_url, min_size=1, max_size=4, command_timeout=30)
-    yield pool
-    await pool.close()
 
 
 async def events(db, routing_key):
@@ -347,197 +331,3 @@ async def test_relay_sweep_leaves_the_outbox_to_a_relay_that_leads(api, db, pool
     finally:
         await db.execute("SELECT pg_advisory_unlock($1)", LEAD_LOCK)
     assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL") == 1
-
-
-# --- permission-jobs ----------------------------------------------------------------------------------
-
-BULL_PREFIX = "bull"
-# Nothing listens on port 1: connections are refused at once.
-CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
-STRANDED = GRACE_PERIOD + timedelta(minutes=1)
-
-
-@pytest.fixture(scope="module")
-def permissions_queue_name(run_id):
-    return f"permissions-sync-worker-{run_id}"
-
-
-@pytest.fixture(scope="module")
-async def bullmq_queue(cache_url, permissions_queue_name):
-    """The queue as the Auth side sees it; every key of this run's queue is deleted at the end."""
-    queue = Queue(permissions_queue_name, {"prefix": BULL_PREFIX, "connection": cache_url})
-    yield queue
-    await queue.close()
-    redis = Redis.from_url(cache_url)
-    try:
-        keys = [key async for key in redis.scan_iter(match=f"{BULL_PREFIX}:{permissions_queue_name}:*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
-
-
-@pytest.fixture
-def permission_settings(settings, cache_url, permissions_queue_name, bullmq_queue):
-    return settings.model_copy(
-        update={
-            "redis_url": None,
-            "permissions_redis_url": cache_url,
-            "permissions_queue_name": permissions_queue_name,
-            "permissions_queue_prefix": BULL_PREFIX,
-        }
-    )
-
-
-async def add_permission_job(db, *, age, status="pending", owner_id=None):
-    """A sync job as crm-api records it, ``age`` old; ``pending`` is what a crash after the commit leaves."""
-    job_id, user_id = uuid.uuid4(), uuid.uuid4()
-    owner_id = owner_id or uuid.uuid4()
-    await db.execute(
-        """
-INSERT INTO crm.permission_sync_jobs (id, owner_type, owner_id, users, status, error, queued_at, created_at, updated_at)
-VALUES ($1, 'deal', $2, $3::jsonb, $4::text, CASE WHEN $4::text = 'failed' THEN 'refused' END,
-        CASE WHEN $4::text = 'queued' THEN now() END, now() - $5::interval, now() - $5::interval)
-""",
-        job_id,
-        owner_id,
-        json.dumps([{"user_id": str(user_id), "role": "editor"}]),
-        status,
-        age,
-    )
-    return {"job_id": str(job_id), "owner_id": str(owner_id), "user_id": str(user_id)}
-
-
-async def permission_job_states(db):
-    rows = await db.fetch("SELECT id, status, error, queued_at FROM crm.permission_sync_jobs")
-    return {str(r["id"]): (r["status"], r["error"], r["queued_at"] is not None) for r in rows}
-
-
-async def test_a_stranded_permission_job_is_enqueued_and_marked_queued(db, pool, permission_settings, bullmq_queue):
-    stranded = await add_permission_job(db, age=STRANDED)
-
-    summary = await jobs.permission_jobs(pool, permission_settings)
-
-    assert summary == {"job": "permission-jobs", "queued": 1, "superseded": 0, "waiting": 0, "error": None}
-    job = await bullmq_queue.getJob(stranded["job_id"])
-    assert job is not None
-    assert job.name == permission_settings.permissions_job_name
-    assert job.data == {
-        "ownerType": "deal",
-        "ownerId": stranded["owner_id"],
-        "users": [{"userId": stranded["user_id"], "role": "editor"}],
-    }
-    assert (job.opts["attempts"], job.opts["backoff"]) == (5, {"type": "exponential", "delay": 1000})
-    assert await permission_job_states(db) == {stranded["job_id"]: ("queued", None, True)}
-    assert await jobs.permission_jobs(pool, permission_settings) == {
-        "job": "permission-jobs",
-        "queued": 0,
-        "superseded": 0,
-        "waiting": 0,
-        "error": None,
-    }
-
-
-async def test_a_pending_job_younger_than_the_grace_period_is_left_to_its_request(
-    db, pool, permission_settings, bullmq_queue
-):
-    fresh = await add_permission_job(db, age=GRACE_PERIOD - timedelta(seconds=10))
-
-    summary = await jobs.permission_jobs(pool, permission_settings)
-
-    assert (summary["queued"], summary["waiting"]) == (0, 0)
-    assert await bullmq_queue.getJob(fresh["job_id"]) is None
-    assert await permission_job_states(db) == {fresh["job_id"]: ("pending", None, False)}
-
-
-async def test_a_stranded_job_with_a_newer_sync_of_its_owner_is_superseded_not_enqueued(
-    db, pool, permission_settings, bullmq_queue
-):
-    owner = uuid.uuid4()
-    older = await add_permission_job(db, age=STRANDED + timedelta(minutes=5), owner_id=owner)
-    newer = await add_permission_job(db, age=STRANDED, status="queued", owner_id=owner)
-
-    summary = await jobs.permission_jobs(pool, permission_settings)
-
-    assert (summary["queued"], summary["superseded"]) == (0, 1)
-    assert await bullmq_queue.getJob(older["job_id"]) is None
-    states = await permission_job_states(db)
-    assert states[older["job_id"]] == ("failed", f"superseded by the newer sync job {newer['job_id']}", False)
-
-
-async def test_failed_and_queued_jobs_are_left_alone(db, pool, permission_settings, bullmq_queue):
-    failed = await add_permission_job(db, age=STRANDED, status="failed")
-    queued = await add_permission_job(db, age=STRANDED, status="queued")
-
-    summary = await jobs.permission_jobs(pool, permission_settings)
-
-    assert (summary["queued"], summary["waiting"]) == (0, 0)
-    assert await bullmq_queue.getJob(failed["job_id"]) is None
-    assert await bullmq_queue.getJob(queued["job_id"]) is None
-    assert await permission_job_states(db) == {
-        failed["job_id"]: ("failed", "refused", False),
-        queued["job_id"]: ("queued", None, True),
-    }
-
-
-async def test_with_redis_unreachable_stranded_jobs_stay_pending_and_the_error_is_reported(
-    db, pool, permission_settings
-):
-    stranded = [await add_permission_job(db, age=STRANDED) for _ in range(2)]
-    unreachable = permission_settings.model_copy(update={"permissions_redis_url": CLOSED_PORT_URL})
-
-    summary = await jobs.permission_jobs(pool, unreachable)
-
-    assert {key: summary[key] for key in ("job", "queued", "waiting")} == {
-        "job": "permission-jobs",
-        "queued": 0,
-        "waiting": 2,
-    }
-    assert summary["error"].startswith("ConnectionError")
-    assert await permission_job_states(db) == {job["job_id"]: ("pending", None, False) for job in stranded}
-
-
-async def test_stranded_jobs_are_enqueued_once_when_two_runs_race(db, pool, permission_settings, bullmq_queue):
-    stranded = [await add_permission_job(db, age=STRANDED) for _ in range(5)]
-
-    runs = await asyncio.gather(
-        jobs.permission_jobs(pool, permission_settings), jobs.permission_jobs(pool, permission_settings)
-    )
-
-    assert sum(run["queued"] for run in runs) == 5
-    assert [(run["waiting"], run["error"]) for run in runs] == [(0, None), (0, None)]
-    waiting = [job.id for job in await bullmq_queue.getJobs(["waiting"])]
-    assert all(waiting.count(job["job_id"]) == 1 for job in stranded)
-    assert await permission_job_states(db) == {job["job_id"]: ("queued", None, True) for job in stranded}
-
-
-async def test_stranded_jobs_are_enqueued_oldest_first_batch_after_batch(db, pool, permission_settings, bullmq_queue):
-    minutes_older = (1, 4, 2, 5, 3)
-    ages = {(await add_permission_job(db, age=STRANDED + timedelta(minutes=m)))["job_id"]: m for m in minutes_older}
-    oldest_first = sorted(ages, key=lambda job_id: -ages[job_id])
-    queue = BullMqPermissionQueue(
-        permission_settings.permissions_redis,
-        prefix=BULL_PREFIX,
-        queue_name=permission_settings.permissions_queue_name,
-        job_name=permission_settings.permissions_job_name,
-        timeout=2,
-    )
-    uow = PgUnitOfWorkFactory(pool, OutboxWriter(permission_settings.events_source))
-    try:
-        run = await StrandedPermissionJobs(uow, queue, batch_size=2).requeue()
-    finally:
-        await queue.close()
-
-    assert (run.queued, run.waiting, run.error) == (5, 0, None)
-    added = [job.id for job in await bullmq_queue.getJobs(["waiting"], 0, -1, True)]
-    assert [job_id for job_id in added if job_id in ages] == oldest_first
-
-
-async def test_without_redis_for_permissions_the_job_does_nothing_and_says_so(db, pool, settings):
-    stranded = await add_permission_job(db, age=STRANDED)
-    unconfigured = settings.model_copy(update={"redis_url": None, "permissions_redis_url": None})
-
-    summary = await jobs.permission_jobs(pool, unconfigured)
-
-    assert summary == {"job": "permission-jobs", "skipped": jobs.NO_PERMISSIONS_REDIS}
-    assert await permission_job_states(db) == {stranded["job_id"]: ("pending", None, False)}
