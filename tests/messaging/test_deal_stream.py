@@ -7,6 +7,8 @@ import asyncio
 import httpx
 import pytest
 
+from crm.app.events import sweep_outbox
+from crm.infrastructure.db.pool import create_pool
 from tests.factories import assert_problem, make_deal
 from tests.messaging.support import TcpProxy, host_port, open_stream, served_app
 
@@ -158,3 +160,21 @@ async def test_a_redis_outage_delays_the_stream_and_loses_nothing(lead_settings,
 async def test_bad_stream_parameters_are_a_problem(api, query, headers, field):
     response = await api.get(f"/streams/deals{query}", headers=headers)
     assert_problem(response, 422, "validation_error", field)
+
+
+async def test_a_new_lead_pushes_events_numbered_but_never_streamed_and_clients_drop_repeats(
+    api, lead_settings, follower_settings, event_settings, database_url
+):
+    async with served_app(follower_settings) as follower_url, open_stream(follower_url) as stream:
+        already = await make_deal(api)  # the shared app runs no relay
+        pool = await create_pool(database_url, min_size=1, max_size=2, command_timeout=10)
+        try:
+            # Numbered by a sweep (or a lead that died before pushing): in the outbox, never on Redis.
+            await sweep_outbox(pool, event_settings.model_copy(update={"rabbitmq_url": None}))
+        finally:
+            await pool.close()
+        await stream.nothing_more()
+        async with served_app(lead_settings):
+            missed = await stream.next()
+            await stream.nothing_more()
+    assert (missed.event, missed.cloudevent["subject"]) == ("deal.created", already["id"])

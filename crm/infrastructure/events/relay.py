@@ -139,8 +139,9 @@ class OutboxRelay:
             wake.set()
 
         await connection.add_listener(NOTIFY_CHANNEL, on_notify)
-        # Live pushes start after what is numbered now; earlier events are the clients' replay.
-        streamed = await self._events.latest_sequence()
+        # A lead that died (or a sweep) may have numbered events it never pushed: push the last batch again.
+        # Every client drops what it already has by sequence, so only the ones that missed an event see it.
+        streamed = max(0, await self._events.latest_sequence() - self._batch_size)
         sinks: list[Callable[[], Awaitable[int]]] = []
         if self._publisher is not None:
             sinks.append(self._publish_batch)
