@@ -1,11 +1,12 @@
 """Outbox relay throughput: how fast a backlog of outbox rows reaches RabbitMQ, against raw aio-pika.
 
-Each round writes ``--events`` outbox rows (CloudEvents of ≈ 600 bytes, like ``deal.updated``), then times the
-relay (``OutboxRelay.sweep``: number the rows, read them in sequence order, publish in batches with publisher
-confirms, mark them published) until the backlog is gone. In the same round the ceiling is measured: raw
-aio-pika publishing the same number of messages, in batches of the same size, with confirms, to the same
-durable topic exchange with a bound durable queue (the shape of ``../shared/bench-tools/rabbit_bench.py
---mode confirm-batch``). The ratio relay / raw is what to watch.
+Each round writes ``--events`` outbox rows (CloudEvents of ≈ 600 bytes, like ``deal.updated``) and times the relay
+until the backlog is gone, twice: as crm-api runs it (a leading ``OutboxRelay.run``: numbering in its own loop
+while the broker sink reads rows in sequence order, publishes them in batches with publisher confirms and marks
+them published) and as crm-worker's sweep runs it (``OutboxRelay.sweep``: all numbering first, then publishing).
+In the same round the ceiling is measured: raw aio-pika publishing the same number of messages, in batches of
+the same size, with confirms, to the same durable topic exchange with a bound durable queue (the shape of
+``../shared/bench-tools/rabbit_bench.py --mode confirm-batch``). The ratio relay / raw is what to watch.
 
 Usage: .venv/bin/python bench/relay_bench.py [--events 20000] [--batch 500] [--rounds 3]
 Env: BENCH_PG_URL (admin URL, default postgresql://postgres@127.0.0.1:5432/postgres),
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -29,6 +31,9 @@ import asyncpg
 from crm.app.config import Settings
 from crm.app.events import sweep_outbox
 from crm.infrastructure.db.migrations import upgrade_to_head
+from crm.infrastructure.db.outbox import OutboxStore, PgDealEventLog
+from crm.infrastructure.events.publisher import BrokerPublisher
+from crm.infrastructure.events.relay import OutboxRelay
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -72,13 +77,44 @@ async def write_backlog(connection: asyncpg.Connection, count: int) -> None:
     )
 
 
-async def relay_round(pool: asyncpg.Pool, settings: Settings, count: int) -> float:
+async def sweep_round(pool: asyncpg.Pool, settings: Settings, count: int) -> float:
+    """crm-worker's path: one call numbers everything, then publishes batch after batch."""
     async with pool.acquire() as connection:
         await write_backlog(connection, count)
     started = time.perf_counter()
     published = await sweep_outbox(pool, settings)
     elapsed = time.perf_counter() - started
     assert published == count, (published, count)
+    return count / elapsed
+
+
+async def lead_round(pool: asyncpg.Pool, settings: Settings, count: int) -> float:
+    """crm-api's path: a leading relay numbers in its own loop while its broker sink publishes."""
+    assert settings.database_url is not None and settings.rabbitmq_url is not None
+    store = OutboxStore(pool)
+    relay = OutboxRelay(
+        settings.database_url,
+        store,
+        PgDealEventLog(pool),
+        publisher=BrokerPublisher(settings.rabbitmq_url, settings.events_exchange),
+        fanout=None,
+        batch_size=settings.relay_batch_size,
+        poll_interval=0.05,
+    )
+    async with pool.acquire() as connection:
+        await write_backlog(connection, count)
+    started = time.perf_counter()
+    task = asyncio.create_task(relay.run())
+    try:
+        while True:
+            if not await pool.fetchval("SELECT EXISTS (SELECT FROM crm.outbox WHERE published_at IS NULL)"):
+                break
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - started
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     return count / elapsed
 
 
@@ -125,17 +161,22 @@ async def main(events: int, batch: int, rounds: int) -> None:
             _env_file=None, database_url=url, rabbitmq_url=AMQP_URL, events_exchange=EXCHANGE, relay_batch_size=batch
         )
         pool = await asyncpg.create_pool(url, min_size=2, max_size=4)
-        relay, raw = [], []
-        await relay_round(pool, settings, batch)  # warm-up
+        lead, sweep, raw = [], [], []
+        await sweep_round(pool, settings, batch)  # warm-up
         for _ in range(rounds):
-            relay.append(await relay_round(pool, settings, events))
+            lead.append(await lead_round(pool, settings, events))
+            sweep.append(await sweep_round(pool, settings, events))
             raw.append(await raw_round(events, batch))
             await queue.purge()
         await pool.close()
-        relay_median, raw_median = statistics.median(relay), statistics.median(raw)
-        print(f"relay (sweep, batch {batch}): median {relay_median:6.0f} events/s, runs {[round(v) for v in relay]}")
-        print(f"raw aio-pika, same batches: median {raw_median:6.0f} msg/s,    runs {[round(v) for v in raw]}")
-        print(f"relay / raw: {relay_median / raw_median:.1%}")
+        raw_median = statistics.median(raw)
+        for label, values in (("relay lead (crm-api)", lead), ("relay sweep (crm-worker)", sweep)):
+            median = statistics.median(values)
+            print(
+                f"{label:<25} batch {batch}: median {median:6.0f} events/s = {median / raw_median:6.1%} of raw;"
+                f" runs {[round(v) for v in values]}"
+            )
+        print(f"{'raw aio-pika, same batches':<34}: median {raw_median:6.0f} msg/s; runs {[round(v) for v in raw]}")
     finally:
         await channel.queue_delete(f"{EXCHANGE}.all")
         await channel.exchange_delete(EXCHANGE)
