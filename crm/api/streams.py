@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 from uuid import UUID
 
+import anyio
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from crm.api.deps import CurrentCaller, Services
 from crm.api.problems import problem_responses
 from crm.domain.errors import DomainError, FieldProblem
-from crm.domain.streams import DealEventFeed, Resync, StreamFilter
+from crm.domain.streams import DealEventFeed, Resync, StreamFilter, Subscription
 
 router = APIRouter(tags=["streams"])
 
@@ -25,6 +27,7 @@ class InvalidStreamRequest(DomainError):
 
 
 REPLAY_PAGE = 500
+SHUTDOWN_GRACE_SECONDS = 2.0
 MAX_DEAL_IDS = 100
 _ROUTING_KEY = re.compile(r"^[a-z]+(\.[a-z_]+){1,4}$")
 
@@ -66,26 +69,40 @@ def _types(values: list[str]) -> frozenset[str]:
     return frozenset(types)
 
 
-async def _events(feed: DealEventFeed, start: int, wanted: StreamFilter) -> AsyncIterator[ServerSentEvent]:
+async def _close_on(shutdown: anyio.Event, subscription: Subscription) -> None:
+    await shutdown.wait()
+    subscription.close()
+
+
+async def _events(
+    feed: DealEventFeed, start: int, wanted: StreamFilter, shutdown: anyio.Event
+) -> AsyncIterator[ServerSentEvent]:
     async with feed.subscribe() as subscription:
-        # Subscribed first, then read back: an event published in between arrives both ways and is sent once.
-        last = start
-        replay = True
-        while True:
-            if replay:
-                page = await feed.replay(last, wanted.deal_ids, wanted.types, REPLAY_PAGE)
-                for event in page:
-                    last = event.sequence
-                    yield ServerSentEvent(data=event.cloudevent, event=event.routing_key, id=str(event.sequence))
-                replay = len(page) == REPLAY_PAGE
-                continue
-            item = await subscription.next()
-            if isinstance(item, Resync):
-                replay = True
-            elif item.sequence > last:
-                last = item.sequence
-                if wanted.matches(item):
-                    yield ServerSentEvent(data=item.cloudevent, event=item.routing_key, id=str(item.sequence))
+        # On shutdown the stream ends cleanly, within the grace period, instead of being cut off.
+        closer = asyncio.create_task(_close_on(shutdown, subscription))
+        try:
+            # Subscribed first, then read back: an event published in between arrives both ways, sent once.
+            last = start
+            replay = True
+            while not shutdown.is_set():
+                if replay:
+                    page = await feed.replay(last, wanted.deal_ids, wanted.types, REPLAY_PAGE)
+                    for event in page:
+                        last = event.sequence
+                        yield ServerSentEvent(data=event.cloudevent, event=event.routing_key, id=str(event.sequence))
+                    replay = len(page) == REPLAY_PAGE
+                    continue
+                item = await subscription.next()
+                if item is None:
+                    return
+                if isinstance(item, Resync):
+                    replay = True
+                elif item.sequence > last:
+                    last = item.sequence
+                    if wanted.matches(item):
+                        yield ServerSentEvent(data=item.cloudevent, event=item.routing_key, id=str(item.sequence))
+        finally:
+            closer.cancel()
 
 
 @router.get(
@@ -120,8 +137,11 @@ async def stream_deals(
         start = await services.deal_stream.latest_sequence()
     # `caller` is resolved here so that authentication, when it replaces get_caller, guards the stream too.
     del caller
+    shutdown = anyio.Event()
     return EventSourceResponse(
-        _events(services.deal_stream, start, wanted),
+        _events(services.deal_stream, start, wanted, shutdown),
         ping=services.stream_heartbeat,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        shutdown_event=shutdown,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )

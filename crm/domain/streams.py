@@ -41,8 +41,12 @@ class StreamFilter:
 
 
 class Subscription(Protocol):
-    async def next(self) -> StreamedEvent | Resync:
-        """Waits for the next event this process hears of (or a ``Resync``)."""
+    async def next(self) -> StreamedEvent | Resync | None:
+        """Waits for the next event this process hears of (or a ``Resync``); ``None`` once closed."""
+        ...
+
+    def close(self) -> None:
+        """Ends the subscription: ``next`` answers ``None`` from now on (the server is shutting down)."""
         ...
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import httpx
 import pytest
@@ -57,3 +59,30 @@ async def test_two_processes_publish_each_event_once_and_both_stream_it(
 
 def _ready(base: str) -> dict:
     return httpx.get(f"{base}/readyz", timeout=5).json()
+
+
+def test_sigterm_ends_open_streams_cleanly(tmp_path, database_url):
+    port = free_port()
+    env = clean_env(CRM_SERVICE_PORT=str(port), CRM_DATABASE_URL=database_url, CRM_RELAY_ENABLED="false")
+    outcome: dict[str, object] = {}
+
+    def follow(base: str) -> None:
+        try:
+            with httpx.stream("GET", f"{base}/streams/deals", timeout=httpx.Timeout(10, read=None)) as response:
+                outcome["status"] = response.status_code
+                for _ in response.iter_lines():
+                    pass
+            outcome["ended"] = "cleanly"
+        except httpx.HTTPError as exc:
+            outcome["ended"] = repr(exc)
+
+    with running(env, tmp_path) as base:
+        reader = threading.Thread(target=follow, args=(base,), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 10
+        while "status" not in outcome and time.monotonic() < deadline:
+            time.sleep(0.05)
+    reader.join(timeout=10)
+
+    assert outcome == {"status": 200, "ended": "cleanly"}
+    assert "without completing response" not in (tmp_path / f"crm-api-{port}.log").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from crm.domain.streams import Resync, StreamedEvent, StreamFilter
@@ -51,3 +52,14 @@ def test_filter_by_deal_and_type():
     assert not wanted.matches(event(2, deal=other))
     assert not wanted.matches(event(3, key="deal.created"))
     assert StreamFilter().matches(event(4, key="deal.created", deal=other))
+
+
+async def test_a_closed_subscription_answers_none_even_to_a_waiting_reader():
+    hub = LocalHub()
+    async with hub.subscribe() as listener:
+        waiting = asyncio.create_task(listener.next())
+        await asyncio.sleep(0)
+        listener.close()
+        assert await waiting is None
+        hub.deliver([event(1)])
+        assert await listener.next() is None

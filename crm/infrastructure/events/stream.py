@@ -35,6 +35,7 @@ class FanoutUnavailable(Exception):
 class _Listener:
     def __init__(self) -> None:
         self._queue: asyncio.Queue[StreamedEvent | Resync] = asyncio.Queue(QUEUE_SIZE)
+        self._closed = asyncio.Event()
 
     def offer(self, item: StreamedEvent | Resync) -> None:
         try:
@@ -45,8 +46,16 @@ class _Listener:
                 self._queue.get_nowait()
             self._queue.put_nowait(Resync())
 
-    async def next(self) -> StreamedEvent | Resync:
-        return await self._queue.get()
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(Resync())  # wakes a waiting next()
+
+    async def next(self) -> StreamedEvent | Resync | None:
+        if self._closed.is_set():
+            return None
+        item = await self._queue.get()
+        return None if self._closed.is_set() else item
 
 
 class LocalHub:
