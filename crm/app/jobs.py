@@ -71,18 +71,12 @@ async def prune_idempotency_keys(pool: asyncpg.Pool, settings: Settings) -> Summ
 
 async def permission_jobs(pool: asyncpg.Pool, settings: Settings) -> Summary:
     """Enqueue permission sync jobs left pending (crm-api stopped between recording and enqueueing one)."""
-    if not settings.permissions_redis:
-        return {"job": "permission-jobs", "skipped": NO_PERMISSIONS_REDIS}
     # Imported here: only this job talks to BullMQ.
-    from crm.infrastructure.permissions_queue import BullMqPermissionQueue
+    from crm.app.permissions import permission_queue
 
-    queue = BullMqPermissionQueue(
-        settings.permissions_redis,
-        prefix=settings.permissions_queue_prefix,
-        queue_name=settings.permissions_queue_name,
-        job_name=settings.permissions_job_name,
-        timeout=settings.permissions_queue_timeout,
-    )
+    queue = permission_queue(settings)
+    if queue is None:
+        return {"job": "permission-jobs", "skipped": NO_PERMISSIONS_REDIS}
     try:
         run = await StrandedPermissionJobs(_uow(pool, settings), queue).requeue()
     finally:

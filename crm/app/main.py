@@ -18,6 +18,7 @@ from crm.api.deps import ApiServices
 from crm.api.errors import install_error_handlers
 from crm.app.config import Settings
 from crm.app.events import EventDelivery
+from crm.app.permissions import permission_queue as build_permission_queue
 from crm.domain.calculations.service import CalculationService
 from crm.domain.clients.service import ClientService
 from crm.domain.clock import Clock
@@ -47,7 +48,7 @@ from crm.infrastructure.db.readiness import DatabaseReadiness
 from crm.infrastructure.db.tasks import PgTaskReader
 from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
-from crm.infrastructure.permissions_queue import BullMqPermissionQueue, UnconfiguredPermissionQueue
+from crm.infrastructure.permissions_queue import UnconfiguredPermissionQueue
 
 log = structlog.get_logger(__name__)
 
@@ -142,16 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.documents_base_url:
                 documents_http = documents_http_client(settings.documents_base_url, settings.documents_timeout)
                 stack.push_async_callback(documents_http.aclose)
-            permission_queue = None
-            if settings.permissions_redis:
-                # Connects lazily: crm-api starts while Redis is away, and each sync then answers 503.
-                permission_queue = BullMqPermissionQueue(
-                    settings.permissions_redis,
-                    prefix=settings.permissions_queue_prefix,
-                    queue_name=settings.permissions_queue_name,
-                    job_name=settings.permissions_job_name,
-                    timeout=settings.permissions_queue_timeout,
-                )
+            permission_queue = build_permission_queue(settings)
+            if permission_queue is not None:
                 stack.push_async_callback(permission_queue.close)
             await ensure_migrated(pool)
             events = EventDelivery(settings, pool)
