@@ -14,7 +14,6 @@ from bullmq import Queue, Worker
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
-from redis.asyncio import Redis
 
 from crm.app.config import Settings
 from crm.app.main import create_app
@@ -26,6 +25,7 @@ from crm.domain.permissions.schemas import (
     PermissionUser,
 )
 from crm.infrastructure.permissions_queue import BullMqPermissionQueue
+from tests.bullmq_queues import bullmq_queue_of
 from tests.factories import assert_problem, make_client, make_deal, make_policy
 
 SYNC = "/api/v1/permissions/sync"
@@ -64,16 +64,8 @@ def queue_name(run_id: str) -> str:
 @pytest.fixture(scope="module")
 async def bullmq_queue(cache_url: str, queue_name: str) -> AsyncIterator[Queue]:
     """The queue as the Auth side sees it; every key of this run's queue is deleted at the end."""
-    queue = Queue(queue_name, {"prefix": PREFIX, "connection": cache_url})
-    yield queue
-    await queue.close()
-    redis = Redis.from_url(cache_url)
-    try:
-        keys = [key async for key in redis.scan_iter(match=f"{PREFIX}:{queue_name}:*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
+    async with bullmq_queue_of(cache_url, queue_name, PREFIX) as queue:
+        yield queue
 
 
 async def _serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:

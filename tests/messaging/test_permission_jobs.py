@@ -8,14 +8,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from bullmq import Queue
-from redis.asyncio import Redis
 
 from crm.app import jobs
 from crm.domain.permissions.stranded import GRACE_PERIOD, StrandedPermissionJobs
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 from crm.infrastructure.permissions_queue import BullMqPermissionQueue
+from tests.bullmq_queues import bullmq_queue_of
 
 BULL_PREFIX = "bull"
 # Nothing listens on port 1: connections are refused at once.
@@ -31,16 +30,8 @@ def permissions_queue_name(run_id):
 @pytest.fixture(scope="module")
 async def bullmq_queue(cache_url, permissions_queue_name):
     """The queue as the Auth side sees it; every key of this run's queue is deleted at the end."""
-    queue = Queue(permissions_queue_name, {"prefix": BULL_PREFIX, "connection": cache_url})
-    yield queue
-    await queue.close()
-    redis = Redis.from_url(cache_url)
-    try:
-        keys = [key async for key in redis.scan_iter(match=f"{BULL_PREFIX}:{permissions_queue_name}:*")]
-        if keys:
-            await redis.delete(*keys)
-    finally:
-        await redis.aclose()
+    async with bullmq_queue_of(cache_url, permissions_queue_name, BULL_PREFIX) as queue:
+        yield queue
 
 
 @pytest.fixture
