@@ -44,6 +44,15 @@ def _includes(include: str | None) -> set[str]:
     return wanted
 
 
+def payment_response(
+    payment: Payment, *, status_code: int = 200, location: str | None = None, if_none_match: str | None = None
+) -> Response:
+    """Its status is derived from today, so it is part of the ETag: a cached copy goes stale with the date."""
+    return record_response(
+        payment, status_code=status_code, location=location, if_none_match=if_none_match, state=payment.status
+    )
+
+
 @router.get("", response_model=Page[Payment], responses=problem_responses(400, 404, 422), summary="List payments")
 async def list_payments(
     deal_id: UUID,
@@ -79,7 +88,7 @@ async def create_payment(
     """`sequence` is the policy's next; `currency` defaults to the policy's."""
     payment = await services.payments.create(deal_id, policy_id, body, caller)
     location = f"{PREFIX.format(deal_id=deal_id, policy_id=policy_id)}/{payment.id}"
-    return record_response(payment, status_code=status.HTTP_201_CREATED, location=location, state=payment.status)
+    return payment_response(payment, status_code=status.HTTP_201_CREATED, location=location)
 
 
 @router.get(
@@ -92,7 +101,7 @@ async def get_payment(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, if_none_match: IfNoneMatch = None
 ) -> Response:
     payment = await services.payments.get(deal_id, policy_id, payment_id)
-    return record_response(payment, if_none_match=if_none_match, state=payment.status)
+    return payment_response(payment, if_none_match=if_none_match)
 
 
 @router.patch(
@@ -112,7 +121,7 @@ async def update_payment(
 ) -> Response:
     """A currency change is refused while the payment has incomes or expenses (409 `payment_has_transactions`)."""
     payment = await services.payments.update(deal_id, policy_id, payment_id, body, caller, if_match=if_match)
-    return record_response(payment, state=payment.status)
+    return payment_response(payment)
 
 
 @router.delete(
@@ -143,7 +152,7 @@ async def restore_payment(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services
 ) -> Response:
     payment = await services.payments.restore(deal_id, policy_id, payment_id, caller)
-    return record_response(payment, state=payment.status)
+    return payment_response(payment)
 
 
 @router.post(
@@ -156,7 +165,7 @@ async def cancel_payment(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services
 ) -> Response:
     payment = await services.payments.cancel(deal_id, policy_id, payment_id, caller)
-    return record_response(payment, state=payment.status)
+    return payment_response(payment)
 
 
 @router.post(
@@ -169,7 +178,7 @@ async def reopen_payment(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services
 ) -> Response:
     payment = await services.payments.reopen(deal_id, policy_id, payment_id, caller)
-    return record_response(payment, state=payment.status)
+    return payment_response(payment)
 
 
 @router.get(
