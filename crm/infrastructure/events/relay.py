@@ -11,6 +11,7 @@ backing off while the broker is away; the stream sink pushes deal events to the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -158,6 +159,8 @@ class OutboxRelay:
 
             sinks.append(push_stream)
         due = [asyncio.Event() for _ in sinks]
+        for event in due:
+            event.set()  # what an earlier lead numbered and left behind
         async with asyncio.TaskGroup() as group:
             for sink, sink_due in zip(sinks, due, strict=True):
                 group.create_task(self._drain(sink, sink_due))
@@ -169,14 +172,11 @@ class OutboxRelay:
                         event.set()
                 if numbered == self._batch_size:
                     continue
-                # While writes flow, look again after one NOTIFY window: writers skip NOTIFY within it.
+                # While writes flow, look again after one NOTIFY window: writers skip NOTIFY within it. Otherwise
+                # the poll timer is the fallback for a lost NOTIFY. Sinks retry their own failures (``_drain``).
                 timeout = NOTIFY_WINDOW if numbered else self._poll_interval
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout)
-                except TimeoutError:
-                    # The timer is the fallback for a lost NOTIFY, and retries what failed earlier.
-                    for event in due:
-                        event.set()
 
     async def _drain(self, sink: Callable[[], Awaitable[int]], due: asyncio.Event) -> None:
         """Runs ``sink`` until it has nothing left whenever ``due`` is set; backs off while it fails."""
