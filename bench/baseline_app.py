@@ -23,16 +23,27 @@ import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Query
 from pydantic import BaseModel
 
-from crm.infrastructure.db.deals import COLUMNS, INSERT_FOR_LIVE_CLIENT, SELECT_BY_ID
+from crm.infrastructure.db.deals import DEALS, LIVE_CLIENT
 from crm.infrastructure.db.outbox import INSERT_QUIET as INSERT_OUTBOX
 
-# The statements the service sends for GET /deals/{id} and for a first page (see PgDealReader).
-SELECT_LIVE_BY_ID = SELECT_BY_ID + " AND NOT is_deleted"
-_ORDER = "ORDER BY next_review_at, updated_at, id"
-SELECT_PAGE = f"SELECT {COLUMNS} FROM crm.deals WHERE NOT is_deleted {_ORDER} LIMIT $1"
-SELECT_PAGE_BY_STATUS = (
-    f"SELECT {COLUMNS} FROM crm.deals WHERE NOT is_deleted AND status = ANY($1::text[]) {_ORDER} LIMIT $2"
+# The statements the service sends for POST /deals, GET /deals/{id} and a first page (see PgDealRepository and
+# PgDealReader).
+INSERT_FOR_LIVE_CLIENT_COLUMNS = (
+    "id",
+    "client_id",
+    "title",
+    "description",
+    "status",
+    "next_review_at",
+    "owner_id",
+    "created_by_id",
+    "updated_by_id",
 )
+INSERT_FOR_LIVE_CLIENT, _ = DEALS.insert(dict.fromkeys(INSERT_FOR_LIVE_CLIENT_COLUMNS), guard=LIVE_CLIENT)
+SELECT_LIVE_BY_ID = f"{DEALS.select} WHERE id = $1 AND NOT is_deleted"
+_ORDER = "ORDER BY next_review_at, updated_at, id"
+SELECT_PAGE = f"{DEALS.select} WHERE NOT is_deleted {_ORDER} LIMIT $1"
+SELECT_PAGE_BY_STATUS = f"{DEALS.select} WHERE NOT is_deleted AND status = ANY($1::text[]) {_ORDER} LIMIT $2"
 POOL_SIZE = 10
 
 
@@ -107,6 +118,7 @@ async def create_deal(body: DealIn, x_user_id: Annotated[uuid.UUID | None, Heade
             body.status,
             body.next_review_at,
             body.owner_id,
+            x_user_id,
             x_user_id,
         )
         if row is None:

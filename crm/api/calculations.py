@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -23,7 +23,7 @@ from crm.domain.calculations.schemas import (
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.types import SearchTerm
 
-router = APIRouter(prefix="/api/v1/deals/{deal_id}/calculations", tags=["calculations"], route_class=IdempotentRoute)
+router = APIRouter(prefix="/api/v1/deals/{deal_id}/calculations", tags=["calculations"])
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
@@ -51,10 +51,6 @@ async def calculation_filter(
 Filter = Annotated[CalculationFilter, Depends(calculation_filter)]
 
 
-def _location(calculation: Calculation) -> str:
-    return f"/api/v1/deals/{calculation.deal_id}/calculations/{calculation.id}"
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -63,11 +59,10 @@ def _location(calculation: Calculation) -> str:
     summary="Add a calculation (quote) to a deal",
 )
 async def create_calculation(
-    deal_id: UUID, body: CalculationCreate, caller: CurrentCaller, services: Services
+    deal_id: UUID, body: CalculationCreate, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
     """Starts as `draft`; move it with `POST …/{id}/status`."""
-    calculation = await services.calculations.create(deal_id, body, caller)
-    return record_response(calculation, status_code=status.HTTP_201_CREATED, location=_location(calculation))
+    return answer(await services.calculations.create(deal_id, body, caller, answer.idempotency))
 
 
 @router.get(
@@ -127,14 +122,17 @@ async def change_calculation_status(
     caller: CurrentCaller,
     services: Services,
     if_match: ExpectedVersion,
+    answer: Answer,
 ) -> Response:
     """`draft→ready→confirmed→archived`, and `ready→archived`; other moves are 409
     `invalid_status_transition`, asking for the current status changes nothing. `ready` needs a file, a
     program, a premium and both validity bounds (400 `files_required_for_ready`, …, naming every gap in
     `errors`). Confirming may link a live policy of the same deal (404 `policy_not_found`); a calculation
     holding that policy before loses the link."""
-    calculation = await services.calculations.change_status(deal_id, calculation_id, body, caller, if_match=if_match)
-    return record_response(calculation)
+    calculation = await services.calculations.change_status(
+        deal_id, calculation_id, body, caller, answer.idempotency, if_match=if_match
+    )
+    return answer(calculation)
 
 
 @router.delete(
@@ -148,3 +146,16 @@ async def delete_calculation(
 ) -> Response:
     await services.calculations.delete(deal_id, calculation_id, caller, if_match=if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{calculation_id}/restore",
+    response_model=Calculation,
+    responses=problem_responses(400, 404, 409, 422),
+    summary="Restore a soft-deleted calculation",
+)
+async def restore_calculation(
+    deal_id: UUID, calculation_id: UUID, caller: CurrentCaller, services: Services, answer: Answer
+) -> Response:
+    """A deleted calculation comes back as it was, without the policy link the delete dropped."""
+    return answer(await services.calculations.restore(deal_id, calculation_id, caller, answer.idempotency))

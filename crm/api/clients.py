@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -15,7 +15,7 @@ from crm.domain.clients.schemas import Client, ClientCreate, ClientFilter, Clien
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.types import SearchTerm
 
-router = APIRouter(prefix="/api/v1/clients", tags=["clients"], route_class=IdempotentRoute)
+router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
@@ -27,9 +27,8 @@ ExpectedVersion = Annotated[int | None, Depends(expected_version)]
     responses=problem_responses(400, 409, 422),
     summary="Create a client",
 )
-async def create_client(body: ClientCreate, caller: CurrentCaller, services: Services) -> Response:
-    client = await services.clients.create(body, caller)
-    return record_response(client, status_code=status.HTTP_201_CREATED, location=f"/api/v1/clients/{client.id}")
+async def create_client(body: ClientCreate, caller: CurrentCaller, services: Services, answer: Answer) -> Response:
+    return answer(await services.clients.create(body, caller, answer.idempotency))
 
 
 @router.get("", response_model=Page[Client], responses=problem_responses(400, 422), summary="List clients")
@@ -92,6 +91,5 @@ async def delete_client(
     responses=problem_responses(404, 422),
     summary="Restore a soft-deleted client",
 )
-async def restore_client(client_id: UUID, caller: CurrentCaller, services: Services) -> Response:
-    client = await services.clients.restore(client_id, caller)
-    return record_response(client)
+async def restore_client(client_id: UUID, caller: CurrentCaller, services: Services, answer: Answer) -> Response:
+    return answer(await services.clients.restore(client_id, caller, answer.idempotency))

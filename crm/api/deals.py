@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -27,7 +27,7 @@ from crm.domain.errors import FieldProblem, RuleViolation
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.types import SearchTerm
 
-router = APIRouter(prefix="/api/v1/deals", tags=["deals"], route_class=IdempotentRoute)
+router = APIRouter(prefix="/api/v1/deals", tags=["deals"])
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
@@ -95,9 +95,8 @@ Filter = Annotated[DealFilter, Depends(deal_filter)]
     responses=problem_responses(400, 404, 409, 422),
     summary="Create a deal for a client",
 )
-async def create_deal(body: DealCreate, caller: CurrentCaller, services: Services) -> Response:
-    deal = await services.deals.create(body, caller)
-    return record_response(deal, status_code=status.HTTP_201_CREATED, location=f"/api/v1/deals/{deal.id}")
+async def create_deal(body: DealCreate, caller: CurrentCaller, services: Services, answer: Answer) -> Response:
+    return answer(await services.deals.create(body, caller, answer.idempotency))
 
 
 @router.get("", response_model=Page[Deal], responses=problem_responses(400, 422), summary="List deals")
@@ -179,6 +178,5 @@ async def delete_deal(deal_id: UUID, caller: CurrentCaller, services: Services, 
     responses=problem_responses(404, 409, 422),
     summary="Restore a soft-deleted deal",
 )
-async def restore_deal(deal_id: UUID, caller: CurrentCaller, services: Services) -> Response:
-    deal = await services.deals.restore(deal_id, caller)
-    return record_response(deal)
+async def restore_deal(deal_id: UUID, caller: CurrentCaller, services: Services, answer: Answer) -> Response:
+    return answer(await services.deals.restore(deal_id, caller, answer.idempotency))

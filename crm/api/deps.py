@@ -1,28 +1,27 @@
-"""What routes get from the composition root, and the caller of each request."""
+"""What routes get from the composition root: the services, the caller, and how a POST answers."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
 from uuid import UUID
 
-from asgi_correlation_id import correlation_id
 from fastapi import Depends, Header, Request
-from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from crm.api.errors import ReplayResponse
+from crm.api.responses import post_response
 from crm.domain.calculations.service import CalculationService
 from crm.domain.caller import Caller
 from crm.domain.clients.service import ClientService
 from crm.domain.clock import Clock
 from crm.domain.deals.service import DealService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
-from crm.domain.idempotency import IdempotencyClaim, IdempotencyStore
+from crm.domain.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer
 from crm.domain.journal.service import JournalService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
@@ -99,73 +98,86 @@ def _request_hash(body: bytes) -> str:
 
 
 async def get_caller(
-    request: Request,
-    services: Services,
     x_user_id: Annotated[
         str | None,
-        Header(description="Development stand-in for the token's `sub` until authentication lands."),
+        Header(
+            description="Development stand-in for the token's `sub` until authentication lands (400 if not a UUID).",
+            json_schema_extra={"format": "uuid"},
+        ),
     ] = None,
     x_user_roles: Annotated[
         str | None,
         Header(description="Development stand-in for the token's roles, comma-separated (default `admin`)."),
     ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        Header(description="On POST: a retry with the same key and body returns the first response."),
-    ] = None,
 ) -> Caller:
     """The one function that decides who is calling; authentication will replace its header reading."""
-    actor_id = _actor(x_user_id)
     roles = frozenset(r.strip() for r in (x_user_roles or "admin").split(",") if r.strip())
-    claim = None
-    if idempotency_key is not None and request.method == "POST":
-        claim = await _claim(request, services.idempotency, idempotency_key, actor_id)
-    return Caller(actor_id=actor_id, roles=roles, trace_id=correlation_id.get(), idempotency=claim)
-
-
-async def _claim(request: Request, store: IdempotencyStore, key: str, actor_id: UUID | None) -> IdempotencyClaim:
-    if not _KEY.match(key):
-        raise BadHeader(
-            "Idempotency-Key must be 1-255 visible ASCII characters.",
-            errors=[FieldProblem("Idempotency-Key", "1-255 visible ASCII characters")],
-        )
-    scope = f"{request.method} {request.url.path} {actor_id or '-'}"
-    request_hash = _request_hash(await request.body())
-    stored = await store.find(scope, key)
-    if stored is not None:
-        if stored.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was used with a different request body.",
-                errors=[FieldProblem("Idempotency-Key", "already used for another request")],
-            )
-        if stored.status is None or stored.body is None:
-            raise IdempotencyKeyInUse("A request with this Idempotency-Key is still being processed; retry.")
-        raise ReplayResponse(stored.status, stored.headers or {}, stored.body)
-    claim = IdempotencyClaim(scope=scope, key=key, request_hash=request_hash)
-    request.state.idempotency_claim = claim
-    return claim
+    return Caller(actor_id=_actor(x_user_id), roles=roles)
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 
-class IdempotentRoute(APIRoute):
-    """Stores the answer of a successful keyed POST right after the change committed with its claim."""
+class PostAnswer:
+    """How a POST route answers its use case's result, and the request's ``Idempotency-Key`` if it has one.
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        if "POST" not in (self.methods or ()):
-            return handler
+    The route hands ``idempotency`` to the use case, whose unit of work stores the answer in the transaction of
+    the change (``stored``); the route then answers with that same response, rendered once.
+    """
 
-        async def handle(request: Request) -> Response:
-            response = await handler(request)
-            claim: IdempotencyClaim | None = getattr(request.state, "idempotency_claim", None)
-            if claim is not None and 200 <= response.status_code < 300:
-                headers = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-                services: ApiServices = request.app.state.services
-                await services.idempotency.save_response(
-                    claim.scope, claim.key, response.status_code, headers, bytes(response.body)
-                )
-            return response
+    def __init__(self, status_code: int, path: str) -> None:
+        self.status_code = status_code
+        self.path = path
+        self.idempotency: IdempotentRequest | None = None
+        self._rendered: tuple[BaseModel, Response] | None = None
 
-        return handle
+    def __call__(self, result: BaseModel) -> Response:
+        if self._rendered is not None and self._rendered[0] is result:
+            return self._rendered[1]
+        return post_response(result, status_code=self.status_code, path=self.path)
+
+    def stored(self, result: BaseModel) -> StoredAnswer:
+        response = self(result)
+        self._rendered = (result, response)
+        headers = {name: value for name, value in response.headers.items() if name in REPLAYED_HEADERS}
+        return StoredAnswer(response.status_code, headers, bytes(response.body))
+
+
+async def post_answer(
+    request: Request,
+    services: Services,
+    caller: CurrentCaller,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="A retry with the same key and body gets the first answer instead of a second change "
+            "(1-255 visible ASCII characters; 400 otherwise).",
+            json_schema_extra={"minLength": 1, "maxLength": 255, "pattern": _KEY.pattern},
+        ),
+    ] = None,
+) -> PostAnswer:
+    answer = PostAnswer(request.scope["route"].status_code or 200, request.url.path)
+    if idempotency_key is None:
+        return answer
+    if not _KEY.match(idempotency_key):
+        raise BadHeader(
+            "Idempotency-Key must be 1-255 visible ASCII characters.",
+            errors=[FieldProblem("Idempotency-Key", "1-255 visible ASCII characters")],
+        )
+    scope = f"{request.method} {request.url.path} {caller.actor_id or '-'}"
+    request_hash = _request_hash(await request.body())
+    earlier = await services.idempotency.find(scope, idempotency_key)
+    if earlier is not None:
+        if earlier.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used with a different request body.",
+                errors=[FieldProblem("Idempotency-Key", "already used for another request")],
+            )
+        if earlier.answer is None:
+            raise IdempotencyKeyInUse("The request with this Idempotency-Key has no answer to replay; use a new key.")
+        raise ReplayResponse(earlier.answer.status, dict(earlier.answer.headers), earlier.answer.body)
+    answer.idempotency = IdempotentRequest(scope, idempotency_key, request_hash, answer.stored)
+    return answer
+
+
+Answer = Annotated[PostAnswer, Depends(post_answer)]

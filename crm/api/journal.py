@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
 
-from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response
@@ -15,7 +15,7 @@ from crm.domain.journal.schemas import JournalEntry, JournalEntryCreate, Journal
 from crm.domain.pagination import Page, PageRequest
 
 # Append-only: no PATCH or DELETE, so those methods answer 405.
-router = APIRouter(prefix="/api/v1/deals/{deal_id}/journal", tags=["journal"], route_class=IdempotentRoute)
+router = APIRouter(prefix="/api/v1/deals/{deal_id}/journal", tags=["journal"])
 
 
 @router.get(
@@ -39,8 +39,7 @@ async def list_journal(
     summary="Append a note to a deal",
 )
 async def append_journal_entry(
-    deal_id: UUID, body: JournalEntryCreate, caller: CurrentCaller, services: Services
+    deal_id: UUID, body: JournalEntryCreate, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
     """`author_id` is the caller (the `X-User-Id` development header until authentication lands)."""
-    entry = await services.journal.append(deal_id, body, caller)
-    return json_response(entry, status_code=status.HTTP_201_CREATED)
+    return answer(await services.journal.append(deal_id, body, caller, answer.idempotency))

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -26,7 +26,7 @@ from crm.domain.payments.schemas import (
 )
 
 PREFIX = "/api/v1/deals/{deal_id}/policies/{policy_id}/payments"
-router = APIRouter(prefix=PREFIX, tags=["payments"], route_class=IdempotentRoute)
+router = APIRouter(prefix=PREFIX, tags=["payments"])
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 Paging = Annotated[PageRequest, Depends(page_request)]
@@ -42,15 +42,6 @@ def _includes(include: str | None) -> set[str]:
             errors=[FieldProblem("include", f"comma-separated subset of {', '.join(EMBEDDABLE)}")],
         )
     return wanted
-
-
-def payment_response(
-    payment: Payment, *, status_code: int = 200, location: str | None = None, if_none_match: str | None = None
-) -> Response:
-    """Its status is derived from today, so it is part of the ETag: a cached copy goes stale with the date."""
-    return record_response(
-        payment, status_code=status_code, location=location, if_none_match=if_none_match, state=payment.status
-    )
 
 
 @router.get("", response_model=Page[Payment], responses=problem_responses(400, 404, 422), summary="List payments")
@@ -83,12 +74,10 @@ async def list_payments(
     summary="Schedule a payment of a policy",
 )
 async def create_payment(
-    deal_id: UUID, policy_id: UUID, body: PaymentCreate, caller: CurrentCaller, services: Services
+    deal_id: UUID, policy_id: UUID, body: PaymentCreate, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
     """`sequence` is the policy's next; `currency` defaults to the policy's."""
-    payment = await services.payments.create(deal_id, policy_id, body, caller)
-    location = f"{PREFIX.format(deal_id=deal_id, policy_id=policy_id)}/{payment.id}"
-    return payment_response(payment, status_code=status.HTTP_201_CREATED, location=location)
+    return answer(await services.payments.create(deal_id, policy_id, body, caller, answer.idempotency))
 
 
 @router.get(
@@ -101,7 +90,7 @@ async def get_payment(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, if_none_match: IfNoneMatch = None
 ) -> Response:
     payment = await services.payments.get(deal_id, policy_id, payment_id)
-    return payment_response(payment, if_none_match=if_none_match)
+    return record_response(payment, if_none_match=if_none_match)
 
 
 @router.patch(
@@ -121,7 +110,7 @@ async def update_payment(
 ) -> Response:
     """A currency change is refused while the payment has incomes or expenses (409 `payment_has_transactions`)."""
     payment = await services.payments.update(deal_id, policy_id, payment_id, body, caller, if_match=if_match)
-    return payment_response(payment)
+    return record_response(payment)
 
 
 @router.delete(
@@ -149,10 +138,9 @@ async def delete_payment(
     summary="Restore a soft-deleted payment",
 )
 async def restore_payment(
-    deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services
+    deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
-    payment = await services.payments.restore(deal_id, policy_id, payment_id, caller)
-    return payment_response(payment)
+    return answer(await services.payments.restore(deal_id, policy_id, payment_id, caller, answer.idempotency))
 
 
 @router.post(
@@ -162,10 +150,9 @@ async def restore_payment(
     summary="Cancel a payment (its status becomes `cancelled`)",
 )
 async def cancel_payment(
-    deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services
+    deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
-    payment = await services.payments.cancel(deal_id, policy_id, payment_id, caller)
-    return payment_response(payment)
+    return answer(await services.payments.cancel(deal_id, policy_id, payment_id, caller, answer.idempotency))
 
 
 @router.post(
@@ -175,10 +162,9 @@ async def cancel_payment(
     summary="Reopen a cancelled payment (admins only)",
 )
 async def reopen_payment(
-    deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services
+    deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
-    payment = await services.payments.reopen(deal_id, policy_id, payment_id, caller)
-    return payment_response(payment)
+    return answer(await services.payments.reopen(deal_id, policy_id, payment_id, caller, answer.idempotency))
 
 
 @router.get(
@@ -209,10 +195,12 @@ def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model:
         body: create_model,  # type: ignore[valid-type]
         caller: CurrentCaller,
         services: Services,
+        answer: Answer,
     ) -> Response:
-        line = await services.payment_lines.create(kind, deal_id, policy_id, payment_id, body, caller)
-        location = f"{PREFIX.format(deal_id=deal_id, policy_id=policy_id)}/{payment_id}/{kind}s/{line.id}"
-        return record_response(line, status_code=status.HTTP_201_CREATED, location=location)
+        line = await services.payment_lines.create(
+            kind, deal_id, policy_id, payment_id, body, caller, answer.idempotency
+        )
+        return answer(line)
 
     async def get_line(deal_id: UUID, policy_id: UUID, payment_id: UUID, line_id: UUID, services: Services) -> Response:
         return record_response(await services.payment_lines.get(kind, deal_id, policy_id, payment_id, line_id))
@@ -243,6 +231,20 @@ def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model:
     ) -> Response:
         await services.payment_lines.delete(kind, deal_id, policy_id, payment_id, line_id, caller, if_match=if_match)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    async def restore_line(
+        deal_id: UUID,
+        policy_id: UUID,
+        payment_id: UUID,
+        line_id: UUID,
+        caller: CurrentCaller,
+        services: Services,
+        answer: Answer,
+    ) -> Response:
+        line = await services.payment_lines.restore(
+            kind, deal_id, policy_id, payment_id, line_id, caller, answer.idempotency
+        )
+        return answer(line)
 
     router.add_api_route(
         path,
@@ -289,6 +291,15 @@ def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model:
         responses=problem_responses(404, 412, 422),
         summary=f"Delete an {kind} of a payment",
         name=f"delete_payment_{kind}",
+    )
+    router.add_api_route(
+        f"{path}/{{line_id}}/restore",
+        restore_line,
+        methods=["POST"],
+        response_model=PaymentLine,
+        responses=problem_responses(400, 404, 409, 422),
+        summary=f"Restore a deleted {kind}: it counts in the payment's totals again",
+        name=f"restore_payment_{kind}",
     )
 
 

@@ -6,12 +6,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
-from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response
 from crm.domain.permissions.schemas import PermissionSyncAccepted, PermissionSyncJob, PermissionSyncRequest
 
-router = APIRouter(prefix="/api/v1/permissions/sync", tags=["permissions"], route_class=IdempotentRoute)
+router = APIRouter(prefix="/api/v1/permissions/sync", tags=["permissions"])
 
 
 @router.post(
@@ -21,12 +21,13 @@ router = APIRouter(prefix="/api/v1/permissions/sync", tags=["permissions"], rout
     responses=problem_responses(400, 404, 409, 422, 503),
     summary="Sync who may see or change a client, deal or policy",
 )
-async def request_permission_sync(body: PermissionSyncRequest, caller: CurrentCaller, services: Services) -> Response:
+async def request_permission_sync(
+    body: PermissionSyncRequest, caller: CurrentCaller, services: Services, answer: Answer
+) -> Response:
     """Records the job (and the event `permissions.sync.requested`), then puts it on the BullMQ queue the Auth
     service consumes: 202 once Redis took it. Redis unreachable: 503 `queue_unavailable` and the job is kept as
     `failed`; no Redis configured: 503 naming the setting, nothing recorded. The owner must exist (404)."""
-    accepted = await services.permissions.request(body, caller)
-    return json_response(accepted, status_code=status.HTTP_202_ACCEPTED)
+    return answer(await services.permissions.request(body, caller, answer.idempotency))
 
 
 @router.get(

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -17,7 +17,7 @@ from crm.domain.policies.documents import DocumentLinkCreate, PolicyDocument
 from crm.domain.policies.schemas import Policy, PolicyCreate, PolicyFilter, PolicyStatus, PolicyUpdate
 from crm.domain.types import SearchTerm
 
-router = APIRouter(prefix="/api/v1/policies", tags=["policies"], route_class=IdempotentRoute)
+router = APIRouter(prefix="/api/v1/policies", tags=["policies"])
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 Paging = Annotated[PageRequest, Depends(page_request)]
@@ -30,10 +30,11 @@ Paging = Annotated[PageRequest, Depends(page_request)]
     responses=problem_responses(400, 404, 409, 422),
     summary="Issue a policy in a deal",
 )
-async def create_policy(body: PolicyCreate, caller: CurrentCaller, services: Services) -> Response:
-    """The deal and the client must be live, and the client must be the deal's (422 `policy_client_mismatch`)."""
-    policy = await services.policies.create(body, caller)
-    return record_response(policy, status_code=status.HTTP_201_CREATED, location=f"/api/v1/policies/{policy.id}")
+async def create_policy(body: PolicyCreate, caller: CurrentCaller, services: Services, answer: Answer) -> Response:
+    """The deal and the client must be live, and the client must be the deal's (422 `policy_client_mismatch`).
+    A draft may go without its premium and cover dates; any other status needs all three (422
+    `policy_terms_required`)."""
+    return answer(await services.policies.create(body, caller, answer.idempotency))
 
 
 @router.get("", response_model=Page[Policy], responses=problem_responses(400, 422), summary="List policies")
@@ -107,9 +108,8 @@ async def delete_policy(
     responses=problem_responses(404, 409, 422),
     summary="Restore a soft-deleted policy (its deal and client must be live)",
 )
-async def restore_policy(policy_id: UUID, caller: CurrentCaller, services: Services) -> Response:
-    policy = await services.policies.restore(policy_id, caller)
-    return record_response(policy)
+async def restore_policy(policy_id: UUID, caller: CurrentCaller, services: Services, answer: Answer) -> Response:
+    return answer(await services.policies.restore(policy_id, caller, answer.idempotency))
 
 
 @router.get(
@@ -131,12 +131,11 @@ async def list_policy_documents(policy_id: UUID, services: Services, page: Pagin
     summary="Link a document of the Documents service to a policy",
 )
 async def link_policy_document(
-    policy_id: UUID, body: DocumentLinkCreate, caller: CurrentCaller, services: Services
+    policy_id: UUID, body: DocumentLinkCreate, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
     """With `CRM_DOCUMENTS_BASE_URL` set the document must exist there (404 `document_not_found`; 503
     `documents_unavailable` when Documents does not answer); unset, any document id is accepted unchecked."""
-    link = await services.policy_documents.link(policy_id, body.document_id, caller)
-    return json_response(link, status_code=status.HTTP_201_CREATED)
+    return answer(await services.policy_documents.link(policy_id, body.document_id, caller, answer.idempotency))
 
 
 @router.delete(

@@ -20,19 +20,23 @@ def json_response(model: BaseModel, *, status_code: int = 200, headers: dict[str
 
 
 def record_response(
-    record: Record,
-    *,
-    status_code: int = 200,
-    location: str | None = None,
-    if_none_match: str | None = None,
-    state: str | None = None,
+    record: Record, *, status_code: int = 200, location: str | None = None, if_none_match: str | None = None
 ) -> Response:
-    """A record with its version (and ``state``, when derived on read) as ``ETag``, and ``Location`` when it was
+    """A record with its version (and its derived state, if any) as ``ETag``, and ``Location`` when it was
     just created; 304 without a body when ``If-None-Match`` names the entity the caller already has."""
-    etag = etag_of(record.version, state)
+    etag = etag_of(record.version, record.derived_state())
     headers = {"ETag": etag}
     if matches_none(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     if location is not None:
         headers["Location"] = location
     return json_response(record, status_code=status_code, headers=headers)
+
+
+def post_response(result: BaseModel, *, status_code: int, path: str) -> Response:
+    """How every POST answers: its result as JSON; a record with its ``ETag``, and a created one (201) with
+    its ``Location`` under the collection it was posted to."""
+    if not isinstance(result, Record):
+        return json_response(result, status_code=status_code)
+    location = f"{path}/{result.id}" if status_code == 201 else None
+    return record_response(result, status_code=status_code, location=location)

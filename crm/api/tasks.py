@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm.api.deps import CurrentCaller, IdempotentRoute, Services
+from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import json_response, record_response
@@ -15,7 +15,7 @@ from crm.domain.errors import FieldProblem, RuleViolation
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.tasks.rules import TaskPriority, TaskStatus
 from crm.domain.tasks.schemas import (
-    Moment,
+    MomentOrDay,
     Task,
     TaskCreate,
     TaskFilter,
@@ -25,7 +25,7 @@ from crm.domain.tasks.schemas import (
     TaskUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], route_class=IdempotentRoute)
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 T = TypeVar("T")
@@ -52,15 +52,23 @@ async def task_filter(
     priority: Annotated[list[TaskPriority] | None, Query(description="Repeatable.")] = None,
     deal_id: Annotated[UUID | None, Query(description="Also accepted as `dealId`.")] = None,
     due_before: Annotated[
-        Moment | None, Query(description="`due_at` before this instant (exclusive); also `dueBefore`.")
+        MomentOrDay | None,
+        Query(
+            description="`due_at` before this instant (exclusive); a plain date means its midnight in the "
+            "business time zone. Also `dueBefore`."
+        ),
     ] = None,
     due_after: Annotated[
-        Moment | None, Query(description="`due_at` at or after this instant (inclusive); also `dueAfter`.")
+        MomentOrDay | None,
+        Query(
+            description="`due_at` at or after this instant (inclusive); a plain date means its midnight in the "
+            "business time zone. Also `dueAfter`."
+        ),
     ] = None,
     assignee_id_camel: Annotated[UUID | None, _hidden("assigneeId")] = None,
     deal_id_camel: Annotated[UUID | None, _hidden("dealId")] = None,
-    due_before_camel: Annotated[Moment | None, _hidden("dueBefore")] = None,
-    due_after_camel: Annotated[Moment | None, _hidden("dueAfter")] = None,
+    due_before_camel: Annotated[MomentOrDay | None, _hidden("dueBefore")] = None,
+    due_after_camel: Annotated[MomentOrDay | None, _hidden("dueAfter")] = None,
 ) -> TaskFilter:
     return TaskFilter(
         assignee_id=_either("assignee_id", assignee_id, assignee_id_camel),
@@ -80,10 +88,9 @@ async def task_filter(
     responses=problem_responses(400, 404, 409, 422),
     summary="Create a task",
 )
-async def create_task(body: TaskCreate, caller: CurrentCaller, services: Services) -> Response:
+async def create_task(body: TaskCreate, caller: CurrentCaller, services: Services, answer: Answer) -> Response:
     """`author_id` is the caller. Input fields may also be spelled in camelCase, and `title` as `subject`."""
-    task = await services.tasks.create(body, caller)
-    return record_response(task, status_code=status.HTTP_201_CREATED, location=f"/api/v1/tasks/{task.id}")
+    return answer(await services.tasks.create(body, caller, answer.idempotency))
 
 
 @router.get("", response_model=Page[Task], responses=problem_responses(400, 422), summary="List tasks")
@@ -123,10 +130,15 @@ async def update_task(
     summary="Schedule a task (or move its scheduled time)",
 )
 async def schedule_task(
-    task_id: UUID, body: TaskSchedule, caller: CurrentCaller, services: Services, if_match: ExpectedVersion
+    task_id: UUID,
+    body: TaskSchedule,
+    caller: CurrentCaller,
+    services: Services,
+    if_match: ExpectedVersion,
+    answer: Answer,
 ) -> Response:
-    task = await services.tasks.schedule(task_id, body.scheduled_for, caller, if_match=if_match)
-    return record_response(task)
+    task = await services.tasks.schedule(task_id, body.scheduled_for, caller, answer.idempotency, if_match=if_match)
+    return answer(task)
 
 
 @router.post(
@@ -136,10 +148,9 @@ async def schedule_task(
     summary="Complete a task",
 )
 async def complete_task(
-    task_id: UUID, caller: CurrentCaller, services: Services, if_match: ExpectedVersion
+    task_id: UUID, caller: CurrentCaller, services: Services, if_match: ExpectedVersion, answer: Answer
 ) -> Response:
-    task = await services.tasks.complete(task_id, caller, if_match=if_match)
-    return record_response(task)
+    return answer(await services.tasks.complete(task_id, caller, answer.idempotency, if_match=if_match))
 
 
 @router.post(
@@ -150,8 +161,7 @@ async def complete_task(
     summary="Add a reminder to a task",
 )
 async def add_task_reminder(
-    task_id: UUID, body: TaskReminderCreate, caller: CurrentCaller, services: Services
+    task_id: UUID, body: TaskReminderCreate, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
     """Fires at `remind_at` on the channel; one reminder per (task, time, channel)."""
-    reminder = await services.tasks.add_reminder(task_id, body, caller)
-    return json_response(reminder, status_code=status.HTTP_201_CREATED)
+    return answer(await services.tasks.add_reminder(task_id, body, caller, answer.idempotency))

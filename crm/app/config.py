@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm.domain.money import parse_currency
+
 
 class Settings(BaseSettings):
     """Every setting is a ``CRM_``-prefixed environment variable (or a line of ``.env``)."""
@@ -34,9 +36,7 @@ class Settings(BaseSettings):
     db_pool_max_size: int = Field(default=10, ge=1, le=100)
     db_command_timeout: float = Field(default=30.0, gt=0, description="Seconds before a query is cancelled.")
     business_timezone: str = Field(default="Europe/Moscow", description="Zone in which 'today' is computed.")
-    default_currency: str = Field(
-        default="RUB", pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code used when none is given."
-    )
+    default_currency: str = Field(default="RUB", description="ISO 4217 code used when none is given.")
     events_source: str = Field(default="crm.deals", min_length=1, description="CloudEvents `source`.")
     rabbitmq_url: str | None = Field(
         default=None,
@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("default_currency")
+    @classmethod
+    def _iso_4217(cls, value: str) -> str:
+        return parse_currency(value)
 
     @field_validator("permissions_queue_name")
     @classmethod

@@ -1,106 +1,120 @@
 """crm-worker's jobs: what runs on a timer, each safe to run twice or in two processes at once.
 
-Each job takes the process's pool and the settings and returns a small JSON-ready summary. The Celery
-tasks (``crm.app.worker``) and ``crm-worker run <job>`` both call them.
+``JOBS`` is the one registry: a job's name, how often beat sends it and what it does stand together. The
+Celery tasks (``crm.app.worker``) and ``crm-worker run <job>`` both run jobs from it; each run returns a small
+JSON-ready summary, ``{"job": name, …figures}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
-
-from crm.app.config import Settings
-from crm.domain.clock import Clock
+from crm.app.wiring import Wiring
 from crm.domain.payments.overdue import OverduePayments
 from crm.domain.permissions.stranded import StrandedPermissionJobs
 from crm.domain.tasks.schedule_jobs import TaskScheduleJobs
-from crm.infrastructure.db.idempotency import IdempotencyStore
-from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
-from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 
 NO_PERMISSIONS_REDIS = "no Redis configured for the permission queue (CRM_PERMISSIONS_REDIS_URL or CRM_REDIS_URL)"
 
 Summary = dict[str, Any]
-Job = Callable[[asyncpg.Pool, Settings], Coroutine[Any, Any, Summary]]
+Figures = dict[str, Any]
 
 
-def _uow(pool: asyncpg.Pool, settings: Settings) -> PgUnitOfWorkFactory:
-    return PgUnitOfWorkFactory(pool, OutboxWriter(settings.events_source))
-
-
-async def task_reminders(pool: asyncpg.Pool, settings: Settings) -> Summary:
+async def task_reminders(app: Wiring) -> Figures:
     """Fire due task reminders (one task.reminder event each)."""
-    run = await TaskScheduleJobs(_uow(pool, settings), Clock(settings.business_zone)).fire_due_reminders()
-    return {"job": "task-reminders", "fired": run.fired, "dropped": run.dropped}
+    run = await TaskScheduleJobs(app.uow, app.clock).fire_due_reminders()
+    return {"fired": run.fired, "dropped": run.dropped}
 
 
-async def scheduled_tasks(pool: asyncpg.Pool, settings: Settings) -> Summary:
+async def scheduled_tasks(app: Wiring) -> Figures:
     """Make scheduled tasks pending once their scheduled_for has come."""
-    started = await TaskScheduleJobs(_uow(pool, settings), Clock(settings.business_zone)).start_due_scheduled_tasks()
-    return {"job": "scheduled-tasks", "started": started}
+    return {"started": await TaskScheduleJobs(app.uow, app.clock).start_due_scheduled_tasks()}
 
 
-async def overdue_payments(pool: asyncpg.Pool, settings: Settings) -> Summary:
+async def overdue_payments(app: Wiring) -> Figures:
     """Announce payments that became overdue (deal.payment.updated, once per planned date)."""
-    announced = await OverduePayments(_uow(pool, settings), Clock(settings.business_zone)).announce()
-    return {"job": "overdue-payments", "announced": announced}
+    return {"announced": await OverduePayments(app.uow, app.clock).announce()}
 
 
-async def relay_sweep(pool: asyncpg.Pool, settings: Settings) -> Summary:
+async def relay_sweep(app: Wiring) -> Figures:
     """Publish pending outbox rows once, unless a crm-api relay holds the lead."""
     # Imported here: the relay's wiring is heavier (aio-pika, Redis) than the other jobs need.
     from crm.app.events import sweep_outbox
 
-    return {"job": "relay-sweep", "published": await sweep_outbox(pool, settings)}
+    return {"published": await sweep_outbox(app.pool, app.settings)}
 
 
-async def prune_outbox(pool: asyncpg.Pool, settings: Settings) -> Summary:
+async def prune_outbox(app: Wiring) -> Figures:
     """Delete outbox rows published longer than CRM_OUTBOX_RETENTION ago."""
-    return {"job": "prune-outbox", "deleted": await prune_published_outbox(pool, settings.outbox_retention)}
+    return {"deleted": await prune_published_outbox(app.pool, app.settings.outbox_retention)}
 
 
-async def prune_idempotency_keys(pool: asyncpg.Pool, settings: Settings) -> Summary:
+async def prune_idempotency_keys(app: Wiring) -> Figures:
     """Delete Idempotency-Key records older than CRM_IDEMPOTENCY_KEY_TTL_HOURS."""
-    store = IdempotencyStore(pool, timedelta(hours=settings.idempotency_key_ttl_hours))
-    return {"job": "prune-idempotency-keys", "deleted": await store.forget_expired()}
+    return {"deleted": await app.idempotency.forget_expired()}
 
 
-async def permission_jobs(pool: asyncpg.Pool, settings: Settings) -> Summary:
+async def permission_jobs(app: Wiring) -> Figures:
     """Enqueue permission sync jobs left pending (crm-api stopped between recording and enqueueing one)."""
     # Imported here: only this job talks to BullMQ.
     from crm.app.permissions import permission_queue
 
-    queue = permission_queue(settings)
+    queue = permission_queue(app.settings)
     if queue is None:
-        return {"job": "permission-jobs", "skipped": NO_PERMISSIONS_REDIS}
+        return {"skipped": NO_PERMISSIONS_REDIS}
     try:
-        run = await StrandedPermissionJobs(_uow(pool, settings), queue).requeue()
+        run = await StrandedPermissionJobs(app.uow, queue).requeue()
     finally:
         await queue.close()
-    return {
-        "job": "permission-jobs",
-        "queued": run.queued,
-        "superseded": run.superseded,
-        "waiting": run.waiting,
-        "error": run.error,
-    }
+    return {"queued": run.queued, "superseded": run.superseded, "waiting": run.waiting, "error": run.error}
 
 
-JOBS: Mapping[str, Job] = {
-    "task-reminders": task_reminders,
-    "scheduled-tasks": scheduled_tasks,
-    "overdue-payments": overdue_payments,
-    "relay-sweep": relay_sweep,
-    "prune-outbox": prune_outbox,
-    "prune-idempotency-keys": prune_idempotency_keys,
-    "permission-jobs": permission_jobs,
-}
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    every: timedelta  # how often beat sends it; a run not started within that time expires
+    work: Callable[[Wiring], Awaitable[Figures]]
+
+    @property
+    def description(self) -> str:
+        """The first line of what the job does, for ``crm-worker run --help``."""
+        return (self.work.__doc__ or "").strip().splitlines()[0]
+
+    async def run(self, app: Wiring) -> Summary:
+        return {"job": self.name, **await self.work(app)}
 
 
-def describe(job: Job) -> str:
-    """The job's one-line description, for ``crm-worker run --help``."""
-    return (job.__doc__ or "").strip().splitlines()[0]
+class Jobs(Mapping[str, Job]):
+    def __init__(self, *jobs: Job) -> None:
+        self._jobs = {job.name: job for job in jobs}
+
+    def __getitem__(self, name: str) -> Job:
+        return self._jobs[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._jobs)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+
+PRUNE_EVERY = timedelta(hours=1)
+JOBS = Jobs(
+    Job("task-reminders", timedelta(seconds=30), task_reminders),
+    Job("scheduled-tasks", timedelta(seconds=30), scheduled_tasks),
+    Job("overdue-payments", timedelta(minutes=10), overdue_payments),
+    Job("relay-sweep", timedelta(seconds=30), relay_sweep),
+    Job("prune-outbox", PRUNE_EVERY, prune_outbox),
+    Job("prune-idempotency-keys", PRUNE_EVERY, prune_idempotency_keys),
+    # A stranded permission job is enqueued by the first run after its grace period (crm.domain.permissions.stranded).
+    Job("permission-jobs", timedelta(minutes=1), permission_jobs),
+)
+
+
+async def run(name: str, app: Wiring) -> Summary:
+    """Run one job once, here."""
+    return await JOBS[name].run(app)

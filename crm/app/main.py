@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
 
 import asyncpg
 import httpx
@@ -19,9 +18,9 @@ from crm.api.errors import install_error_handlers
 from crm.app.config import Settings
 from crm.app.events import EventDelivery
 from crm.app.permissions import permission_queue as build_permission_queue
+from crm.app.wiring import Wiring, open_pool
 from crm.domain.calculations.service import CalculationService
 from crm.domain.clients.service import ClientService
-from crm.domain.clock import Clock
 from crm.domain.deals.service import DealService
 from crm.domain.journal.service import JournalService
 from crm.domain.payments.line_service import PaymentLineService
@@ -35,18 +34,14 @@ from crm.domain.tasks.service import TaskService
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deals import PgDealReader
-from crm.infrastructure.db.idempotency import IdempotencyStore
 from crm.infrastructure.db.journal import PgJournalReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
-from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.payments import PgPaymentReader
 from crm.infrastructure.db.permissions import PgPermissionSyncReader
 from crm.infrastructure.db.policies import PgPolicyReader
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
-from crm.infrastructure.db.pool import create_pool
 from crm.infrastructure.db.readiness import DatabaseReadiness
 from crm.infrastructure.db.tasks import PgTaskReader
-from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
 from crm.infrastructure.permissions_queue import UnconfiguredPermissionQueue
 
@@ -90,23 +85,21 @@ class Readiness:
 
 
 def build_services(
-    pool: asyncpg.Pool,
-    settings: Settings,
+    app: Wiring,
     events: EventDelivery,
     documents_http: httpx.AsyncClient | None = None,
     permission_queue: PermissionQueue | None = None,
 ) -> ApiServices:
-    clock = Clock(settings.business_zone)
-    uow = PgUnitOfWorkFactory(pool, OutboxWriter(settings.events_source))
+    pool, clock, uow = app.pool, app.clock, app.uow
     # Without a Documents service configured, policy document links are accepted unchecked.
     catalog: DocumentCatalog = AcceptAllDocuments() if documents_http is None else HttpDocumentCatalog(documents_http)
     policy_reader = PgPolicyReader(pool)
-    payment_reader = PgPaymentReader(pool)
+    payment_reader = PgPaymentReader(pool, clock)
     return ApiServices(
         clients=ClientService(uow, PgClientReader(pool), clock),
         deals=DealService(uow, PgDealReader(pool), clock),
         calculations=CalculationService(uow, PgCalculationReader(pool), clock),
-        policies=PolicyService(uow, policy_reader, clock, default_currency=settings.default_currency),
+        policies=PolicyService(uow, policy_reader, clock, default_currency=app.settings.default_currency),
         policy_documents=PolicyDocumentService(uow, policy_reader, PgPolicyDocumentReader(pool), catalog, clock),
         journal=JournalService(uow, PgJournalReader(pool), clock),
         tasks=TaskService(uow, PgTaskReader(pool), clock),
@@ -116,11 +109,11 @@ def build_services(
         permissions=PermissionSyncService(
             uow, PgPermissionSyncReader(pool), permission_queue or UnconfiguredPermissionQueue(), clock
         ),
-        idempotency=IdempotencyStore(pool, timedelta(hours=settings.idempotency_key_ttl_hours)),
+        idempotency=app.idempotency,
         readiness=Readiness(DatabaseReadiness(pool, head_revision()), events),
         clock=clock,
         deal_stream=events.stream,
-        stream_heartbeat=settings.stream_heartbeat_seconds,
+        stream_heartbeat=app.settings.stream_heartbeat_seconds,
     )
 
 
@@ -132,11 +125,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.database_url:
             raise RuntimeError("CRM_DATABASE_URL is not set; `crm-api` starts an embedded database instead.")
         async with AsyncExitStack() as stack:
-            pool = await create_pool(
-                settings.database_url,
+            pool = await open_pool(
+                settings,
+                application_name="crm-api",
                 min_size=settings.db_pool_min_size,
                 max_size=settings.db_pool_max_size,
-                command_timeout=settings.db_command_timeout,
             )
             stack.push_async_callback(pool.close)
             documents_http = None
@@ -149,7 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ensure_migrated(pool)
             events = EventDelivery(settings, pool)
             app.state.events = events
-            app.state.services = build_services(pool, settings, events, documents_http, permission_queue)
+            app.state.services = build_services(Wiring.of(pool, settings), events, documents_http, permission_queue)
             await events.start()
             stack.push_async_callback(events.stop)
             # Start-up leaves ~120 k long-lived objects (Alembic and SQLAlchemy for the migration check);

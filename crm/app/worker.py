@@ -1,7 +1,7 @@
 """``crm-worker``: the Celery worker and beat that run crm's jobs on a timer, and ``run <job>`` for ops.
 
     crm-worker worker -l info        any Celery sub-command (worker, beat, inspect, …), arguments as Celery's
-    crm-worker beat -l info          one beat per deployment sends the jobs on SCHEDULE
+    crm-worker beat -l info          one beat per deployment sends the jobs, each as often as crm.app.jobs says
     crm-worker run task-reminders    one job, once, here, without a broker; prints a JSON summary line
 
 Celery tasks are plain functions; each worker process runs the async jobs in one event loop of its own,
@@ -18,8 +18,6 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -28,9 +26,9 @@ import structlog
 from celery import Celery, signals  # type: ignore[import-untyped]
 
 from crm.app.config import Settings
-from crm.app.jobs import JOBS, Job, Summary, describe
+from crm.app.jobs import JOBS, Job, Summary
 from crm.app.logging import configure_logging
-from crm.infrastructure.db.pool import create_pool
+from crm.app.wiring import Wiring, open_pool
 
 log = structlog.get_logger(__name__)
 
@@ -38,25 +36,6 @@ NO_BROKER = "crm-worker: no Celery broker configured: set CRM_CELERY_BROKER_URL 
 NO_DATABASE = "crm-worker: CRM_DATABASE_URL is not set; the jobs run against the service's PostgreSQL."
 USAGE = """usage: crm-worker run JOB|all        run a job once, here, without a broker (see `crm-worker run --help`)
        crm-worker COMMAND [ARGS...]    a Celery command: worker, beat, inspect, … (`crm-worker COMMAND --help`)"""
-
-# How often beat sends each job. A run that has not started within its interval expires (its retries
-# too): the next run does the same work.
-REMINDERS_INTERVAL = timedelta(seconds=30)
-SCHEDULED_TASKS_INTERVAL = timedelta(seconds=30)
-OVERDUE_PAYMENTS_INTERVAL = timedelta(minutes=10)
-RELAY_SWEEP_INTERVAL = timedelta(seconds=30)
-PRUNE_INTERVAL = timedelta(hours=1)
-# A stranded permission job is enqueued by the first run after its grace period (crm.domain.permissions.stranded).
-PERMISSION_JOBS_INTERVAL = timedelta(minutes=1)
-SCHEDULE: Mapping[str, timedelta] = {
-    "task-reminders": REMINDERS_INTERVAL,
-    "scheduled-tasks": SCHEDULED_TASKS_INTERVAL,
-    "overdue-payments": OVERDUE_PAYMENTS_INTERVAL,
-    "relay-sweep": RELAY_SWEEP_INTERVAL,
-    "prune-outbox": PRUNE_INTERVAL,
-    "prune-idempotency-keys": PRUNE_INTERVAL,
-    "permission-jobs": PERMISSION_JOBS_INTERVAL,
-}
 
 # Failures worth another try: the database or the network away for a moment, a deadlock, a timeout.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -102,26 +81,26 @@ class JobRuntime:
         self._settings = settings
         self._pid: int | None = None
         self._runner: asyncio.Runner | None = None
-        self._pool: asyncpg.Pool | None = None
+        self._wiring: Wiring | None = None
         self._lock = threading.Lock()
 
     def run(self, job: Job) -> Summary:
         with self._lock:
             runner = self._runner_of_this_process()
-            if self._pool is None:
-                self._pool = runner.run(self._create_pool())
-            return runner.run(job(self._pool, self._settings))
+            if self._wiring is None:
+                self._wiring = Wiring.of(runner.run(job_pool(self._settings)), self._settings)
+            return runner.run(job.run(self._wiring))
 
     def close(self) -> None:
         """Close the pool and the loop of this process; safe to call twice, or where nothing was made."""
         with self._lock:
-            runner, pool = self._runner, self._pool
+            runner, wiring = self._runner, self._wiring
             if runner is None or self._pid != os.getpid():
                 return
-            self._runner = self._pool = None
+            self._runner = self._wiring = None
             try:
-                if pool is not None:
-                    runner.run(asyncio.wait_for(pool.close(), timeout=10))
+                if wiring is not None:
+                    runner.run(asyncio.wait_for(wiring.pool.close(), timeout=10))
             except Exception:
                 log.warning("closing the job pool failed", exc_info=True)
             finally:
@@ -131,29 +110,25 @@ class JobRuntime:
         pid = os.getpid()
         if self._runner is None or self._pid != pid:
             # A forked child inherits its parent's loop and pool, if any: they are the parent's to close.
-            self._runner, self._pool, self._pid = asyncio.Runner(), None, pid
+            self._runner, self._wiring, self._pid = asyncio.Runner(), None, pid
         return self._runner
 
-    async def _create_pool(self) -> asyncpg.Pool:
-        if not self._settings.database_url:
-            raise RuntimeError(NO_DATABASE)
-        return await create_pool(
-            self._settings.database_url,
-            min_size=1,
-            max_size=POOL_MAX_SIZE,
-            command_timeout=self._settings.db_command_timeout,
-            application_name="crm-worker",
-        )
+
+async def job_pool(settings: Settings) -> asyncpg.Pool:
+    """The pool a process runs its jobs on: one at a time, so a few connections (the relay sweep takes most)."""
+    if not settings.database_url:
+        raise RuntimeError(NO_DATABASE)
+    return await open_pool(settings, application_name="crm-worker", min_size=1, max_size=POOL_MAX_SIZE)
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
-        job: {
-            "task": task_name(job),
-            "schedule": interval,
-            "options": {"queue": settings.worker_queue, "expires": interval.total_seconds()},
+        job.name: {
+            "task": task_name(job.name),
+            "schedule": job.every,
+            "options": {"queue": settings.worker_queue, "expires": job.every.total_seconds()},
         }
-        for job, interval in SCHEDULE.items()
+        for job in JOBS.values()
     }
 
 
@@ -182,8 +157,8 @@ def create_celery_app(settings: Settings) -> Celery:
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )
     runtime = JobRuntime(settings)
-    for job_name, job in JOBS.items():
-        _register(app, runtime, job_name, job)
+    for job in JOBS.values():
+        _register(app, runtime, job)
 
     def close_runtime(**_: object) -> None:
         runtime.close()
@@ -195,15 +170,15 @@ def create_celery_app(settings: Settings) -> Celery:
     return app
 
 
-def _register(app: Celery, runtime: JobRuntime, job_name: str, job: Job) -> None:
+def _register(app: Celery, runtime: JobRuntime, job: Job) -> None:
     def run_job() -> Summary:
         summary = runtime.run(job)
         log.info("job done", **summary)
         return summary
 
-    run_job.__doc__ = job.__doc__
+    run_job.__doc__ = job.work.__doc__
     app.task(
-        name=task_name(job_name),
+        name=task_name(job.name),
         autoretry_for=TRANSIENT_ERRORS,
         retry_backoff=RETRY_BACKOFF_BASE,
         retry_backoff_max=RETRY_BACKOFF_MAX,
@@ -214,7 +189,7 @@ def _register(app: Celery, runtime: JobRuntime, job_name: str, job: Job) -> None
 
 def _run_parser() -> argparse.ArgumentParser:
     width = max(map(len, JOBS))
-    listing = "\n".join(f"  {name:<{width}}  {describe(job)}" for name, job in JOBS.items())
+    listing = "\n".join(f"  {name:<{width}}  {job.description}" for name, job in JOBS.items())
     parser = argparse.ArgumentParser(
         prog="crm-worker run",
         description="Run a job once, in the foreground, without a broker; print its summary as one JSON line.",
@@ -226,19 +201,13 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 async def _run_jobs(settings: Settings, names: list[str]) -> int:
-    assert settings.database_url is not None
-    pool = await create_pool(
-        settings.database_url,
-        min_size=1,
-        max_size=POOL_MAX_SIZE,
-        command_timeout=settings.db_command_timeout,
-        application_name="crm-worker",
-    )
+    pool = await job_pool(settings)
+    app = Wiring.of(pool, settings)
     failed = 0
     try:
         for name in names:
             try:
-                summary = await JOBS[name](pool, settings)
+                summary = await JOBS[name].run(app)
             except Exception as exc:
                 log.exception("job failed", job=name)
                 summary, failed = {"job": name, "error": f"{type(exc).__name__}: {exc}"}, failed + 1

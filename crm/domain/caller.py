@@ -1,11 +1,9 @@
-"""Who is asking, and what travels with their request into the unit of work."""
+"""Who is asking: the actor recorded on what they change, and the roles that decide what they may do."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from uuid import UUID
-
-from crm.domain.idempotency import IdempotencyClaim
 
 ADMIN_ROLES = frozenset({"admin", "ROLE_ADMIN"})
 
@@ -14,8 +12,6 @@ ADMIN_ROLES = frozenset({"admin", "ROLE_ADMIN"})
 class Caller:
     actor_id: UUID | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
-    trace_id: str | None = None
-    idempotency: IdempotencyClaim | None = None
 
     @property
     def is_admin(self) -> bool:

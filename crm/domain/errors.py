@@ -287,3 +287,8 @@ class PaymentReopenForbidden(DomainError):
 class PolicyHasPayments(Conflict):
     code = "policy_has_payments"
     title = "Policy has payments"
+
+
+class PolicyTermsRequired(RuleViolation):
+    code = "policy_terms_required"
+    title = "Policy terms required"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
+import pycountry
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 MAX_INTEGER_DIGITS = 12
@@ -68,13 +69,20 @@ PositiveAmount = Annotated[Amount, AfterValidator(_positive)]
 NonNegativeAmount = Annotated[Amount, AfterValidator(_not_negative)]
 
 
+# The currencies ISO 4217 lists, from pycountry's copy of the standard.
+ISO_4217 = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+
+
 def parse_currency(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be a three-letter ISO 4217 code")
-    code = value.strip().upper()
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise ValueError("must be a three-letter ISO 4217 code")
+    """An ISO 4217 code, trimmed and upper-cased (``" rub "`` is ``RUB``)."""
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if code not in ISO_4217:
+        raise ValueError("must be an ISO 4217 currency code, e.g. RUB")
     return code
 
 
-Currency = Annotated[str, BeforeValidator(parse_currency), WithJsonSchema({"type": "string", "examples": ["RUB"]})]
+Currency = Annotated[
+    str,
+    BeforeValidator(parse_currency),
+    WithJsonSchema({"type": "string", "pattern": "^ *[A-Za-z]{3} *$", "examples": ["RUB"]}),
+]

@@ -10,6 +10,7 @@ from crm.domain.caller import Caller
 from crm.domain.clients.repository import ClientRepository
 from crm.domain.deals.repository import DealRepository
 from crm.domain.events import DomainEvent
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.journal.repository import JournalRepository
 from crm.domain.payments.repository import PaymentRepository
 from crm.domain.permissions.repository import PermissionSyncRepository
@@ -58,8 +59,11 @@ class UnitOfWork(Protocol):
     def record(self, event: DomainEvent) -> None:
         """Queue an event; it is written to the outbox by ``commit``, in the same transaction."""
 
-    async def commit(self) -> None: ...
+    async def commit(self, result: object = None) -> None:
+        """Write the recorded events and commit, once. ``result`` is what the use case answers: with an
+        ``Idempotency-Key`` it is stored in this same transaction, so a retry gets it back."""
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, caller: Caller) -> UnitOfWork: ...
+    def __call__(self, caller: Caller, idempotency: IdempotentRequest | None = None) -> UnitOfWork:
+        """A unit of work acting for ``caller``; ``idempotency`` when the request came with a key."""

@@ -116,7 +116,6 @@ async def test_rollback_discards_recorded_events_and_changes(app, db):
     factory = app.state.services.deals._uow  # the wired unit-of-work factory
     event = DomainEvent(
         routing_key="client.created",
-        aggregate_type="client",
         aggregate_id=uuid.uuid4(),
         data={},
         occurred_at=app.state.services.clock.now(),
@@ -141,9 +140,7 @@ async def test_commit_writes_change_and_event_together(app, db):
         await uow.clients.add(
             client_id, {"name": "Real", "email": None, "phone": None, "status": "active", "owner_id": None}, None
         )
-        uow.record(
-            DomainEvent("client.created", "client", client_id, {"id": str(client_id)}, app.state.services.clock.now())
-        )
+        uow.record(DomainEvent("client.created", client_id, {"id": str(client_id)}, app.state.services.clock.now()))
         await uow.commit()
     assert await db.fetchval("SELECT count(*) FROM crm.clients WHERE id = $1", client_id) == 1
     assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE aggregate_id = $1", client_id) == 1

@@ -18,8 +18,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from crm.app import jobs
 from crm.app.config import Settings
 from crm.app.main import create_app
+from crm.app.wiring import Wiring
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0, message: str = "") -> None:
@@ -38,6 +40,11 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
             yield app, client
+
+
+async def run_job(name: str, pool: Any, settings: Settings) -> dict[str, Any]:
+    """One crm-worker job, once, on the tests' pool, as ``crm-worker run`` does it."""
+    return await jobs.run(name, Wiring.of(pool, settings))
 
 
 def free_port() -> int:

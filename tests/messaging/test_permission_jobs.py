@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from crm.app import jobs
+from crm.app.jobs import NO_PERMISSIONS_REDIS
+from crm.app.wiring import Wiring
 from crm.domain.permissions.stranded import GRACE_PERIOD, StrandedPermissionJobs
-from crm.infrastructure.db.outbox import OutboxWriter
-from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 from crm.infrastructure.permissions_queue import BullMqPermissionQueue
 from tests.bullmq_queues import bullmq_queue_of
+from tests.messaging.support import run_job
 
 BULL_PREFIX = "bull"
 # Nothing listens on port 1: connections are refused at once.
@@ -73,7 +73,7 @@ async def permission_job_states(db):
 async def test_a_stranded_permission_job_is_enqueued_and_marked_queued(db, pool, permission_settings, bullmq_queue):
     stranded = await add_permission_job(db, age=STRANDED)
 
-    summary = await jobs.permission_jobs(pool, permission_settings)
+    summary = await run_job("permission-jobs", pool, permission_settings)
 
     assert summary == {"job": "permission-jobs", "queued": 1, "superseded": 0, "waiting": 0, "error": None}
     job = await bullmq_queue.getJob(stranded["job_id"])
@@ -86,7 +86,7 @@ async def test_a_stranded_permission_job_is_enqueued_and_marked_queued(db, pool,
     }
     assert (job.opts["attempts"], job.opts["backoff"]) == (5, {"type": "exponential", "delay": 1000})
     assert await permission_job_states(db) == {stranded["job_id"]: ("queued", None, True)}
-    assert await jobs.permission_jobs(pool, permission_settings) == {
+    assert await run_job("permission-jobs", pool, permission_settings) == {
         "job": "permission-jobs",
         "queued": 0,
         "superseded": 0,
@@ -100,7 +100,7 @@ async def test_a_pending_job_younger_than_the_grace_period_is_left_to_its_reques
 ):
     fresh = await add_permission_job(db, age=GRACE_PERIOD - timedelta(seconds=10))
 
-    summary = await jobs.permission_jobs(pool, permission_settings)
+    summary = await run_job("permission-jobs", pool, permission_settings)
 
     assert (summary["queued"], summary["waiting"]) == (0, 0)
     assert await bullmq_queue.getJob(fresh["job_id"]) is None
@@ -114,7 +114,7 @@ async def test_a_stranded_job_with_a_newer_sync_of_its_owner_is_superseded_not_e
     older = await add_permission_job(db, age=STRANDED + timedelta(minutes=5), owner_id=owner)
     newer = await add_permission_job(db, age=STRANDED, status="queued", owner_id=owner)
 
-    summary = await jobs.permission_jobs(pool, permission_settings)
+    summary = await run_job("permission-jobs", pool, permission_settings)
 
     assert (summary["queued"], summary["superseded"]) == (0, 1)
     assert await bullmq_queue.getJob(older["job_id"]) is None
@@ -126,7 +126,7 @@ async def test_failed_and_queued_jobs_are_left_alone(db, pool, permission_settin
     failed = await add_permission_job(db, age=STRANDED, status="failed")
     queued = await add_permission_job(db, age=STRANDED, status="queued")
 
-    summary = await jobs.permission_jobs(pool, permission_settings)
+    summary = await run_job("permission-jobs", pool, permission_settings)
 
     assert (summary["queued"], summary["waiting"]) == (0, 0)
     assert await bullmq_queue.getJob(failed["job_id"]) is None
@@ -143,7 +143,7 @@ async def test_with_redis_unreachable_stranded_jobs_stay_pending_and_the_error_i
     stranded = [await add_permission_job(db, age=STRANDED) for _ in range(2)]
     unreachable = permission_settings.model_copy(update={"permissions_redis_url": CLOSED_PORT_URL})
 
-    summary = await jobs.permission_jobs(pool, unreachable)
+    summary = await run_job("permission-jobs", pool, unreachable)
 
     assert {key: summary[key] for key in ("job", "queued", "waiting")} == {
         "job": "permission-jobs",
@@ -158,7 +158,7 @@ async def test_stranded_jobs_are_enqueued_once_when_two_runs_race(db, pool, perm
     stranded = [await add_permission_job(db, age=STRANDED) for _ in range(5)]
 
     runs = await asyncio.gather(
-        jobs.permission_jobs(pool, permission_settings), jobs.permission_jobs(pool, permission_settings)
+        run_job("permission-jobs", pool, permission_settings), run_job("permission-jobs", pool, permission_settings)
     )
 
     assert sum(run["queued"] for run in runs) == 5
@@ -179,7 +179,7 @@ async def test_stranded_jobs_are_enqueued_oldest_first_batch_after_batch(db, poo
         job_name=permission_settings.permissions_job_name,
         timeout=2,
     )
-    uow = PgUnitOfWorkFactory(pool, OutboxWriter(permission_settings.events_source))
+    uow = Wiring.of(pool, permission_settings).uow
     try:
         run = await StrandedPermissionJobs(uow, queue, batch_size=2).requeue()
     finally:
@@ -194,7 +194,7 @@ async def test_without_redis_for_permissions_the_job_does_nothing_and_says_so(db
     stranded = await add_permission_job(db, age=STRANDED)
     unconfigured = settings.model_copy(update={"redis_url": None, "permissions_redis_url": None})
 
-    summary = await jobs.permission_jobs(pool, unconfigured)
+    summary = await run_job("permission-jobs", pool, unconfigured)
 
-    assert summary == {"job": "permission-jobs", "skipped": jobs.NO_PERMISSIONS_REDIS}
+    assert summary == {"job": "permission-jobs", "skipped": NO_PERMISSIONS_REDIS}
     assert await permission_job_states(db) == {stranded["job_id"]: ("pending", None, False)}

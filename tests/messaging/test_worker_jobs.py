@@ -10,11 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from crm.app import jobs
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 from crm.infrastructure.events.relay import LEAD_LOCK
 from tests.factories import make_deal, make_payment, make_policy, make_task, payments_url, post_line
-from tests.messaging.support import consumer
+from tests.messaging.support import consumer, run_job
 
 TASKS = "/api/v1/tasks"
 ASSIGNEE = "0b9c7f5e-3f1a-4d2b-9a8e-6c5d4b3a2f10"
@@ -55,7 +54,7 @@ async def test_a_due_reminder_fires_once_even_when_two_runs_race(api, db, pool, 
     reminder = await add_reminder(api, task)
     remind_at = await make_due(db, reminder)
 
-    runs = await asyncio.gather(jobs.task_reminders(pool, settings), jobs.task_reminders(pool, settings))
+    runs = await asyncio.gather(run_job("task-reminders", pool, settings), run_job("task-reminders", pool, settings))
 
     assert sorted(run["fired"] for run in runs) == [0, 1]
     assert await events(db, "task.reminder") == [
@@ -74,7 +73,7 @@ async def test_a_due_reminder_fires_once_even_when_two_runs_race(api, db, pool, 
             },
         )
     ]
-    assert await jobs.task_reminders(pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 0}
+    assert await run_job("task-reminders", pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 0}
     assert len(await events(db, "task.reminder")) == 1
 
 
@@ -83,7 +82,7 @@ async def test_many_due_reminders_each_fire_once_across_concurrent_runs(api, db,
     for task in tasks:
         await make_due(db, await add_reminder(api, task, channel="sse"))
 
-    runs = await asyncio.gather(*(jobs.task_reminders(pool, settings) for _ in range(4)))
+    runs = await asyncio.gather(*(run_job("task-reminders", pool, settings) for _ in range(4)))
 
     assert sum(run["fired"] for run in runs) == 12
     fired = [data["task_id"] for _, _, data in await events(db, "task.reminder")]
@@ -94,7 +93,7 @@ async def test_a_reminder_in_the_future_does_not_fire(api, db, pool, settings):
     task = await make_task(api)
     await add_reminder(api, task)
 
-    assert await jobs.task_reminders(pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 0}
+    assert await run_job("task-reminders", pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 0}
     assert await events(db, "task.reminder") == []
     assert await db.fetchval("SELECT sent_at FROM crm.task_reminders") is None
 
@@ -109,7 +108,7 @@ async def test_a_reminder_of_a_closed_task_is_dropped_without_an_event(api, db, 
     for reminder in due:
         await make_due(db, reminder)
 
-    assert await jobs.task_reminders(pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 2}
+    assert await run_job("task-reminders", pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 2}
     assert await events(db, "task.reminder") == []
     assert await db.fetchval("SELECT count(*) FROM crm.task_reminders WHERE sent_at IS NULL") == 0
 
@@ -120,14 +119,14 @@ async def test_a_reminder_of_a_closed_task_is_dropped_without_an_event(api, db, 
 async def test_a_scheduled_task_becomes_pending_at_its_time_with_its_event(api, db, pool, settings):
     task = await make_task(api, scheduled_for=at(1))
 
-    assert await jobs.scheduled_tasks(pool, settings) == {"job": "scheduled-tasks", "started": 0}
+    assert await run_job("scheduled-tasks", pool, settings) == {"job": "scheduled-tasks", "started": 0}
     assert (await api.get(f"{TASKS}/{task['id']}")).json()["status"] == "scheduled"
     assert await events(db, "task.status.changed") == []
 
     await db.execute(
         "UPDATE crm.tasks SET scheduled_for = now() - interval '1 second' WHERE id = $1", uuid.UUID(task["id"])
     )
-    assert await jobs.scheduled_tasks(pool, settings) == {"job": "scheduled-tasks", "started": 1}
+    assert await run_job("scheduled-tasks", pool, settings) == {"job": "scheduled-tasks", "started": 1}
 
     response = await api.get(f"{TASKS}/{task['id']}")
     started = response.json()
@@ -147,7 +146,7 @@ async def test_a_scheduled_task_becomes_pending_at_its_time_with_its_event(api, 
             },
         )
     ]
-    assert await jobs.scheduled_tasks(pool, settings) == {"job": "scheduled-tasks", "started": 0}
+    assert await run_job("scheduled-tasks", pool, settings) == {"job": "scheduled-tasks", "started": 0}
     assert len(await events(db, "task.status.changed")) == 1
 
 
@@ -155,7 +154,7 @@ async def test_a_scheduled_task_starts_once_when_two_runs_race(api, db, pool, se
     task = await make_task(api, scheduled_for=at(1))
     await db.execute("UPDATE crm.tasks SET scheduled_for = now() - interval '1 second'")
 
-    runs = await asyncio.gather(jobs.scheduled_tasks(pool, settings), jobs.scheduled_tasks(pool, settings))
+    runs = await asyncio.gather(run_job("scheduled-tasks", pool, settings), run_job("scheduled-tasks", pool, settings))
 
     assert sorted(run["started"] for run in runs) == [0, 1]
     assert (await api.get(f"{TASKS}/{task['id']}")).json()["version"] == 2
@@ -166,7 +165,7 @@ async def test_a_deleted_scheduled_task_is_left_alone(api, db, pool, settings):
     await make_task(api, scheduled_for=at(1))
     await db.execute("UPDATE crm.tasks SET scheduled_for = now() - interval '1 second', is_deleted = true")
 
-    assert await jobs.scheduled_tasks(pool, settings) == {"job": "scheduled-tasks", "started": 0}
+    assert await run_job("scheduled-tasks", pool, settings) == {"job": "scheduled-tasks", "started": 0}
     assert await db.fetchval("SELECT status FROM crm.tasks") == "scheduled"
 
 
@@ -191,7 +190,7 @@ async def test_an_overdue_payment_is_announced_once_per_planned_date(api, db, po
     payment = await make_payment(api, policy, planned_date=days_ago(3))
     url = payments_url(policy, payment["id"])
 
-    assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 1}
+    assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 1}
 
     seen = (await api.get(url)).json()
     assert (seen["status"], seen["version"]) == ("overdue", payment["version"])  # nothing stored changed
@@ -208,11 +207,11 @@ async def test_an_overdue_payment_is_announced_once_per_planned_date(api, db, po
             },
         )
     ]
-    assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
+    assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}
 
     assert (await api.patch(url, json={"planned_date": days_ago(2)})).status_code == 200
-    assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 1}
-    assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
+    assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 1}
+    assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}
     announced = announcements(await events(db, "deal.payment.updated"))
     assert [data["payment"]["planned_date"] for data in announced] == [days_ago(3), days_ago(2)]
 
@@ -222,7 +221,7 @@ async def test_an_overdue_payment_is_announced_once_when_two_runs_race(api, db, 
     for days in (1, 2, 3):
         await make_payment(api, policy, planned_date=days_ago(days))
 
-    runs = await asyncio.gather(*(jobs.overdue_payments(pool, settings) for _ in range(3)))
+    runs = await asyncio.gather(*(run_job("overdue-payments", pool, settings) for _ in range(3)))
 
     assert sum(run["announced"] for run in runs) == 3
     assert len(announcements(await events(db, "deal.payment.updated"))) == 3
@@ -241,7 +240,7 @@ async def test_paid_cancelled_deleted_and_future_payments_are_not_announced(api,
     await make_payment(api, policy, planned_date=date.today().isoformat())
     await make_payment(api, policy)  # in 30 days
 
-    assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
+    assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}
     assert announcements(await events(db, "deal.payment.updated")) == []
 
 
@@ -250,7 +249,7 @@ async def test_a_payment_of_a_deleted_policy_is_not_announced(api, db, pool, set
     await make_payment(api, policy, planned_date=days_ago(5))
     await db.execute("UPDATE crm.policies SET is_deleted = true")
 
-    assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
+    assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}
 
 
 # --- prune-outbox, prune-idempotency-keys -------------------------------------------------------------
@@ -277,12 +276,12 @@ async def test_prune_outbox_removes_only_published_rows_older_than_the_retention
     old_unpublished = await add_outbox_row(db, age=timedelta(days=30), published=False)
     recent_published = await add_outbox_row(db, age=timedelta(days=6), published=True)
 
-    assert await jobs.prune_outbox(pool, settings) == {"job": "prune-outbox", "deleted": 1}
+    assert await run_job("prune-outbox", pool, settings) == {"job": "prune-outbox", "deleted": 1}
 
     left = {row["id"] for row in await db.fetch("SELECT id FROM crm.outbox")}
     assert left == {old_unpublished, recent_published}
     assert old_published not in left
-    assert await jobs.prune_outbox(pool, settings) == {"job": "prune-outbox", "deleted": 0}
+    assert await run_job("prune-outbox", pool, settings) == {"job": "prune-outbox", "deleted": 0}
 
 
 async def test_prune_outbox_goes_batch_after_batch_until_none_are_left(db, pool):
@@ -302,7 +301,7 @@ async def test_prune_idempotency_keys_forgets_keys_past_their_ttl(db, pool, sett
         "('POST /api/v1/tasks', 'new', 'h', now() - interval '23 hours')"
     )
 
-    assert await jobs.prune_idempotency_keys(pool, settings) == {"job": "prune-idempotency-keys", "deleted": 1}
+    assert await run_job("prune-idempotency-keys", pool, settings) == {"job": "prune-idempotency-keys", "deleted": 1}
     assert await db.fetchval("SELECT string_agg(key, ',') FROM crm.idempotency_keys") == "new"
 
 
@@ -313,12 +312,12 @@ async def test_relay_sweep_publishes_what_waits_when_no_relay_leads(api, db, poo
     async with consumer(broker_url, event_settings.events_exchange, "task.#") as received:
         task = await make_task(api)
 
-        assert await jobs.relay_sweep(pool, event_settings) == {"job": "relay-sweep", "published": 1}
+        assert await run_job("relay-sweep", pool, event_settings) == {"job": "relay-sweep", "published": 1}
 
         (message,) = await received.wait_for(1)
         assert (message.routing_key, json.loads(message.body)["subject"]) == ("task.created", task["id"])
         assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL") == 0
-        assert await jobs.relay_sweep(pool, event_settings) == {"job": "relay-sweep", "published": 0}
+        assert await run_job("relay-sweep", pool, event_settings) == {"job": "relay-sweep", "published": 0}
         await received.quiet()
         assert len(received.messages) == 1
 
@@ -327,7 +326,7 @@ async def test_relay_sweep_leaves_the_outbox_to_a_relay_that_leads(api, db, pool
     await make_task(api)
     await db.execute("SELECT pg_advisory_lock($1)", LEAD_LOCK)
     try:
-        assert await jobs.relay_sweep(pool, event_settings) == {"job": "relay-sweep", "published": 0}
+        assert await run_job("relay-sweep", pool, event_settings) == {"job": "relay-sweep", "published": 0}
     finally:
         await db.execute("SELECT pg_advisory_unlock($1)", LEAD_LOCK)
     assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL") == 1

@@ -16,7 +16,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from crm.app.config import Settings
-from crm.app.jobs import Summary
+from crm.app.jobs import Job
+from crm.app.wiring import Wiring
 from crm.app.worker import JobRuntime, create_celery_app, task_name
 from tests.factories import make_task
 
@@ -150,13 +151,14 @@ def test_a_process_runs_its_jobs_in_one_loop_with_one_pool(database_url):
     runtime = JobRuntime(Settings(_env_file=None, database_url=database_url))  # type: ignore[call-arg]
     seen: list[tuple[object, object]] = []
 
-    async def look(pool, _settings) -> Summary:
-        seen.append((asyncio.get_running_loop(), pool))
-        return {"job": "look", "answer": await pool.fetchval("SELECT 42")}
+    async def look(app: Wiring) -> dict[str, object]:
+        seen.append((asyncio.get_running_loop(), app.pool))
+        return {"answer": await app.pool.fetchval("SELECT 42")}
 
+    job = Job("look", timedelta(minutes=1), look)
     try:
-        assert runtime.run(look) == {"job": "look", "answer": 42}
-        assert runtime.run(look) == {"job": "look", "answer": 42}
+        assert runtime.run(job) == {"job": "look", "answer": 42}
+        assert runtime.run(job) == {"job": "look", "answer": 42}
     finally:
         runtime.close()
     (loop_1, pool_1), (loop_2, pool_2) = seen

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from crm.domain.calculations.rules import TRANSITIONS
+from crm.domain.payments.line_service import LineAction
 from crm.domain.payments.schemas import LineKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,7 @@ KEY_TEXT = re.compile(r"[a-z_.]+")
 PLACEHOLDER_VALUES: dict[str, tuple[str, ...]] = {
     # payments/line_service.py: f"deal.payment.{kind}.created" and friends.
     "kind": get_args(LineKind),
+    "action": get_args(LineAction),
     # calculations/service.py: f"deal.calculation.status.{target.value}", target being a status one can move to.
     "target.value": tuple(sorted({status.value for targets in TRANSITIONS.values() for status in targets})),
 }

@@ -17,8 +17,8 @@ from crm.domain.errors import DocumentNotFound, RuleViolation
 from crm.domain.pagination import Page
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.documents import AcceptAllDocuments, PolicyDocument
+from crm.domain.policies.rules import check_period
 from crm.domain.policies.schemas import PolicyCreate, PolicyUpdate
-from crm.domain.policies.service import check_period
 
 BASE = {
     "policy_number": " CASCO-1 ",
@@ -137,13 +137,13 @@ class FakeUnitOfWork:
     def record(self, event):
         self.events.append(event.routing_key)
 
-    async def commit(self):
+    async def commit(self, result=None):
         self.journal.append(f"commit {self.events}")
 
 
 def service(journal: Journal, known: bool) -> PolicyDocumentService:
     return PolicyDocumentService(
-        lambda caller: FakeUnitOfWork(journal),  # type: ignore[arg-type,return-value]
+        lambda caller, idempotency=None: FakeUnitOfWork(journal),  # type: ignore[arg-type,return-value]
         FakeReader(journal),  # type: ignore[arg-type]
         FakeReader(journal),  # type: ignore[arg-type]
         FakeCatalog(journal, known),

@@ -13,7 +13,6 @@ from crm.app.jobs import JOBS
 from crm.app.worker import (
     MAX_RETRIES,
     RETRY_BACKOFF_MAX,
-    SCHEDULE,
     TASK_TIME_LIMIT,
     BrokerNotConfigured,
     create_celery_app,
@@ -59,13 +58,13 @@ def test_every_job_is_a_task_retried_with_bounded_jittered_backoff(app):
 
 
 def test_beat_sends_every_job_to_the_worker_queue_and_lets_a_missed_run_expire(app):
-    assert set(SCHEDULE) == set(JOBS)
     schedule = app.conf.beat_schedule
+    assert set(schedule) == set(JOBS)
     assert {entry["task"] for entry in schedule.values()} == {task_name(job) for job in JOBS}
     for job, entry in schedule.items():
-        assert entry["schedule"] == SCHEDULE[job]
-        assert entry["options"] == {"queue": "crm-worker-unit", "expires": SCHEDULE[job].total_seconds()}
-    assert SCHEDULE["task-reminders"] <= timedelta(minutes=1)
+        assert entry["schedule"] == JOBS[job].every
+        assert entry["options"] == {"queue": "crm-worker-unit", "expires": JOBS[job].every.total_seconds()}
+    assert JOBS["task-reminders"].every <= timedelta(minutes=1)
 
 
 def test_the_broker_defaults_to_redis_and_is_required():

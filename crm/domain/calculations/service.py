@@ -38,6 +38,7 @@ from crm.domain.errors import (
     ValidityPeriodRequiredForReady,
 )
 from crm.domain.events import DomainEvent
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.pagination import Page
 from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 from crm.domain.versioning import check_version, requested_changes
@@ -68,12 +69,15 @@ class CalculationService:
         await self._require_deal(query.deal_id)
         return await self._reader.page(query)
 
-    async def create(self, deal_id: UUID, data: CalculationCreate, caller: Caller) -> Calculation:
-        async with self._uow(caller) as uow:
+    async def create(
+        self, deal_id: UUID, data: CalculationCreate, caller: Caller, idempotency: IdempotentRequest | None = None
+    ) -> Calculation:
+        async with self._uow(caller, idempotency) as uow:
             await self._lock_deal(uow, deal_id)
-            calculation = await uow.calculations.add(uuid4(), deal_id, data.model_dump(), caller.actor_id)
+            values = {**data.model_dump(), "deal_id": deal_id, "status": CalculationStatus.DRAFT}
+            calculation = await uow.calculations.add(uuid4(), values, caller.actor_id)
             uow.record(self._event("deal.calculation.created", calculation))
-            await uow.commit()
+            await uow.commit(calculation)
         return calculation
 
     async def update(
@@ -105,6 +109,7 @@ class CalculationService:
         calculation_id: UUID,
         change: CalculationStatusChange,
         caller: Caller,
+        idempotency: IdempotentRequest | None = None,
         *,
         if_match: int | None = None,
     ) -> Calculation:
@@ -114,7 +119,7 @@ class CalculationService:
         its own ``deal.calculation.updated``), so each policy stays linked to one calculation.
         """
         target = change.status
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             current = await self._live_for_update(uow, deal_id, calculation_id)
             check_version(current.version, if_match)
             if current.status == target:
@@ -138,15 +143,29 @@ class CalculationService:
                 changes["linked_policy_id"] = change.policy_id
             calculation = await uow.calculations.update(calculation_id, changes, caller.actor_id)
             uow.record(self._event(f"deal.calculation.status.{target.value}", calculation))
-            await uow.commit()
+            await uow.commit(calculation)
         return calculation
 
     async def delete(self, deal_id: UUID, calculation_id: UUID, caller: Caller, *, if_match: int | None = None) -> None:
         async with self._uow(caller) as uow:
             await self._writable(uow, deal_id, calculation_id, if_match)
-            calculation = await uow.calculations.delete(calculation_id, caller.actor_id)
+            calculation = await uow.calculations.set_deleted(calculation_id, True, caller.actor_id)
             uow.record(self._event("deal.calculation.deleted", calculation))
             await uow.commit()
+
+    async def restore(
+        self, deal_id: UUID, calculation_id: UUID, caller: Caller, idempotency: IdempotentRequest | None = None
+    ) -> Calculation:
+        """Undo a soft delete; restoring a live calculation changes nothing. The policy link a delete dropped
+        stays dropped: the policy may have been linked to another calculation since."""
+        async with self._uow(caller, idempotency) as uow:
+            current = await self._for_update(uow, deal_id, calculation_id)
+            if not current.is_deleted:
+                return current
+            calculation = await uow.calculations.set_deleted(calculation_id, False, caller.actor_id)
+            uow.record(self._event("deal.calculation.restored", calculation))
+            await uow.commit(calculation)
+        return calculation
 
     async def _require_deal(self, deal_id: UUID) -> None:
         if not await self._reader.deal_is_live(deal_id):
@@ -157,10 +176,17 @@ class CalculationService:
         if not await uow.calculations.lock_live_deal(deal_id):
             raise DealNotFound(f"Deal {deal_id} does not exist.")
 
-    async def _live_for_update(self, uow: UnitOfWork, deal_id: UUID, calculation_id: UUID) -> Calculation:
+    async def _for_update(self, uow: UnitOfWork, deal_id: UUID, calculation_id: UUID) -> Calculation:
+        """The calculation of the deal, live or deleted, locked after its deal."""
         await self._lock_deal(uow, deal_id)
-        calculation = await uow.calculations.get_for_update(deal_id, calculation_id)
+        calculation = await uow.calculations.get_of_deal_for_update(deal_id, calculation_id)
         if calculation is None:
+            raise CalculationNotFound(f"Calculation {calculation_id} does not exist in deal {deal_id}.")
+        return calculation
+
+    async def _live_for_update(self, uow: UnitOfWork, deal_id: UUID, calculation_id: UUID) -> Calculation:
+        calculation = await self._for_update(uow, deal_id, calculation_id)
+        if calculation.is_deleted:
             raise CalculationNotFound(f"Calculation {calculation_id} does not exist in deal {deal_id}.")
         return calculation
 
@@ -192,14 +218,8 @@ class CalculationService:
         data = calculation.model_dump(mode="json")
         if calculation.linked_policy_id is not None:
             data["policy_id"] = data["linked_policy_id"]
-        # Aggregate = the deal, so a deal's event stream carries its quotes too.
-        return DomainEvent(
-            routing_key=routing_key,
-            aggregate_type="deal",
-            aggregate_id=calculation.deal_id,
-            data=data,
-            occurred_at=self._clock.now(),
-        )
+        # About the deal, so a deal's event stream carries its quotes too.
+        return DomainEvent(routing_key, calculation.deal_id, data, self._clock.now())
 
 
 def _as_fields(changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from crm.domain.clients.repository import ClientReader
 from crm.domain.clients.schemas import Client, ClientCreate, ClientFilter, ClientUpdate
 from crm.domain.clock import Clock
 from crm.domain.errors import ClientHasOpenDeals, ClientNotFound
-from crm.domain.events import DomainEvent
+from crm.domain.events import record_event
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.pagination import Page
 from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 from crm.domain.versioning import check_version, effective_changes, requested_changes
@@ -30,11 +31,11 @@ class ClientService:
     async def list(self, query: ClientFilter) -> Page[Client]:
         return await self._reader.page(query)
 
-    async def create(self, data: ClientCreate, caller: Caller) -> Client:
-        async with self._uow(caller) as uow:
+    async def create(self, data: ClientCreate, caller: Caller, idempotency: IdempotentRequest | None = None) -> Client:
+        async with self._uow(caller, idempotency) as uow:
             client = await uow.clients.add(uuid4(), data.model_dump(), caller.actor_id)
-            uow.record(self._event("client.created", client))
-            await uow.commit()
+            uow.record(record_event("client.created", client, self._clock.now()))
+            await uow.commit(client)
         return client
 
     async def update(
@@ -48,7 +49,7 @@ class ClientService:
             if not changes:
                 return current
             client = await uow.clients.update(client_id, changes, caller.actor_id)
-            uow.record(self._event("client.updated", client))
+            uow.record(record_event("client.updated", client, self._clock.now()))
             await uow.commit()
         return client
 
@@ -62,20 +63,20 @@ class ClientService:
                     f"Client {client_id} has {open_deals} open deal(s); close or delete them first."
                 )
             client = await uow.clients.set_deleted(client_id, True, caller.actor_id)
-            uow.record(self._event("client.deleted", client))
+            uow.record(record_event("client.deleted", client, self._clock.now()))
             await uow.commit()
 
-    async def restore(self, client_id: UUID, caller: Caller) -> Client:
+    async def restore(self, client_id: UUID, caller: Caller, idempotency: IdempotentRequest | None = None) -> Client:
         """Undo a soft delete; restoring a live client changes nothing."""
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             current = await uow.clients.get_for_update(client_id)
             if current is None:
                 raise ClientNotFound(f"Client {client_id} does not exist.")
             if not current.is_deleted:
                 return current
             client = await uow.clients.set_deleted(client_id, False, caller.actor_id)
-            uow.record(self._event("client.restored", client))
-            await uow.commit()
+            uow.record(record_event("client.restored", client, self._clock.now()))
+            await uow.commit(client)
         return client
 
     @staticmethod
@@ -84,12 +85,3 @@ class ClientService:
         if client is None or client.is_deleted:
             raise ClientNotFound(f"Client {client_id} does not exist.")
         return client
-
-    def _event(self, routing_key: str, client: Client) -> DomainEvent:
-        return DomainEvent(
-            routing_key=routing_key,
-            aggregate_type="client",
-            aggregate_id=client.id,
-            data=client.model_dump(mode="json"),
-            occurred_at=self._clock.now(),
-        )

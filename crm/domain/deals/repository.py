@@ -8,21 +8,12 @@ from uuid import UUID
 from crm.domain.deals.rules import StatusCount
 from crm.domain.deals.schemas import Deal, DealFilter
 from crm.domain.pagination import Page
+from crm.domain.records import RecordRepository
 
 
-class DealRepository(Protocol):
+class DealRepository(RecordRepository[Deal], Protocol):
     async def add_for_live_client(self, deal_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Deal | None:
         """Insert the deal if its client exists and is not deleted (locking the client), else None."""
-
-    async def lock_live_for_share(self, deal_id: UUID) -> bool:
-        """True if the deal exists and is not deleted; it stays so until the transaction ends."""
-
-    async def get_for_update(self, deal_id: UUID) -> Deal | None:
-        """The deal, live or deleted, locked against concurrent changes."""
-
-    async def update(self, deal_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Deal: ...
-
-    async def set_deleted(self, deal_id: UUID, deleted: bool, actor_id: UUID | None) -> Deal: ...
 
     async def count_open_for_client(self, client_id: UUID) -> int: ...
 

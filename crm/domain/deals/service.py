@@ -34,7 +34,8 @@ from crm.domain.errors import (
     InvalidStageTransition,
     RuleViolation,
 )
-from crm.domain.events import DomainEvent
+from crm.domain.events import DomainEvent, record_event
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.pagination import Page
 from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 from crm.domain.versioning import check_version, effective_changes, requested_changes
@@ -70,18 +71,18 @@ class DealService:
             ]
         )
 
-    async def create(self, data: DealCreate, caller: Caller) -> Deal:
+    async def create(self, data: DealCreate, caller: Caller, idempotency: IdempotentRequest | None = None) -> Deal:
         if data.status in FINAL_STATUSES:
             raise RuleViolation(
                 "A deal starts open.",
                 errors=[FieldProblem("status", f"a new deal cannot be {data.status}")],
             )
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             deal = await uow.deals.add_for_live_client(uuid4(), data.model_dump(), caller.actor_id)
             if deal is None:
                 raise ClientNotFound(f"Client {data.client_id} does not exist.")
-            uow.record(self._event("deal.created", deal))
-            await uow.commit()
+            uow.record(record_event("deal.created", deal, self._clock.now()))
+            await uow.commit(deal)
         return deal
 
     async def update(self, deal_id: UUID, patch: DealUpdate, caller: Caller, *, if_match: int | None = None) -> Deal:
@@ -127,12 +128,12 @@ class DealService:
             check_version(current.version, if_match)
             await self._refuse_with_policies(uow, deal_id, "delete it")
             deal = await uow.deals.set_deleted(deal_id, True, caller.actor_id)
-            uow.record(self._event("deal.deleted", deal))
+            uow.record(record_event("deal.deleted", deal, self._clock.now()))
             await uow.commit()
 
-    async def restore(self, deal_id: UUID, caller: Caller) -> Deal:
+    async def restore(self, deal_id: UUID, caller: Caller, idempotency: IdempotentRequest | None = None) -> Deal:
         """Undo a soft delete; restoring a live deal changes nothing. Its client must be live."""
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             current = await uow.deals.get_for_update(deal_id)
             if current is None:
                 raise DealNotFound(f"Deal {deal_id} does not exist.")
@@ -141,8 +142,8 @@ class DealService:
             if not await uow.clients.lock_live_for_share(current.client_id):
                 raise ClientDeleted(f"Client {current.client_id} of this deal is deleted; restore it first.")
             deal = await uow.deals.set_deleted(deal_id, False, caller.actor_id)
-            uow.record(self._event("deal.restored", deal))
-            await uow.commit()
+            uow.record(record_event("deal.restored", deal, self._clock.now()))
+            await uow.commit(deal)
         return deal
 
     @staticmethod
@@ -175,13 +176,12 @@ class DealService:
         return {}
 
     def _record_update(self, uow: UnitOfWork, before: Deal, after: Deal, caller: Caller) -> None:
-        uow.record(self._event("deal.updated", after))
+        uow.record(record_event("deal.updated", after, self._clock.now()))
         old_stage, new_stage = STAGE_OF_STATUS[before.status], STAGE_OF_STATUS[after.status]
         if old_stage != new_stage:
             uow.record(
                 DomainEvent(
                     routing_key="deal.stage.changed",
-                    aggregate_type="deal",
                     aggregate_id=after.id,
                     data={
                         "deal_id": str(after.id),
@@ -192,12 +192,3 @@ class DealService:
                     occurred_at=self._clock.now(),
                 )
             )
-
-    def _event(self, routing_key: str, deal: Deal) -> DomainEvent:
-        return DomainEvent(
-            routing_key=routing_key,
-            aggregate_type="deal",
-            aggregate_id=deal.id,
-            data=deal.model_dump(mode="json"),
-            occurred_at=self._clock.now(),
-        )

@@ -8,6 +8,7 @@ from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import DealNotFound
 from crm.domain.events import DomainEvent
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.journal.repository import JournalReader
 from crm.domain.journal.schemas import JournalEntry, JournalEntryCreate, JournalFilter
 from crm.domain.pagination import Page
@@ -25,9 +26,11 @@ class JournalService:
             raise DealNotFound(f"Deal {query.deal_id} does not exist.")
         return await self._reader.page(query)
 
-    async def append(self, deal_id: UUID, data: JournalEntryCreate, caller: Caller) -> JournalEntry:
+    async def append(
+        self, deal_id: UUID, data: JournalEntryCreate, caller: Caller, idempotency: IdempotentRequest | None = None
+    ) -> JournalEntry:
         """The author is the caller, never the body: the entry says who wrote it."""
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             entry = await uow.journal.append_to_live_deal(uuid4(), deal_id, data.body, caller.actor_id)
             if entry is None:
                 raise DealNotFound(f"Deal {deal_id} does not exist.")
@@ -35,7 +38,6 @@ class JournalService:
             uow.record(
                 DomainEvent(
                     routing_key="deal.journal.appended",
-                    aggregate_type="deal",
                     aggregate_id=deal_id,
                     # The contract's fields; the entry's own id travels as `entry_id`.
                     data={
@@ -48,5 +50,5 @@ class JournalService:
                     occurred_at=self._clock.now(),
                 )
             )
-            await uow.commit()
+            await uow.commit(entry)
         return entry

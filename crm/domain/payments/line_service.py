@@ -6,16 +6,17 @@ then recomputed from the live lines, so concurrent line writes can never lose on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import ExpenseNotFound, IncomeNotFound, NotFound
 from crm.domain.events import DomainEvent
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.payments.repository import PaymentReader
-from crm.domain.payments.rules import check_correction, check_currency, check_posted_at, with_status
+from crm.domain.payments.rules import check_correction, check_currency, check_posted_at
 from crm.domain.payments.schemas import (
     HistoryEntry,
     IncomeCreate,
@@ -27,6 +28,9 @@ from crm.domain.payments.schemas import (
 from crm.domain.payments.service import live_payment_for_update, payment_event, payment_not_found, policy_not_found
 from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 from crm.domain.versioning import check_version, effective_changes, requested_changes
+
+# What can happen to a line; each is an event of its own (``deal.payment.income.restored``, …).
+LineAction = Literal["created", "updated", "deleted", "restored"]
 
 
 def line_not_found(kind: LineKind, line_id: UUID) -> NotFound:
@@ -72,19 +76,24 @@ class PaymentLineService:
         return await self._reader.history(payment_id, page)
 
     async def create(
-        self, kind: LineKind, deal_id: UUID, policy_id: UUID, payment_id: UUID, data: IncomeCreate, caller: Caller
+        self,
+        kind: LineKind,
+        deal_id: UUID,
+        policy_id: UUID,
+        payment_id: UUID,
+        data: IncomeCreate,
+        caller: Caller,
+        idempotency: IdempotentRequest | None = None,
     ) -> PaymentLine:
         check_posted_at(data.posted_at, self._clock.today())
         check_correction(data.amount, data.note)
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             payment = await live_payment_for_update(uow, deal_id, policy_id, payment_id)
-            values = data.model_dump()
-            values["currency"] = data.currency or payment.currency
+            values = {**data.model_dump(), "payment_id": payment_id, "currency": data.currency or payment.currency}
             check_currency(values["currency"], payment.currency)
-            line = await uow.payments.add_line(kind, uuid4(), payment_id, values, caller.actor_id)
-            await uow.payments.add_history(payment_id, kind, line.id, "created", caller.actor_id, None, _dump(line))
-            uow.record(self._event(f"deal.payment.{kind}.created", kind, payment, line, None))
-            await self._retotal(uow, payment, caller)
+            line = await uow.payments.lines(kind).add(uuid4(), values, caller.actor_id)
+            await self._retotal(uow, kind, "created", payment, None, line, caller)
+            await uow.commit(line)
         return line
 
     async def update(
@@ -102,9 +111,7 @@ class PaymentLineService:
         changes = requested_changes(patch, IncomeUpdate.NOT_NULLABLE)
         async with self._uow(caller) as uow:
             payment = await live_payment_for_update(uow, deal_id, policy_id, payment_id)
-            current = await uow.payments.line_for_update(kind, line_id, payment_id)
-            if current is None:
-                raise line_not_found(kind, line_id)
+            current = await self._line_for_update(uow, kind, payment_id, line_id)
             check_version(current.version, if_match)
             changes = effective_changes(current, changes)
             if not changes:
@@ -114,12 +121,9 @@ class PaymentLineService:
             if "currency" in changes:
                 check_currency(changes["currency"], payment.currency)
             check_correction(changes.get("amount", current.amount), changes.get("note", current.note))
-            line = await uow.payments.update_line(kind, line_id, changes, caller.actor_id)
-            await uow.payments.add_history(
-                payment_id, kind, line_id, "updated", caller.actor_id, _dump(current), _dump(line)
-            )
-            uow.record(self._event(f"deal.payment.{kind}.updated", kind, payment, line, current))
-            await self._retotal(uow, payment, caller)
+            line = await uow.payments.lines(kind).update(line_id, changes, caller.actor_id)
+            await self._retotal(uow, kind, "updated", payment, current, line, caller)
+            await uow.commit()
         return line
 
     async def delete(
@@ -135,22 +139,70 @@ class PaymentLineService:
     ) -> None:
         async with self._uow(caller) as uow:
             payment = await live_payment_for_update(uow, deal_id, policy_id, payment_id)
-            current = await uow.payments.line_for_update(kind, line_id, payment_id)
-            if current is None:
-                raise line_not_found(kind, line_id)
+            current = await self._line_for_update(uow, kind, payment_id, line_id)
             check_version(current.version, if_match)
-            line = await uow.payments.delete_line(kind, line_id, caller.actor_id)
-            await uow.payments.add_history(
-                payment_id, kind, line_id, "deleted", caller.actor_id, _dump(current), _dump(line)
-            )
-            uow.record(self._event(f"deal.payment.{kind}.deleted", kind, payment, line, None))
-            await self._retotal(uow, payment, caller)
+            line = await uow.payments.lines(kind).set_deleted(line_id, True, caller.actor_id)
+            await self._retotal(uow, kind, "deleted", payment, current, line, caller)
+            await uow.commit()
 
-    async def _retotal(self, uow: UnitOfWork, payment: Payment, caller: Caller) -> None:
-        """The line's event is recorded already, so ``deal.payment.updated`` follows it in the outbox."""
-        updated = with_status(await uow.payments.recompute_totals(payment.id, caller.actor_id), self._clock.today())
+    async def restore(
+        self,
+        kind: LineKind,
+        deal_id: UUID,
+        policy_id: UUID,
+        payment_id: UUID,
+        line_id: UUID,
+        caller: Caller,
+        idempotency: IdempotentRequest | None = None,
+    ) -> PaymentLine:
+        """Undo a soft delete: the line counts in the totals again. Restoring a live line changes nothing."""
+        async with self._uow(caller, idempotency) as uow:
+            payment = await live_payment_for_update(uow, deal_id, policy_id, payment_id)
+            current = await self._line_for_update(uow, kind, payment_id, line_id, deleted_too=True)
+            if not current.is_deleted:
+                return current
+            line = await uow.payments.lines(kind).set_deleted(line_id, False, caller.actor_id)
+            await self._retotal(uow, kind, "restored", payment, current, line, caller)
+            await uow.commit(line)
+        return line
+
+    @staticmethod
+    async def _line_for_update(
+        uow: UnitOfWork, kind: LineKind, payment_id: UUID, line_id: UUID, *, deleted_too: bool = False
+    ) -> PaymentLine:
+        """The line of that payment, locked (after the payment, which the caller locked first)."""
+        line = await uow.payments.lines(kind).get_for_update(line_id)
+        if line is None or line.payment_id != payment_id or (line.is_deleted and not deleted_too):
+            raise line_not_found(kind, line_id)
+        return line
+
+    async def _retotal(
+        self,
+        uow: UnitOfWork,
+        kind: LineKind,
+        action: LineAction,
+        payment: Payment,
+        before: PaymentLine | None,
+        line: PaymentLine,
+        caller: Caller,
+    ) -> None:
+        """The line's history and event, then the payment's new totals and ``deal.payment.updated`` after it;
+        the caller commits."""
+        after = line.model_dump(mode="json")
+        await uow.payments.add_history(
+            payment.id,
+            kind,
+            line.id,
+            action,
+            caller.actor_id,
+            None if before is None else before.model_dump(mode="json"),
+            after,
+        )
+        uow.record(
+            self._event(f"deal.payment.{kind}.{action}", kind, payment, line, before if action == "updated" else None)
+        )
+        updated = await uow.payments.recompute_totals(payment.id, caller.actor_id)
         uow.record(payment_event("deal.payment.updated", updated, self._clock))
-        await uow.commit()
 
     def _event(
         self, routing_key: str, kind: LineKind, payment: Payment, line: PaymentLine, previous: PaymentLine | None
@@ -163,14 +215,4 @@ class PaymentLineService:
         }
         if previous is not None:
             data["previous"] = _line_json(kind, previous)
-        return DomainEvent(
-            routing_key=routing_key,
-            aggregate_type="deal",
-            aggregate_id=payment.deal_id,
-            data=data,
-            occurred_at=self._clock.now(),
-        )
-
-
-def _dump(line: PaymentLine) -> dict[str, Any]:
-    return line.model_dump(mode="json")
+        return DomainEvent(routing_key, payment.deal_id, data, self._clock.now())

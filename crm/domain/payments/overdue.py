@@ -1,8 +1,10 @@
 """Announcing overdue payments: a payment's status is derived on read, so nothing stored changes when
 its planned date passes unpaid; crm-worker notices and records ``deal.payment.updated`` once.
 
-``overdue_announced_for`` remembers the planned date the announcement was for: a payment is announced
-once per planned date, and again if its planned date moves and passes unpaid again.
+The job looks at each payment once per planned date, the first run after that date has passed: storage
+remembers the date it was checked for, so a payment is announced at most once per planned date, and looked at
+again when its planned date moves. A payment that is not overdue when its day passes (paid, cancelled) has
+nothing to announce then; any later change of its status comes from a write, which records its own event.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import replace
 from crm.domain.caller import SYSTEM
 from crm.domain.clock import Clock
 from crm.domain.events import DomainEvent
-from crm.domain.payments.rules import derive_status, with_status
+from crm.domain.payments.rules import derive_status
 from crm.domain.payments.schemas import Payment, PaymentStatus
 from crm.domain.payments.service import payment_event
 from crm.domain.uow import UnitOfWorkFactory
@@ -49,16 +51,13 @@ class OverduePayments:
         announced = 0
         while True:
             async with self._uow(SYSTEM) as uow:
-                candidates = await uow.payments.lock_unannounced_overdue(today, self._batch_size)
-                if not candidates:
-                    break
-                overdue = [p for p in (with_status(c, today) for c in candidates) if p.status == PaymentStatus.OVERDUE]
+                past_due = await uow.payments.lock_unchecked_past_due(today, self._batch_size)
+                overdue = [payment for payment in past_due if payment.status == PaymentStatus.OVERDUE]
                 for payment in overdue:
                     uow.record(overdue_event(payment, self._clock))
-                await uow.payments.mark_overdue_announced([p.id for p in overdue])
+                await uow.payments.mark_overdue_checked([payment.id for payment in past_due])
                 await uow.commit()
             announced += len(overdue)
-            # The storage's pre-selection should match the rule; if a full batch did not, stop rather than spin.
-            if len(candidates) < self._batch_size or not overdue:
+            if len(past_due) < self._batch_size:
                 break
         return announced

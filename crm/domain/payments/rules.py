@@ -13,13 +13,16 @@ from crm.domain.errors import (
     FieldProblem,
     PostedAtInFuture,
 )
-from crm.domain.payments.schemas import Payment, PaymentStatus
+from crm.domain.payments.schemas import PaymentStatus
 
 
 def derive_status(
     *, cancelled: bool, planned_amount: Decimal, incomes_total: Decimal, planned_date: date, today: date
 ) -> PaymentStatus:
-    """Cancelled wins; then what was received decides; an unpaid instalment past its day is overdue."""
+    """The one rule of a payment's status (storage applies it to every payment it reads, with today).
+
+    Cancelled wins; then what was received decides; an unpaid instalment past its day is overdue.
+    """
     if cancelled:
         return PaymentStatus.CANCELLED
     if incomes_total >= planned_amount:
@@ -29,17 +32,6 @@ def derive_status(
     if planned_date < today:
         return PaymentStatus.OVERDUE
     return PaymentStatus.SCHEDULED
-
-
-def with_status(payment: Payment, today: date) -> Payment:
-    status = derive_status(
-        cancelled=payment.cancelled_at is not None,
-        planned_amount=payment.planned_amount,
-        incomes_total=payment.incomes_total,
-        planned_date=payment.planned_date,
-        today=today,
-    )
-    return payment if status == payment.status else payment.model_copy(update={"status": status})
 
 
 def check_actual_date(actual_date: date | None, planned_date: date, today: date) -> None:

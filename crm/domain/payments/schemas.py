@@ -114,6 +114,9 @@ class Payment(Record):
     incomes: list[PaymentLine] | None = Field(default=None, description="Only with `include=incomes`.")
     expenses: list[PaymentLine] | None = Field(default=None, description="Only with `include=expenses`.")
 
+    def derived_state(self) -> str:
+        return self.status.value
+
 
 class IncomeCreate(BaseModel):
     model_config = ConfigDict(

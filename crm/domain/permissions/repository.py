@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Protocol
 from uuid import UUID
 
-from crm.domain.idempotency import IdempotencyClaim
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.permissions.schemas import OwnerType, PermissionSyncJob, PermissionSyncRequest
 
 
@@ -35,8 +35,8 @@ class PermissionSyncRepository(Protocol):
     async def mark_failed(self, job_id: UUID, error: str) -> None:
         """``pending`` → ``failed`` with the reason."""
 
-    async def release_idempotency_claim(self, claim: IdempotencyClaim) -> None:
-        """Forget an unanswered Idempotency-Key, so a retry of a refused request runs again."""
+    async def forget_idempotency_key(self, request: IdempotentRequest) -> None:
+        """Forget the request's Idempotency-Key and its answer, so a retry of a refused request runs again."""
 
 
 class PermissionSyncReader(Protocol):

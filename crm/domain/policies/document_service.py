@@ -8,6 +8,7 @@ from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import DocumentAlreadyLinked, DocumentNotFound, DocumentNotLinked, FieldProblem, PolicyNotFound
 from crm.domain.events import DomainEvent
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import DocumentCatalog, PolicyDocument
 from crm.domain.policies.repository import PolicyDocumentReader, PolicyReader
@@ -33,7 +34,9 @@ class PolicyDocumentService:
         await self._require_policy(policy_id)
         return await self._reader.page(policy_id, page)
 
-    async def link(self, policy_id: UUID, document_id: UUID, caller: Caller) -> PolicyDocument:
+    async def link(
+        self, policy_id: UUID, document_id: UUID, caller: Caller, idempotency: IdempotentRequest | None = None
+    ) -> PolicyDocument:
         # Ask Documents before the transaction starts, so no lock waits on another service's answer;
         # the policy is checked first so an unknown policy never costs a call.
         await self._require_policy(policy_id)
@@ -42,7 +45,7 @@ class PolicyDocumentService:
                 f"Document {document_id} does not exist in the Documents service.",
                 errors=[FieldProblem("document_id", "no such document")],
             )
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             await self._lock_live_policy(uow, policy_id)
             link = await uow.policy_documents.add(uuid4(), policy_id, document_id, caller.actor_id)
             if link is None:
@@ -51,7 +54,7 @@ class PolicyDocumentService:
                     errors=[FieldProblem("document_id", "already linked to this policy")],
                 )
             uow.record(self._event("policy.document.linked", link))
-            await uow.commit()
+            await uow.commit(link)
         return link
 
     async def unlink(self, policy_id: UUID, document_id: UUID, caller: Caller) -> None:
@@ -73,10 +76,4 @@ class PolicyDocumentService:
             raise PolicyNotFound(f"Policy {policy_id} does not exist.")
 
     def _event(self, routing_key: str, link: PolicyDocument) -> DomainEvent:
-        return DomainEvent(
-            routing_key=routing_key,
-            aggregate_type="policy",
-            aggregate_id=link.policy_id,
-            data=link.model_dump(mode="json"),
-            occurred_at=self._clock.now(),
-        )
+        return DomainEvent(routing_key, link.policy_id, link.model_dump(mode="json"), self._clock.now())

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import PolicyDocument
 from crm.domain.policies.schemas import Policy, PolicyFilter
+from crm.domain.records import RecordRepository
 
 
-class PolicyRepository(Protocol):
+class PolicyRepository(RecordRepository[Policy], Protocol):
     """Writes inside a unit of work; rows read here are locked until the transaction ends."""
 
     async def count_live_payments(self, policy_id: UUID) -> int:
@@ -18,19 +19,6 @@ class PolicyRepository(Protocol):
 
     async def client_of_live_deal(self, deal_id: UUID) -> UUID | None:
         """The client of the deal if the deal exists and is not deleted; it stays so until the transaction ends."""
-
-    async def add(self, policy_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Policy | None:
-        """Insert the policy, or ``None`` if its number is taken (by any policy, deleted ones included)."""
-
-    async def get_for_update(self, policy_id: UUID) -> Policy | None:
-        """The policy, live or deleted, locked against concurrent changes."""
-
-    async def lock_live_for_share(self, policy_id: UUID) -> bool:
-        """True if the policy exists and is not deleted; it stays so until the transaction ends."""
-
-    async def update(self, policy_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Policy: ...
-
-    async def set_deleted(self, policy_id: UUID, deleted: bool, actor_id: UUID | None) -> Policy: ...
 
 
 class PolicyReader(Protocol):

@@ -56,10 +56,12 @@ class PolicyCreate(BaseModel):
     deal_id: UUID
     owner_id: UUID | None = None
     status: PolicyStatus = PolicyStatus.DRAFT
-    premium: Premium
+    premium: Premium | None = Field(default=None, description="Required unless the policy is a draft.")
     currency: Currency | None = Field(default=None, description="ISO 4217; the service default when absent.")
-    effective_from: date
-    effective_to: date = Field(description="Last day of cover; not before `effective_from`.")
+    effective_from: date | None = Field(default=None, description="First day of cover; required unless a draft.")
+    effective_to: date | None = Field(
+        default=None, description="Last day of cover; not before `effective_from`; required unless a draft."
+    )
 
 
 class PolicyUpdate(BaseModel):
@@ -77,9 +79,8 @@ class PolicyUpdate(BaseModel):
     effective_from: date | None = None
     effective_to: date | None = None
 
-    NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset(
-        {"policy_number", "client_id", "deal_id", "status", "premium", "currency", "effective_from", "effective_to"}
-    )
+    # premium and the cover dates may be cleared while the policy is a draft.
+    NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"policy_number", "client_id", "deal_id", "status", "currency"})
 
 
 class Policy(Record):
@@ -89,10 +90,10 @@ class Policy(Record):
     calculation_id: UUID | None = Field(description="The confirmed calculation linked to this policy (read-only).")
     owner_id: UUID | None
     status: PolicyStatus
-    premium: Amount
+    premium: Amount | None
     currency: str
-    effective_from: date
-    effective_to: date
+    effective_from: date | None
+    effective_to: date | None
 
 
 class PolicyFilter(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from uuid import UUID, uuid4
 
 from crm.domain.caller import Caller
@@ -17,23 +16,15 @@ from crm.domain.errors import (
     PolicyHasCalculation,
     PolicyHasPayments,
     PolicyNotFound,
-    PolicyNumberConflict,
-    RuleViolation,
 )
-from crm.domain.events import DomainEvent
+from crm.domain.events import record_event
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.pagination import Page
 from crm.domain.policies.repository import PolicyReader
+from crm.domain.policies.rules import check_period, check_terms
 from crm.domain.policies.schemas import Policy, PolicyCreate, PolicyFilter, PolicyUpdate
 from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 from crm.domain.versioning import check_version, effective_changes, requested_changes
-
-
-def check_period(effective_from: date, effective_to: date) -> None:
-    if effective_to < effective_from:
-        raise RuleViolation(
-            "A policy cannot end before it starts.",
-            errors=[FieldProblem("effective_to", f"must not be before effective_from ({effective_from})")],
-        )
 
 
 class PolicyService:
@@ -41,7 +32,7 @@ class PolicyService:
         self._uow = uow
         self._reader = reader
         self._clock = clock
-        self._default_currency = default_currency.upper()
+        self._default_currency = default_currency
 
     async def get(self, policy_id: UUID) -> Policy:
         policy = await self._reader.get(policy_id)
@@ -52,17 +43,17 @@ class PolicyService:
     async def list(self, query: PolicyFilter) -> Page[Policy]:
         return await self._reader.page(query)
 
-    async def create(self, data: PolicyCreate, caller: Caller) -> Policy:
+    async def create(self, data: PolicyCreate, caller: Caller, idempotency: IdempotentRequest | None = None) -> Policy:
         check_period(data.effective_from, data.effective_to)
+        check_terms(data.status, data.premium, data.effective_from, data.effective_to)
         values = data.model_dump()
         values["currency"] = data.currency or self._default_currency
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             await self._check_parties(uow, data.deal_id, data.client_id)
+            # A taken number (a concurrent insert's included) fails at uq_policies_policy_number: 409.
             policy = await uow.policies.add(uuid4(), values, caller.actor_id)
-            if policy is None:
-                raise self._number_taken(data.policy_number)
-            uow.record(self._event("policy.created", policy))
-            await uow.commit()
+            uow.record(record_event("policy.created", policy, self._clock.now()))
+            await uow.commit(policy)
         return policy
 
     async def update(
@@ -75,10 +66,9 @@ class PolicyService:
             changes = effective_changes(current, changes)
             if not changes:
                 return current
-            check_period(
-                changes.get("effective_from", current.effective_from),
-                changes.get("effective_to", current.effective_to),
-            )
+            after = current.model_copy(update=changes)
+            check_period(after.effective_from, after.effective_to)
+            check_terms(after.status, after.premium, after.effective_from, after.effective_to)
             if "deal_id" in changes or "client_id" in changes:
                 if "deal_id" in changes and current.calculation_id is not None:
                     raise PolicyHasCalculation(
@@ -90,7 +80,7 @@ class PolicyService:
                     uow, changes.get("deal_id", current.deal_id), changes.get("client_id", current.client_id)
                 )
             policy = await uow.policies.update(policy_id, changes, caller.actor_id)
-            uow.record(self._event("policy.updated", policy))
+            uow.record(record_event("policy.updated", policy, self._clock.now()))
             await uow.commit()
         return policy
 
@@ -105,12 +95,12 @@ class PolicyService:
                     f"Policy {policy_id} has {payments} live payment(s); delete them before the policy."
                 )
             policy = await uow.policies.set_deleted(policy_id, True, caller.actor_id)
-            uow.record(self._event("policy.deleted", policy))
+            uow.record(record_event("policy.deleted", policy, self._clock.now()))
             await uow.commit()
 
-    async def restore(self, policy_id: UUID, caller: Caller) -> Policy:
+    async def restore(self, policy_id: UUID, caller: Caller, idempotency: IdempotentRequest | None = None) -> Policy:
         """Undo a soft delete; restoring a live policy changes nothing. Its deal and client must be live."""
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             current = await uow.policies.get_for_update(policy_id)
             if current is None:
                 raise PolicyNotFound(f"Policy {policy_id} does not exist.")
@@ -121,8 +111,8 @@ class PolicyService:
             if not await uow.clients.lock_live_for_share(current.client_id):
                 raise ClientDeleted(f"Client {current.client_id} of this policy is deleted; restore it first.")
             policy = await uow.policies.set_deleted(policy_id, False, caller.actor_id)
-            uow.record(self._event("policy.restored", policy))
-            await uow.commit()
+            uow.record(record_event("policy.restored", policy, self._clock.now()))
+            await uow.commit(policy)
         return policy
 
     @staticmethod
@@ -147,19 +137,3 @@ class PolicyService:
         if policy is None or policy.is_deleted:
             raise PolicyNotFound(f"Policy {policy_id} does not exist.")
         return policy
-
-    @staticmethod
-    def _number_taken(number: str) -> PolicyNumberConflict:
-        return PolicyNumberConflict(
-            f"Policy number {number!r} is already in use.",
-            errors=[FieldProblem("policy_number", "already in use")],
-        )
-
-    def _event(self, routing_key: str, policy: Policy) -> DomainEvent:
-        return DomainEvent(
-            routing_key=routing_key,
-            aggregate_type="policy",
-            aggregate_id=policy.id,
-            data=policy.model_dump(mode="json"),
-            occurred_at=self._clock.now(),
-        )

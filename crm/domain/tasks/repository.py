@@ -4,27 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from crm.domain.pagination import Page
+from crm.domain.records import RecordRepository
 from crm.domain.tasks.rules import ReminderChannel
 from crm.domain.tasks.schemas import Task, TaskFilter, TaskReminder
 
 
-class TaskRepository(Protocol):
+class TaskRepository(RecordRepository[Task], Protocol):
     """Writes inside a unit of work; rows read or locked here stay so until the transaction ends."""
 
-    async def add(self, task_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Task:
-        """Insert a task; ``actor_id`` becomes its author."""
-
-    async def get_for_update(self, task_id: UUID) -> Task | None:
+    async def get_live_for_update(self, task_id: UUID) -> Task | None:
         """The live task, locked against concurrent changes."""
 
     async def get_for_share(self, task_id: UUID) -> Task | None:
         """The live task; its status cannot change until the transaction ends."""
-
-    async def update(self, task_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Task: ...
 
     async def lock_live_payment(self, payment_id: UUID) -> bool:
         """True if the payment exists and is not deleted; it stays so until the transaction ends."""

@@ -60,13 +60,7 @@ def reminder_event(reminder: TaskReminder, task: Task, occurred_at: datetime) ->
         due_at=task.due_at,
         deal_id=str(task.deal_id) if task.deal_id else None,
     )
-    return DomainEvent(
-        routing_key="task.reminder",
-        aggregate_type="task",
-        aggregate_id=task.id,
-        data=notice.model_dump(mode="json"),
-        occurred_at=occurred_at,
-    )
+    return DomainEvent("task.reminder", task.id, notice.model_dump(mode="json"), occurred_at)
 
 
 class TaskScheduleJobs:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
@@ -66,6 +67,18 @@ def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Moment = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+
+
+def _day_text(value: object) -> object:
+    if not isinstance(value, str | date) or (isinstance(value, str) and not _DAY.fullmatch(value)):
+        raise ValueError("must be a date (YYYY-MM-DD) or a date-time with an offset")
+    return value
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A filter bound: an instant, or a plain day meaning its midnight in the business time zone.
+Day = Annotated[date, BeforeValidator(_day_text)]
+MomentOrDay = Annotated[Moment | Day, Field(union_mode="left_to_right")]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 Reason = Annotated[
     str,
@@ -193,6 +206,6 @@ class TaskFilter(BaseModel):
     statuses: frozenset[TaskStatus] | None = Field(default=None, description="None: any status.")
     priorities: frozenset[TaskPriority] | None = None
     deal_id: UUID | None = None
-    due_before: datetime | None = Field(default=None, description="due_at < this (exclusive).")
-    due_after: datetime | None = Field(default=None, description="due_at >= this (inclusive).")
+    due_before: datetime | date | None = Field(default=None, description="due_at < this (exclusive).")
+    due_after: datetime | date | None = Field(default=None, description="due_at >= this (inclusive).")
     page: PageRequest = PageRequest()

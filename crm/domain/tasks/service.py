@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,7 +21,8 @@ from crm.domain.errors import (
     TaskClosed,
     TaskNotFound,
 )
-from crm.domain.events import DomainEvent
+from crm.domain.events import DomainEvent, record_event
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.pagination import Page
 from crm.domain.tasks.repository import TaskReader
 from crm.domain.tasks.rules import FINAL_STATUSES, TaskStatus, initial_status, transition_refusal
@@ -43,7 +44,6 @@ def status_changed_event(old: TaskStatus, task: Task, actor_id: UUID | None, occ
     # The contract's fields, plus the task itself so consumers (notifications) need not call back.
     return DomainEvent(
         routing_key="task.status.changed",
-        aggregate_type="task",
         aggregate_id=task.id,
         data={
             "task_id": str(task.id),
@@ -69,42 +69,67 @@ class TaskService:
         return task
 
     async def list(self, query: TaskFilter) -> Page[Task]:
-        return await self._reader.page(query)
+        """A plain day as a due bound means its midnight in the business time zone."""
+        bounds = {"due_before": self._instant(query.due_before), "due_after": self._instant(query.due_after)}
+        return await self._reader.page(query.model_copy(update=bounds))
 
-    async def create(self, data: TaskCreate, caller: Caller) -> Task:
+    def _instant(self, bound: datetime | date | None) -> datetime | None:
+        if bound is None or isinstance(bound, datetime):
+            return bound
+        return datetime.combine(bound, time(), tzinfo=self._clock.zone)
+
+    async def create(self, data: TaskCreate, caller: Caller, idempotency: IdempotentRequest | None = None) -> Task:
         """The caller is the author; a task with ``scheduled_for`` starts ``scheduled``, others ``pending``."""
         if data.scheduled_for is not None:
             self._require_future("scheduled_for", data.scheduled_for)
-        values = data.model_dump()
-        values["status"] = initial_status(data.scheduled_for is not None)
-        async with self._uow(caller) as uow:
+        values = {
+            **data.model_dump(),
+            "status": initial_status(data.scheduled_for is not None),
+            "author_id": caller.actor_id,
+        }
+        async with self._uow(caller, idempotency) as uow:
             await self._check_links(uow, {name: values[name] for name in LINK_FIELDS})
             task = await uow.tasks.add(uuid4(), values, caller.actor_id)
-            uow.record(self._event("task.created", task))
-            await uow.commit()
+            uow.record(record_event("task.created", task, self._clock.now()))
+            await uow.commit(task)
         return task
 
     async def update(self, task_id: UUID, patch: TaskUpdate, caller: Caller, *, if_match: int | None = None) -> Task:
         """Changes fields and, through ``status``, the lifecycle. Only status changes are events: the
         contract has no ``task.updated``."""
-        return await self._change(task_id, requested_changes(patch, TaskUpdate.NOT_NULLABLE), caller, if_match)
+        return await self._change(task_id, requested_changes(patch, TaskUpdate.NOT_NULLABLE), caller, if_match, None)
 
     async def schedule(
-        self, task_id: UUID, scheduled_for: datetime, caller: Caller, *, if_match: int | None = None
+        self,
+        task_id: UUID,
+        scheduled_for: datetime,
+        caller: Caller,
+        idempotency: IdempotentRequest | None = None,
+        *,
+        if_match: int | None = None,
     ) -> Task:
         """A pending task becomes ``scheduled``; a scheduled one moves to the new time."""
         self._require_future("scheduled_for", scheduled_for)
         changes = {"status": TaskStatus.SCHEDULED, "scheduled_for": scheduled_for}
-        return await self._change(task_id, changes, caller, if_match)
+        return await self._change(task_id, changes, caller, if_match, idempotency)
 
-    async def complete(self, task_id: UUID, caller: Caller, *, if_match: int | None = None) -> Task:
+    async def complete(
+        self,
+        task_id: UUID,
+        caller: Caller,
+        idempotency: IdempotentRequest | None = None,
+        *,
+        if_match: int | None = None,
+    ) -> Task:
         """Completing a completed task changes nothing."""
-        return await self._change(task_id, {"status": TaskStatus.COMPLETED}, caller, if_match)
+        return await self._change(task_id, {"status": TaskStatus.COMPLETED}, caller, if_match, idempotency)
 
-    async def add_reminder(self, task_id: UUID, data: TaskReminderCreate, caller: Caller) -> TaskReminder:
+    async def add_reminder(
+        self, task_id: UUID, data: TaskReminderCreate, caller: Caller, idempotency: IdempotentRequest | None = None
+    ) -> TaskReminder:
         """Reminders fire later, from the worker; a closed task gets none."""
         self._require_future("remind_at", data.remind_at)
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             task = await uow.tasks.get_for_share(task_id)
             if task is None:
                 raise TaskNotFound(f"Task {task_id} does not exist.")
@@ -114,12 +139,19 @@ class TaskService:
                     errors=[FieldProblem("status", f"task is {task.status}")],
                 )
             reminder = await uow.tasks.add_reminder(uuid4(), task_id, data.remind_at, data.channel)
-            await uow.commit()
+            await uow.commit(reminder)
         return reminder
 
-    async def _change(self, task_id: UUID, requested: dict[str, Any], caller: Caller, if_match: int | None) -> Task:
-        async with self._uow(caller) as uow:
-            current = await uow.tasks.get_for_update(task_id)
+    async def _change(
+        self,
+        task_id: UUID,
+        requested: dict[str, Any],
+        caller: Caller,
+        if_match: int | None,
+        idempotency: IdempotentRequest | None,
+    ) -> Task:
+        async with self._uow(caller, idempotency) as uow:
+            current = await uow.tasks.get_live_for_update(task_id)
             if current is None:
                 raise TaskNotFound(f"Task {task_id} does not exist.")
             check_version(current.version, if_match)
@@ -130,8 +162,8 @@ class TaskService:
             await self._check_links(uow, {name: changes[name] for name in LINK_FIELDS if name in changes})
             task = await uow.tasks.update(task_id, changes, caller.actor_id)
             if task.status != current.status:
-                uow.record(self._status_changed(current.status, task, caller))
-            await uow.commit()
+                uow.record(status_changed_event(current.status, task, caller.actor_id, self._clock.now()))
+            await uow.commit(task)
         return task
 
     def _lifecycle(self, current: Task, changes: dict[str, Any]) -> dict[str, Any]:
@@ -199,15 +231,3 @@ class TaskService:
             raise RuleViolation(
                 f"{field} must be in the future.", errors=[FieldProblem(field, "must be in the future")]
             )
-
-    def _status_changed(self, old: TaskStatus, task: Task, caller: Caller) -> DomainEvent:
-        return status_changed_event(old, task, caller.actor_id, self._clock.now())
-
-    def _event(self, routing_key: str, task: Task) -> DomainEvent:
-        return DomainEvent(
-            routing_key=routing_key,
-            aggregate_type="task",
-            aggregate_id=task.id,
-            data=task.model_dump(mode="json"),
-            occurred_at=self._clock.now(),
-        )

@@ -2,64 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from crm.domain.calculations.rules import CalculationStatus
 from crm.domain.calculations.schemas import Calculation, CalculationFilter
 from crm.domain.pagination import Page
-from crm.infrastructure.db.sql import (
-    RECORD_COLUMNS,
-    Connection,
-    ListOrder,
-    Where,
-    column_list,
-    contains_pattern,
-    fetch_page,
-    required,
-    update_statement,
-)
+from crm.infrastructure.db.models import CalculationRow
+from crm.infrastructure.db.records import RecordRepository
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, fetch_page, required
+from crm.infrastructure.db.tables import TableSql
 
-COLUMNS = column_list(
-    (
-        *RECORD_COLUMNS,
-        "deal_id",
-        "insurance_company",
-        "program_name",
-        "premium_amount",
-        "coverage_sum",
-        "calculation_date",
-        "validity_period",
-        "files",
-        "comments",
-        "owner_id",
-        "status",
-        "linked_policy_id",
-    )
-)
-UPDATABLE = frozenset(
-    {
-        "insurance_company",
-        "program_name",
-        "premium_amount",
-        "coverage_sum",
-        "calculation_date",
-        "validity_period",
-        "files",
-        "comments",
-        "owner_id",
-        "status",
-        "linked_policy_id",
-    }
-)
-CURSOR_KIND = "calculations"
-ORDER = ListOrder(CURSOR_KIND, ("created_at", "id"), (datetime, UUID))
+CALCULATIONS = TableSql(CalculationRow, fixed={"deal_id"})
+ORDER = ListOrder("calculations", ("created_at", "id"), (datetime, UUID))
 ONE_DAY = timedelta(days=1)
 
-SELECT_LIVE = f"SELECT {COLUMNS} FROM crm.calculations WHERE id = $1 AND deal_id = $2 AND NOT is_deleted"
+SELECT_OF_DEAL = f"{CALCULATIONS.select} WHERE id = $1 AND deal_id = $2"
+SELECT_LIVE = SELECT_OF_DEAL + " AND NOT is_deleted"
 DEAL_IS_LIVE = "SELECT true FROM crm.deals WHERE id = $1 AND NOT is_deleted"
 # FOR SHARE (not KEY SHARE) makes a concurrent soft delete of the deal wait for this transaction, and
 # makes this one re-check `NOT is_deleted` if the delete committed first.
@@ -67,26 +29,20 @@ LOCK_LIVE_DEAL = DEAL_IS_LIVE + " FOR SHARE"
 LOCK_LIVE_POLICY_OF_DEAL = (
     "SELECT true FROM crm.policies WHERE id = $1 AND deal_id = $2 AND NOT is_deleted FOR KEY SHARE"
 )
-INSERT = f"""
-INSERT INTO crm.calculations
-    (id, deal_id, insurance_company, program_name, premium_amount, coverage_sum, calculation_date,
-     validity_period, files, comments, owner_id, status, created_by_id, updated_by_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{CalculationStatus.DRAFT.value}', $12, $12)
-RETURNING {COLUMNS}
-"""
 # The UPDATE locks the previous holder (and waits for a concurrent change of it) before unlinking.
 UNLINK_POLICY = f"""
 UPDATE crm.calculations
 SET linked_policy_id = NULL, version = version + 1, updated_at = now(), updated_by_id = $3
 WHERE linked_policy_id = $1 AND id <> $2
-RETURNING {COLUMNS}
+RETURNING {CALCULATIONS.columns}
 """
+# A deleted calculation lets go of its policy, so the policy can be linked again.
 DELETE = f"""
 UPDATE crm.calculations
 SET is_deleted = true, deleted_at = now(), deleted_by_id = $2, linked_policy_id = NULL,
     version = version + 1, updated_at = now(), updated_by_id = $2
 WHERE id = $1
-RETURNING {COLUMNS}
+RETURNING {CALCULATIONS.columns}
 """
 
 
@@ -109,53 +65,41 @@ def from_daterange(value: asyncpg.Range[date] | None) -> dict[str, date | None] 
     return {"start": start, "end": end}
 
 
+def _stored(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values as the table keeps them: the validity period as a ``daterange``."""
+    stored = dict(values)
+    if "validity_period" in stored:
+        stored["validity_period"] = to_daterange(stored["validity_period"])
+    return stored
+
+
 def _calculation(row: asyncpg.Record) -> Calculation:
     fields = dict(row)
     fields["validity_period"] = from_daterange(fields["validity_period"])
     return Calculation.model_validate(fields)
 
 
-class PgCalculationRepository:
+class PgCalculationRepository(RecordRepository[Calculation]):
     def __init__(self, connection: Connection) -> None:
-        self._conn = connection
+        super().__init__(connection, CALCULATIONS, _calculation)
 
     async def lock_live_deal(self, deal_id: UUID) -> bool:
         return bool(await self._conn.fetchval(LOCK_LIVE_DEAL, deal_id))
 
-    async def add(
-        self, calculation_id: UUID, deal_id: UUID, values: dict[str, Any], actor_id: UUID | None
-    ) -> Calculation:
-        row = await self._conn.fetchrow(
-            INSERT,
-            calculation_id,
-            deal_id,
-            values["insurance_company"],
-            values["program_name"],
-            values["premium_amount"],
-            values["coverage_sum"],
-            values["calculation_date"],
-            to_daterange(values["validity_period"]),
-            values["files"],
-            values["comments"],
-            values["owner_id"],
-            actor_id,
-        )
-        return _calculation(required(row))
+    async def add(self, record_id: UUID, values: Mapping[str, Any], actor_id: UUID | None) -> Calculation:
+        return await super().add(record_id, _stored(values), actor_id)
 
-    async def get_for_update(self, deal_id: UUID, calculation_id: UUID) -> Calculation | None:
-        row = await self._conn.fetchrow(SELECT_LIVE + " FOR UPDATE", calculation_id, deal_id)
+    async def get_of_deal_for_update(self, deal_id: UUID, calculation_id: UUID) -> Calculation | None:
+        row = await self._conn.fetchrow(SELECT_OF_DEAL + " FOR UPDATE", calculation_id, deal_id)
         return None if row is None else _calculation(row)
 
-    async def update(self, calculation_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Calculation:
-        values = dict(changes)
-        if "validity_period" in values:
-            values["validity_period"] = to_daterange(values["validity_period"])
-        statement, params = update_statement("crm.calculations", values, UPDATABLE, COLUMNS)
-        params[0], params[-1] = calculation_id, actor_id
-        return _calculation(required(await self._conn.fetchrow(statement, *params)))
+    async def update(self, record_id: UUID, changes: Mapping[str, Any], actor_id: UUID | None) -> Calculation:
+        return await super().update(record_id, _stored(changes), actor_id)
 
-    async def delete(self, calculation_id: UUID, actor_id: UUID | None) -> Calculation:
-        return _calculation(required(await self._conn.fetchrow(DELETE, calculation_id, actor_id)))
+    async def set_deleted(self, record_id: UUID, deleted: bool, actor_id: UUID | None) -> Calculation:
+        if not deleted:
+            return await super().set_deleted(record_id, deleted, actor_id)
+        return _calculation(required(await self._conn.fetchrow(DELETE, record_id, actor_id)))
 
     async def lock_live_policy_of_deal(self, policy_id: UUID, deal_id: UUID) -> bool:
         return bool(await self._conn.fetchval(LOCK_LIVE_POLICY_OF_DEAL, policy_id, deal_id))
@@ -195,8 +139,8 @@ class PgCalculationReader:
         where = _filters(query)
         return await fetch_page(
             self._pool,
-            source="crm.calculations",
-            columns=COLUMNS,
+            source=CALCULATIONS.name,
+            columns=CALCULATIONS.columns,
             where=where,
             page=query.page,
             order=ORDER,

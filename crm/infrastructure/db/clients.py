@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from crm.domain.clients.schemas import Client, ClientFilter
 from crm.domain.pagination import Page
+from crm.infrastructure.db.models import ClientRow
 from crm.infrastructure.db.records import RecordRepository
-from crm.infrastructure.db.sql import (
-    RECORD_COLUMNS,
-    ListOrder,
-    Where,
-    column_list,
-    contains_pattern,
-    fetch_page,
-    required,
-)
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, fetch_page
+from crm.infrastructure.db.tables import TableSql
 
-COLUMNS = column_list((*RECORD_COLUMNS, "name", "email", "phone", "status", "owner_id"))
-UPDATABLE = frozenset({"name", "email", "phone", "status", "owner_id"})
-CURSOR_KIND = "clients"
-ORDER = ListOrder(CURSOR_KIND, ("created_at", "id"), (datetime, UUID), descending=True)
-
-SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.clients WHERE id = $1"
-INSERT = f"""
-INSERT INTO crm.clients (id, name, email, phone, status, owner_id, created_by_id, updated_by_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-RETURNING {COLUMNS}
-"""
+CLIENTS = TableSql(ClientRow)
+ORDER = ListOrder("clients", ("created_at", "id"), (datetime, UUID), descending=True)
 
 
 def _client(row: asyncpg.Record) -> Client:
@@ -39,25 +23,8 @@ def _client(row: asyncpg.Record) -> Client:
 
 
 class PgClientRepository(RecordRepository[Client]):
-    table = "crm.clients"
-    columns = COLUMNS
-    updatable = UPDATABLE
-
-    def _model(self, row: asyncpg.Record) -> Client:
-        return _client(row)
-
-    async def add(self, client_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Client:
-        row = await self._conn.fetchrow(
-            INSERT,
-            client_id,
-            values["name"],
-            values["email"],
-            values["phone"],
-            values["status"],
-            values["owner_id"],
-            actor_id,
-        )
-        return _client(required(row))
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection, CLIENTS, _client)
 
 
 class PgClientReader:
@@ -65,7 +32,7 @@ class PgClientReader:
         self._pool = pool
 
     async def get(self, client_id: UUID) -> Client | None:
-        row = await self._pool.fetchrow(SELECT_BY_ID + " AND NOT is_deleted", client_id)
+        row = await self._pool.fetchrow(f"{CLIENTS.select} WHERE id = $1 AND NOT is_deleted", client_id)
         return None if row is None else _client(row)
 
     async def page(self, query: ClientFilter) -> Page[Client]:
@@ -79,8 +46,8 @@ class PgClientReader:
             where.add("owner_id = {}", query.owner_id)
         return await fetch_page(
             self._pool,
-            source="crm.clients",
-            columns=COLUMNS,
+            source=CLIENTS.name,
+            columns=CLIENTS.columns,
             where=where,
             page=query.page,
             order=ORDER,

@@ -11,46 +11,18 @@ import asyncpg
 from crm.domain.deals.rules import OPEN_STATUSES, DealStatus, StatusCount
 from crm.domain.deals.schemas import Deal, DealFilter
 from crm.domain.pagination import Page
+from crm.infrastructure.db.models import DealRow
 from crm.infrastructure.db.records import RecordRepository
-from crm.infrastructure.db.sql import (
-    RECORD_COLUMNS,
-    ListOrder,
-    Where,
-    column_list,
-    contains_pattern,
-    fetch_page,
-)
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, fetch_page
+from crm.infrastructure.db.tables import TableSql
 
-COLUMNS = column_list(
-    (
-        *RECORD_COLUMNS,
-        "client_id",
-        "title",
-        "description",
-        "status",
-        "next_review_at",
-        "owner_id",
-        "closed_at",
-    )
-)
-UPDATABLE = frozenset({"client_id", "title", "description", "status", "next_review_at", "owner_id", "closed_at"})
-CURSOR_KIND = "deals"
-ORDER = ListOrder(CURSOR_KIND, ("next_review_at", "updated_at", "id"), (date, datetime, UUID))
+DEALS = TableSql(DealRow)
+ORDER = ListOrder("deals", ("next_review_at", "updated_at", "id"), (date, datetime, UUID))
 OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
 
-SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.deals WHERE id = $1"
 # The explicit lock re-checks `NOT is_deleted` after a concurrent client delete commits, which the
 # foreign key's own KEY SHARE lock alone would not.
-INSERT_FOR_LIVE_CLIENT = f"""
-WITH client AS (
-    SELECT id FROM crm.clients WHERE id = $2 AND NOT is_deleted FOR KEY SHARE
-)
-INSERT INTO crm.deals
-    (id, client_id, title, description, status, next_review_at, owner_id, created_by_id, updated_by_id)
-SELECT $1, client.id, $3, $4, $5, $6, $7, $8, $8 FROM client
-RETURNING {COLUMNS}
-"""
-# Payments add their planned amounts here (total_value); until then every stage is worth 0.
+LIVE_CLIENT = ("client", "SELECT id FROM crm.clients WHERE id = {client_id} AND NOT is_deleted FOR KEY SHARE")
 STATUS_COUNTS = """
 SELECT status,
        count(*) AS count,
@@ -72,25 +44,13 @@ def _deal(row: asyncpg.Record) -> Deal:
 
 
 class PgDealRepository(RecordRepository[Deal]):
-    table = "crm.deals"
-    columns = COLUMNS
-    updatable = UPDATABLE
-
-    def _model(self, row: asyncpg.Record) -> Deal:
-        return _deal(row)
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection, DEALS, _deal)
 
     async def add_for_live_client(self, deal_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Deal | None:
-        row = await self._conn.fetchrow(
-            INSERT_FOR_LIVE_CLIENT,
-            deal_id,
-            values["client_id"],
-            values["title"],
-            values["description"],
-            values["status"],
-            values["next_review_at"],
-            values["owner_id"],
-            actor_id,
-        )
+        """Insert the deal unless its client is deleted or missing (``None`` then)."""
+        statement, params = DEALS.insert(self._new(deal_id, values, actor_id), guard=LIVE_CLIENT)
+        row = await self._conn.fetchrow(statement, *params)
         return None if row is None else _deal(row)
 
     async def count_live_policies(self, deal_id: UUID) -> int:
@@ -132,13 +92,19 @@ class PgDealReader:
         self._pool = pool
 
     async def get(self, deal_id: UUID) -> Deal | None:
-        row = await self._pool.fetchrow(SELECT_BY_ID + " AND NOT is_deleted", deal_id)
+        row = await self._pool.fetchrow(f"{DEALS.select} WHERE id = $1 AND NOT is_deleted", deal_id)
         return None if row is None else _deal(row)
 
     async def page(self, query: DealFilter) -> Page[Deal]:
         where = _filters(query)
         return await fetch_page(
-            self._pool, source="crm.deals", columns=COLUMNS, where=where, page=query.page, order=ORDER, to_model=_deal
+            self._pool,
+            source=DEALS.name,
+            columns=DEALS.columns,
+            where=where,
+            page=query.page,
+            order=ORDER,
+            to_model=_deal,
         )
 
     async def status_counts(self, query: DealFilter) -> list[StatusCount]:

@@ -1,4 +1,4 @@
-"""Idempotency-Key storage: the claim commits with the change; the response is stored right after."""
+"""Idempotency-Key storage: the key and its answer commit with the change they answer for."""
 
 from __future__ import annotations
 
@@ -7,48 +7,54 @@ from datetime import timedelta
 
 import asyncpg
 
-from crm.domain.idempotency import IdempotencyClaim, StoredRequest
+from crm.domain.idempotency import IdempotentRequest, StoredAnswer, StoredRequest
 from crm.infrastructure.db.sql import Connection
 
+INSERT = """
+INSERT INTO crm.idempotency_keys (scope, key, request_hash, response_status, response_headers, response_body)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+"""
+FIND = """
+SELECT request_hash, response_status, response_headers, response_body FROM crm.idempotency_keys
+WHERE scope = $1 AND key = $2 AND created_at > now() - $3::interval
+"""
 
-async def claim(connection: Connection, request: IdempotencyClaim) -> None:
-    """Part of the change's transaction: a concurrent twin that commits first makes this one fail."""
+
+async def store_answer(connection: Connection, request: IdempotentRequest, answer: StoredAnswer) -> None:
+    """Part of the change's transaction: a concurrent twin that commits first makes this one fail
+    (``pk_idempotency_keys``), and the loser's change rolls back with it."""
     await connection.execute(
-        "INSERT INTO crm.idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)",
+        INSERT,
         request.scope,
         request.key,
         request.request_hash,
+        answer.status,
+        json.dumps(dict(answer.headers)),
+        answer.body,
     )
 
 
-class IdempotencyStore:
+async def forget(connection: Connection, request: IdempotentRequest) -> None:
+    """Drop the key again, so a retry of a request that failed after its change committed runs anew."""
+    await connection.execute(
+        "DELETE FROM crm.idempotency_keys WHERE scope = $1 AND key = $2", request.scope, request.key
+    )
+
+
+class PgIdempotencyStore:
     def __init__(self, pool: asyncpg.Pool, ttl: timedelta) -> None:
         self._pool = pool
         self._ttl = ttl
 
     async def find(self, scope: str, key: str) -> StoredRequest | None:
-        row = await self._pool.fetchrow(
-            "SELECT request_hash, response_status, response_headers, response_body "
-            "FROM crm.idempotency_keys WHERE scope = $1 AND key = $2 AND created_at > now() - $3::interval",
-            scope,
-            key,
-            self._ttl,
-        )
+        row = await self._pool.fetchrow(FIND, scope, key, self._ttl)
         if row is None:
             return None
-        headers = json.loads(row["response_headers"]) if row["response_headers"] else None
-        return StoredRequest(row["request_hash"], row["response_status"], headers, row["response_body"])
-
-    async def save_response(self, scope: str, key: str, status: int, headers: dict[str, str], body: bytes) -> None:
-        await self._pool.execute(
-            "UPDATE crm.idempotency_keys SET response_status = $3, response_headers = $4::jsonb, "
-            "response_body = $5 WHERE scope = $1 AND key = $2",
-            scope,
-            key,
-            status,
-            json.dumps(headers),
-            body,
-        )
+        answer = None
+        if row["response_status"] is not None:
+            headers = json.loads(row["response_headers"]) if row["response_headers"] else {}
+            answer = StoredAnswer(row["response_status"], headers, row["response_body"])
+        return StoredRequest(row["request_hash"], answer)
 
     async def forget_expired(self) -> int:
         """Drop keys older than the retention; returns how many went."""

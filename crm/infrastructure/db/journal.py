@@ -9,22 +9,16 @@ import asyncpg
 
 from crm.domain.journal.schemas import JournalEntry, JournalFilter
 from crm.domain.pagination import Page
-from crm.infrastructure.db.sql import Connection, ListOrder, Where, column_list, fetch_page
+from crm.infrastructure.db.models import JournalEntryRow
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page
+from crm.infrastructure.db.tables import TableSql
 
-COLUMNS = column_list(("id", "deal_id", "author_id", "body", "created_at"))
-CURSOR_KIND = "deal_journal"
-ORDER = ListOrder(CURSOR_KIND, ("created_at", "id"), (datetime, UUID))
+JOURNAL = TableSql(JournalEntryRow)
+ORDER = ListOrder("deal_journal", ("created_at", "id"), (datetime, UUID))
 
 # The explicit lock re-checks `NOT is_deleted` after a concurrent deal delete commits (the delete
 # locks the deal FOR UPDATE first), which the foreign key's own KEY SHARE lock alone would not.
-APPEND_TO_LIVE_DEAL = f"""
-WITH deal AS (
-    SELECT id FROM crm.deals WHERE id = $2 AND NOT is_deleted FOR KEY SHARE
-)
-INSERT INTO crm.deal_journal (id, deal_id, author_id, body)
-SELECT $1, deal.id, $4, $3 FROM deal
-RETURNING {COLUMNS}
-"""
+LIVE_DEAL = ("deal", "SELECT id FROM crm.deals WHERE id = {deal_id} AND NOT is_deleted FOR KEY SHARE")
 
 
 def _entry(row: asyncpg.Record) -> JournalEntry:
@@ -38,7 +32,9 @@ class PgJournalRepository:
     async def append_to_live_deal(
         self, entry_id: UUID, deal_id: UUID, body: str, author_id: UUID | None
     ) -> JournalEntry | None:
-        row = await self._conn.fetchrow(APPEND_TO_LIVE_DEAL, entry_id, deal_id, body, author_id)
+        values = {"id": entry_id, "deal_id": deal_id, "author_id": author_id, "body": body}
+        statement, params = JOURNAL.insert(values, guard=LIVE_DEAL)
+        row = await self._conn.fetchrow(statement, *params)
         return None if row is None else _entry(row)
 
 
@@ -56,8 +52,8 @@ class PgJournalReader:
         # Served by ix_deal_journal_deal_list_order (deal_id, created_at, id).
         return await fetch_page(
             self._pool,
-            source="crm.deal_journal",
-            columns=COLUMNS,
+            source=JOURNAL.name,
+            columns=JOURNAL.columns,
             where=where,
             page=query.page,
             order=ORDER,

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from asgi_correlation_id import correlation_id
 
 from crm.domain.events import DomainEvent
 from crm.domain.streams import DEAL_AGGREGATE, StreamedEvent
@@ -46,9 +47,11 @@ class OutboxWriter:
         self._source = source
         self._notified_at = -NOTIFY_WINDOW
 
-    async def write(self, connection: Connection, events: Sequence[DomainEvent], trace_id: str | None) -> None:
+    async def write(self, connection: Connection, events: Sequence[DomainEvent]) -> None:
         if not events:
             return
+        # The request's X-Request-ID, kept by its middleware for the request's task; None in crm-worker.
+        trace_id = correlation_id.get()
         now = time.monotonic()
         notify = now - self._notified_at >= NOTIFY_WINDOW
         if notify:

@@ -8,20 +8,19 @@ from uuid import UUID
 
 import asyncpg
 
-from crm.domain.idempotency import IdempotencyClaim
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.permissions.schemas import OwnerType, PermissionSyncJob, PermissionSyncRequest
-from crm.infrastructure.db.sql import Connection, column_list
+from crm.infrastructure.db.idempotency import forget
+from crm.infrastructure.db.models import PermissionSyncJobRow
+from crm.infrastructure.db.sql import Connection, required
+from crm.infrastructure.db.tables import TableSql
 
-COLUMNS = column_list(
-    ("id AS job_id", "owner_type", "owner_id", "users", "status", "error", "created_at", "updated_at")
+JOBS = TableSql(
+    PermissionSyncJobRow,
+    computed={"job_id": "permission_sync_jobs.id"},
+    hidden={"id", "requested_by_id", "queued_at"},
 )
-
-SELECT_BY_ID = f"SELECT {COLUMNS} FROM crm.permission_sync_jobs WHERE id = $1"
-INSERT = f"""
-INSERT INTO crm.permission_sync_jobs (id, owner_type, owner_id, users, status, requested_by_id)
-VALUES ($1, $2, $3, $4::jsonb, 'pending', $5)
-RETURNING {COLUMNS}
-"""
+SELECT_BY_ID = f"{JOBS.select} WHERE id = $1"
 # Only a pending job moves: a job is settled once.
 MARK_QUEUED = """
 UPDATE crm.permission_sync_jobs SET status = 'queued', queued_at = now(), updated_at = now()
@@ -35,7 +34,7 @@ WHERE id = $1 AND status = 'pending'
 # the database's now(), so the age is measured by the same clock. Oldest first; a row another run holds is
 # skipped, so each stranded job is taken by one run.
 LOCK_STRANDED = f"""
-SELECT {COLUMNS} FROM crm.permission_sync_jobs
+{JOBS.select}
 WHERE status = 'pending' AND created_at < now() - $1::interval
 ORDER BY created_at, id
 LIMIT $2
@@ -57,10 +56,6 @@ OWNER_IS_LIVE = {
     OwnerType.DEAL: "SELECT true FROM crm.deals WHERE id = $1 AND NOT is_deleted FOR KEY SHARE",
     OwnerType.POLICY: "SELECT true FROM crm.policies WHERE id = $1 AND NOT is_deleted FOR KEY SHARE",
 }
-# Only a key no answer was stored for: a replayable answer is never dropped.
-RELEASE_CLAIM = """
-DELETE FROM crm.idempotency_keys WHERE scope = $1 AND key = $2 AND response_status IS NULL
-"""
 
 
 def _job(row: asyncpg.Record) -> PermissionSyncJob:
@@ -79,12 +74,15 @@ class PgPermissionSyncRepository:
     async def add(
         self, job_id: UUID, request: PermissionSyncRequest, requested_by_id: UUID | None
     ) -> PermissionSyncJob:
-        users = json.dumps([user.model_dump(mode="json") for user in request.users])
-        row = await self._conn.fetchrow(
-            INSERT, job_id, request.owner_type.value, request.owner_id, users, requested_by_id
-        )
-        assert row is not None
-        return _job(row)
+        values = {
+            "id": job_id,
+            "owner_type": request.owner_type.value,
+            "owner_id": request.owner_id,
+            "users": json.dumps([user.model_dump(mode="json") for user in request.users]),
+            "requested_by_id": requested_by_id,
+        }
+        statement, params = JOBS.insert(values)
+        return _job(required(await self._conn.fetchrow(statement, *params)))
 
     async def lock_stranded(self, pending_for: timedelta, limit: int) -> list[PermissionSyncJob]:
         return [_job(row) for row in await self._conn.fetch(LOCK_STRANDED, pending_for, limit)]
@@ -104,8 +102,8 @@ class PgPermissionSyncRepository:
     async def mark_failed(self, job_id: UUID, error: str) -> None:
         await self._conn.execute(MARK_FAILED, job_id, error)
 
-    async def release_idempotency_claim(self, claim: IdempotencyClaim) -> None:
-        await self._conn.execute(RELEASE_CLAIM, claim.scope, claim.key)
+    async def forget_idempotency_key(self, request: IdempotentRequest) -> None:
+        await forget(self._conn, request)
 
 
 class PgPermissionSyncReader:

@@ -9,20 +9,16 @@ import asyncpg
 
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import PolicyDocument
+from crm.infrastructure.db.models import PolicyDocumentRow
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page
+from crm.infrastructure.db.tables import TableSql
 
-COLUMNS = "id, policy_id, document_id, created_at"
-CURSOR_KIND = "policy_documents"
-ORDER = ListOrder(CURSOR_KIND, ("created_at", "id"), (datetime, UUID))
+LINKS = TableSql(PolicyDocumentRow, hidden={"created_by_id"})
+ORDER = ListOrder("policy_documents", ("created_at", "id"), (datetime, UUID))
 
 # A duplicate (a concurrent one included) yields no row instead of an error that would abort the transaction.
-INSERT = f"""
-INSERT INTO crm.policy_documents (id, policy_id, document_id, created_by_id)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT ON CONSTRAINT uq_policy_documents_policy_id_document_id DO NOTHING
-RETURNING {COLUMNS}
-"""
-DELETE = f"DELETE FROM crm.policy_documents WHERE policy_id = $1 AND document_id = $2 RETURNING {COLUMNS}"
+ALREADY_LINKED = "ON CONSTRAINT uq_policy_documents_policy_id_document_id DO NOTHING"
+DELETE = f"DELETE FROM {LINKS.name} WHERE policy_id = $1 AND document_id = $2 RETURNING {LINKS.columns}"
 
 
 def _link(row: asyncpg.Record) -> PolicyDocument:
@@ -36,7 +32,9 @@ class PgPolicyDocumentRepository:
     async def add(
         self, link_id: UUID, policy_id: UUID, document_id: UUID, actor_id: UUID | None
     ) -> PolicyDocument | None:
-        row = await self._conn.fetchrow(INSERT, link_id, policy_id, document_id, actor_id)
+        values = {"id": link_id, "policy_id": policy_id, "document_id": document_id, "created_by_id": actor_id}
+        statement, params = LINKS.insert(values, on_conflict=ALREADY_LINKED)
+        row = await self._conn.fetchrow(statement, *params)
         return None if row is None else _link(row)
 
     async def remove(self, policy_id: UUID, document_id: UUID) -> PolicyDocument | None:
@@ -53,8 +51,8 @@ class PgPolicyDocumentReader:
         where.add("policy_id = {}", policy_id)
         return await fetch_page(
             self._pool,
-            source="crm.policy_documents",
-            columns=COLUMNS,
+            source=LINKS.name,
+            columns=LINKS.columns,
             where=where,
             page=page,
             order=ORDER,

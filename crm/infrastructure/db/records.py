@@ -2,46 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import asyncpg
 
-from crm.infrastructure.db.sql import Connection, required, set_deleted_statement, update_statement
+from crm.infrastructure.db.sql import Connection, required
+from crm.infrastructure.db.tables import TableSql
 
 T = TypeVar("T")
 
 
 class RecordRepository(Generic[T]):
-    """Subclasses name their table, its served columns and what ``update`` may change, and map a row."""
+    """One table's records on the unit of work's connection: ``to_model`` turns a served row into a record."""
 
-    table: ClassVar[str]
-    columns: ClassVar[str]
-    updatable: ClassVar[frozenset[str]]
-
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, table: TableSql, to_model: Callable[[asyncpg.Record], T]) -> None:
         self._conn = connection
+        self._table = table
+        self._model = to_model
 
-    def _model(self, row: asyncpg.Record) -> T:
-        raise NotImplementedError
+    async def add(self, record_id: UUID, values: Mapping[str, Any], actor_id: UUID | None) -> T:
+        """Insert a record made by ``actor_id`` from ``values`` (column -> value)."""
+        statement, params = self._table.insert(self._new(record_id, values, actor_id))
+        return self._model(required(await self._conn.fetchrow(statement, *params)))
 
     async def get_for_update(self, record_id: UUID) -> T | None:
         """The record, live or deleted, locked against concurrent changes until the transaction ends."""
-        row = await self._conn.fetchrow(f"SELECT {self.columns} FROM {self.table} WHERE id = $1 FOR UPDATE", record_id)
+        row = await self._conn.fetchrow(f"{self._table.select} WHERE id = $1 FOR UPDATE", record_id)
         return None if row is None else self._model(row)
 
     async def lock_live_for_share(self, record_id: UUID) -> bool:
         """True if the record exists and is not deleted; it cannot be deleted until the transaction ends."""
         found = await self._conn.fetchval(
-            f"SELECT true FROM {self.table} WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", record_id
+            f"SELECT true FROM {self._table.name} WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", record_id
         )
         return bool(found)
 
-    async def update(self, record_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> T:
-        statement, params = update_statement(self.table, changes, self.updatable, self.columns)
-        params[0], params[-1] = record_id, actor_id
+    async def update(self, record_id: UUID, changes: Mapping[str, Any], actor_id: UUID | None) -> T:
+        statement, params = self._table.update(record_id, changes, actor_id)
         return self._model(required(await self._conn.fetchrow(statement, *params)))
 
     async def set_deleted(self, record_id: UUID, deleted: bool, actor_id: UUID | None) -> T:
-        statement = set_deleted_statement(self.table, self.columns)
-        return self._model(required(await self._conn.fetchrow(statement, record_id, deleted, actor_id)))
+        return self._model(required(await self._conn.fetchrow(self._table.set_deleted, record_id, deleted, actor_id)))
+
+    @staticmethod
+    def _new(record_id: UUID, values: Mapping[str, Any], actor_id: UUID | None) -> dict[str, Any]:
+        """The values of a new record with its id and audit columns."""
+        return {"id": record_id, **values, "created_by_id": actor_id, "updated_by_id": actor_id}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -16,28 +16,12 @@ T = TypeVar("T")
 # What a repository runs its statements on: a plain connection or one lent by the pool.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
-RECORD_COLUMNS = (
-    "id",
-    "version",
-    "created_at",
-    "updated_at",
-    "created_by_id",
-    "updated_by_id",
-    "is_deleted",
-    "deleted_at",
-    "deleted_by_id",
-)
-
 
 def required(row: asyncpg.Record | None) -> asyncpg.Record:
     """A row the statement must have returned (its target is locked by this transaction)."""
     if row is None:
         raise LookupError("the statement returned no row")
     return row
-
-
-def column_list(columns: Iterable[str]) -> str:
-    return ", ".join(columns)
 
 
 class Where:
@@ -67,37 +51,6 @@ def contains_pattern(term: str) -> str:
     """An ILIKE pattern matching ``term`` anywhere, with its own wildcards taken literally."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def update_statement(
-    table: str, changes: Mapping[str, Any], allowed: frozenset[str], returning: str
-) -> tuple[str, list[Any]]:
-    """``UPDATE`` of the given columns plus the audit ones; ``$1`` is the id, the last is the actor."""
-    unknown = set(changes) - allowed
-    if unknown:
-        raise ValueError(f"not updatable in {table}: {sorted(unknown)}")
-    params: list[Any] = [None]
-    sets = []
-    for column, value in changes.items():
-        params.append(value)
-        sets.append(f"{column} = ${len(params)}")
-    params.append(None)
-    actor = f"${len(params)}"
-    sets += ["version = version + 1", "updated_at = now()", f"updated_by_id = {actor}"]
-    return f"UPDATE {table} SET {', '.join(sets)} WHERE id = $1 RETURNING {returning}", params
-
-
-def set_deleted_statement(table: str, returning: str) -> str:
-    """Soft delete (``$2`` true) or restore (false) of row ``$1`` by actor ``$3``, bumping the version."""
-    return f"""
-UPDATE {table}
-SET is_deleted = $2,
-    deleted_at = CASE WHEN $2 THEN now() END,
-    deleted_by_id = CASE WHEN $2 THEN $3::uuid END,
-    version = version + 1, updated_at = now(), updated_by_id = $3
-WHERE id = $1
-RETURNING {returning}
-"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,72 +14,17 @@ from crm.domain.errors import InvalidCursor
 from crm.domain.pagination import Page, decode_cursor, encode_cursor
 from crm.domain.tasks.rules import ReminderChannel
 from crm.domain.tasks.schemas import Task, TaskFilter, TaskReminder
-from crm.infrastructure.db.sql import (
-    RECORD_COLUMNS,
-    Connection,
-    Where,
-    column_list,
-    required,
-    update_statement,
-)
+from crm.infrastructure.db.models import TaskReminderRow, TaskRow
+from crm.infrastructure.db.records import RecordRepository
+from crm.infrastructure.db.sql import Connection, Where, required
+from crm.infrastructure.db.tables import TableSql
 
-COLUMNS = column_list(
-    (
-        *RECORD_COLUMNS,
-        "title",
-        "description",
-        "status",
-        "priority",
-        "assignee_id",
-        "author_id",
-        "due_at",
-        "scheduled_for",
-        "completed_at",
-        "cancelled_reason",
-        "deal_id",
-        "client_id",
-        "policy_id",
-        "payment_id",
-        "context",
-        "payload",
-    )
-)
-UPDATABLE = frozenset(
-    {
-        "title",
-        "description",
-        "status",
-        "priority",
-        "assignee_id",
-        "due_at",
-        "scheduled_for",
-        "completed_at",
-        "cancelled_reason",
-        "deal_id",
-        "client_id",
-        "policy_id",
-        "payment_id",
-        "context",
-        "payload",
-    }
-)
+TASKS = TableSql(TaskRow, fixed={"author_id"})
 JSON_COLUMNS = ("context", "payload")
-REMINDER_COLUMNS = column_list(("id", "task_id", "remind_at", "channel", "created_at"))
+REMINDERS = TableSql(TaskReminderRow, hidden={"sent_at"})
 CURSOR_KIND = "tasks"
 
-SELECT_LIVE_BY_ID = f"SELECT {COLUMNS} FROM crm.tasks WHERE id = $1 AND NOT is_deleted"
-INSERT = f"""
-INSERT INTO crm.tasks
-    (id, title, description, status, priority, assignee_id, author_id, due_at, scheduled_for,
-     deal_id, client_id, policy_id, payment_id, context, payload, created_by_id, updated_by_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $7, $7)
-RETURNING {COLUMNS}
-"""
-INSERT_REMINDER = f"""
-INSERT INTO crm.task_reminders (id, task_id, remind_at, channel)
-VALUES ($1, $2, $3, $4)
-RETURNING {REMINDER_COLUMNS}
-"""
+SELECT_LIVE_BY_ID = f"{TASKS.select} WHERE id = $1 AND NOT is_deleted"
 # ix_task_reminders_due walks the unsent reminders by time. The task is share-locked so its status cannot
 # change before the reminder commits; rows (of either table) held elsewhere wait for the next run.
 LOCK_DUE_REMINDERS = """
@@ -94,7 +39,7 @@ FOR SHARE OF t SKIP LOCKED
 MARK_REMINDERS_SENT = "UPDATE crm.task_reminders SET sent_at = $2 WHERE id = ANY($1::uuid[])"
 # ix_tasks_status_scheduled_for: status, then scheduled_for in order.
 LOCK_DUE_SCHEDULED = f"""
-SELECT {COLUMNS} FROM crm.tasks
+{TASKS.select}
 WHERE status = 'scheduled' AND scheduled_for <= $1 AND NOT is_deleted
 ORDER BY scheduled_for
 LIMIT $2
@@ -129,32 +74,19 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class PgTaskRepository:
+def _stored(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values as the table keeps them: ``context`` and ``payload`` as JSON text."""
+    return {name: _json(value) if name in JSON_COLUMNS else value for name, value in values.items()}
+
+
+class PgTaskRepository(RecordRepository[Task]):
     def __init__(self, connection: Connection) -> None:
-        self._conn = connection
+        super().__init__(connection, TASKS, _task)
 
-    async def add(self, task_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Task:
-        row = await self._conn.fetchrow(
-            INSERT,
-            task_id,
-            values["title"],
-            values["description"],
-            values["status"],
-            values["priority"],
-            values["assignee_id"],
-            actor_id,
-            values["due_at"],
-            values["scheduled_for"],
-            values["deal_id"],
-            values["client_id"],
-            values["policy_id"],
-            values["payment_id"],
-            _json(values["context"]),
-            _json(values["payload"]),
-        )
-        return _task(required(row))
+    async def add(self, record_id: UUID, values: Mapping[str, Any], actor_id: UUID | None) -> Task:
+        return await super().add(record_id, _stored(values), actor_id)
 
-    async def get_for_update(self, task_id: UUID) -> Task | None:
+    async def get_live_for_update(self, task_id: UUID) -> Task | None:
         row = await self._conn.fetchrow(SELECT_LIVE_BY_ID + " FOR UPDATE", task_id)
         return None if row is None else _task(row)
 
@@ -162,11 +94,8 @@ class PgTaskRepository:
         row = await self._conn.fetchrow(SELECT_LIVE_BY_ID + " FOR SHARE", task_id)
         return None if row is None else _task(row)
 
-    async def update(self, task_id: UUID, changes: dict[str, Any], actor_id: UUID | None) -> Task:
-        stored = {name: _json(value) if name in JSON_COLUMNS else value for name, value in changes.items()}
-        statement, params = update_statement("crm.tasks", stored, UPDATABLE, COLUMNS)
-        params[0], params[-1] = task_id, actor_id
-        return _task(required(await self._conn.fetchrow(statement, *params)))
+    async def update(self, record_id: UUID, changes: Mapping[str, Any], actor_id: UUID | None) -> Task:
+        return await super().update(record_id, _stored(changes), actor_id)
 
     async def lock_live_payment(self, payment_id: UUID) -> bool:
         found = await self._conn.fetchval(
@@ -177,15 +106,16 @@ class PgTaskRepository:
     async def add_reminder(
         self, reminder_id: UUID, task_id: UUID, remind_at: datetime, channel: ReminderChannel
     ) -> TaskReminder:
-        row = await self._conn.fetchrow(INSERT_REMINDER, reminder_id, task_id, remind_at, channel.value)
-        return _reminder(required(row))
+        values = {"id": reminder_id, "task_id": task_id, "remind_at": remind_at, "channel": channel.value}
+        statement, params = REMINDERS.insert(values)
+        return _reminder(required(await self._conn.fetchrow(statement, *params)))
 
     async def lock_due_reminders(self, due_by: datetime, limit: int) -> list[tuple[TaskReminder, Task]]:
         reminders = [_reminder(row) for row in await self._conn.fetch(LOCK_DUE_REMINDERS, due_by, limit)]
         if not reminders:
             return []
         task_ids = list({r.task_id for r in reminders})
-        rows = await self._conn.fetch(f"SELECT {COLUMNS} FROM crm.tasks WHERE id = ANY($1::uuid[])", task_ids)
+        rows = await self._conn.fetch(f"{TASKS.select} WHERE id = ANY($1::uuid[])", task_ids)
         tasks = {task.id: task for task in map(_task, rows)}
         return [(reminder, tasks[reminder.task_id]) for reminder in reminders]
 
@@ -234,19 +164,19 @@ class PgTaskReader:
         where = _filters(query)
         total = None
         if query.page.with_total:
-            total = await self._pool.fetchval(f"SELECT count(*) FROM crm.tasks WHERE {where.sql}", *where.params)
+            total = await self._pool.fetchval(f"SELECT count(*) FROM {TASKS.name} WHERE {where.sql}", *where.params)
         if query.page.cursor is None:
             limit = where.param(query.page.limit + 1)
-            statement = f"SELECT {COLUMNS} FROM crm.tasks WHERE {where.sql} {ORDER} LIMIT {limit}"
+            statement = f"{TASKS.select} WHERE {where.sql} {ORDER} LIMIT {limit}"
         else:
             due_at, created_at, last_id = _cursor_key(query.page.cursor)
             if due_at is None:
                 where.add("due_at IS NULL AND (created_at, id) > ({}, {})", created_at, last_id)
                 limit = where.param(query.page.limit + 1)
-                statement = f"SELECT {COLUMNS} FROM crm.tasks WHERE {where.sql} {ORDER} LIMIT {limit}"
+                statement = f"{TASKS.select} WHERE {where.sql} {ORDER} LIMIT {limit}"
             else:
                 statement = AFTER_DATED.format(
-                    columns=COLUMNS,
+                    columns=TASKS.columns,
                     where=where.sql,
                     due=where.param(due_at),
                     created=where.param(created_at),

@@ -10,12 +10,14 @@ from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
 from crm.domain.caller import Caller
+from crm.domain.clock import Clock
 from crm.domain.events import DomainEvent
+from crm.domain.idempotency import IdempotentRequest
 from crm.infrastructure.db.calculations import PgCalculationRepository
 from crm.infrastructure.db.clients import PgClientRepository
 from crm.infrastructure.db.deals import PgDealRepository
 from crm.infrastructure.db.errors import translate
-from crm.infrastructure.db.idempotency import claim
+from crm.infrastructure.db.idempotency import store_answer
 from crm.infrastructure.db.journal import PgJournalRepository
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.payments import PgPaymentRepository
@@ -41,10 +43,19 @@ class PgUnitOfWork:
     policy_documents: PgPolicyDocumentRepository
     tasks: PgTaskRepository
 
-    def __init__(self, pool: asyncpg.Pool, outbox: OutboxWriter, caller: Caller) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: OutboxWriter,
+        clock: Clock,
+        caller: Caller,
+        idempotency: IdempotentRequest | None,
+    ) -> None:
         self._pool = pool
         self._outbox = outbox
+        self._clock = clock
         self._caller = caller
+        self._idempotency = idempotency
         self._events: list[DomainEvent] = []
         self._connection: PoolConnectionProxy[asyncpg.Record] | None = None
         self._transaction: Transaction | None = None
@@ -63,7 +74,7 @@ class PgUnitOfWork:
         self.clients = PgClientRepository(connection)
         self.deals = PgDealRepository(connection)
         self.journal = PgJournalRepository(connection)
-        self.payments = PgPaymentRepository(connection)
+        self.payments = PgPaymentRepository(connection, self._clock)
         self.permissions = PgPermissionSyncRepository(connection)
         self.policies = PgPolicyRepository(connection)
         self.policy_documents = PgPolicyDocumentRepository(connection)
@@ -94,21 +105,24 @@ class PgUnitOfWork:
     def record(self, event: DomainEvent) -> None:
         self._events.append(event)
 
-    async def commit(self) -> None:
+    async def commit(self, result: object = None) -> None:
         connection, transaction = self._connection, self._transaction
         assert connection is not None and transaction is not None, "commit() outside `async with`"
-        await self._outbox.write(connection, self._events, self._caller.trace_id)
-        if self._caller.idempotency is not None:
-            await claim(connection, self._caller.idempotency)
+        await self._outbox.write(connection, self._events)
+        if self._idempotency is not None:
+            if result is None:
+                raise TypeError("a use case run with an Idempotency-Key commits with its result")
+            await store_answer(connection, self._idempotency, self._idempotency.answer(result))
         await transaction.commit()
         self._committed = True
         self._events.clear()
 
 
 class PgUnitOfWorkFactory:
-    def __init__(self, pool: asyncpg.Pool, outbox: OutboxWriter) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: OutboxWriter, clock: Clock) -> None:
         self._pool = pool
         self._outbox = outbox
+        self._clock = clock
 
-    def __call__(self, caller: Caller) -> PgUnitOfWork:
-        return PgUnitOfWork(self._pool, self._outbox, caller)
+    def __call__(self, caller: Caller, idempotency: IdempotentRequest | None = None) -> PgUnitOfWork:
+        return PgUnitOfWork(self._pool, self._outbox, self._clock, caller, idempotency)

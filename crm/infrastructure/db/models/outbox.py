@@ -64,7 +64,7 @@ class OutboxRow(Base):
 
 
 class IdempotencyKeyRow(Base):
-    """A POST made with an ``Idempotency-Key``: claimed in the transaction of its change, then answered."""
+    """A POST made with an ``Idempotency-Key``: written, with its answer, in the transaction of its change."""
 
     __tablename__ = "idempotency_keys"
 

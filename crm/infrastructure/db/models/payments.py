@@ -52,8 +52,9 @@ class PaymentRow(RecordColumns, Base):
     incomes_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, server_default=text("0"))
     expenses_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, server_default=text("0"))
     net_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, server_default=text("0"))
-    # The planned date for which crm-worker has announced the payment overdue, so it announces it once.
-    overdue_announced_for: Mapped[date | None] = mapped_column(Date)
+    # The planned date for which crm-worker has checked (and, if it was overdue, announced) the payment, so it
+    # looks at each planned date once.
+    overdue_checked_for: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         CheckConstraint("planned_amount > 0", name="planned_amount_positive"),
@@ -62,7 +63,12 @@ class PaymentRow(RecordColumns, Base):
         CheckConstraint("sequence > 0", name="sequence_positive"),
         CheckConstraint("version > 0", name="version_positive"),
         UniqueConstraint("policy_id", "sequence", name="uq_payments_policy_id_sequence"),
-        Index("ix_payments_planned_date", "planned_date", postgresql_where=text("NOT is_deleted")),
+        # Only the payments the overdue check has still to look at: each leaves it once checked.
+        Index(
+            "ix_payments_unchecked_planned_date",
+            "planned_date",
+            postgresql_where=text("NOT is_deleted AND overdue_checked_for IS DISTINCT FROM planned_date"),
+        ),
     )
 
 

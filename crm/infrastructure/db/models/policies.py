@@ -24,10 +24,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.infrastructure.db.models.base import Base, RecordColumns, one_of
 
 POLICY_STATUSES = ("draft", "active", "pending_renewal", "expired", "cancelled", "closed")
+UNISSUED_STATUSES = ("draft", "cancelled")
 
 
 class PolicyRow(RecordColumns, Base):
-    """An issued insurance policy. Its calculation is found through ``calculations.linked_policy_id``."""
+    """An insurance policy, from its draft (recorded before it is issued, premium and cover dates still open)
+    on. Its calculation is found through ``calculations.linked_policy_id``."""
 
     __tablename__ = "policies"
 
@@ -40,16 +42,22 @@ class PolicyRow(RecordColumns, Base):
     )
     owner_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     status: Mapped[str] = mapped_column(String(24), nullable=False)
-    premium: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    premium: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    effective_from: Mapped[date] = mapped_column(Date, nullable=False)
-    effective_to: Mapped[date] = mapped_column(Date, nullable=False)
+    effective_from: Mapped[date | None] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         CheckConstraint(one_of("status", POLICY_STATUSES), name="status"),
         CheckConstraint("premium >= 0", name="premium_not_negative"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso4217"),
         CheckConstraint("effective_to >= effective_from", name="period_ordered"),
+        # The domain's rule (crm.domain.policies.rules), kept by the database too.
+        CheckConstraint(
+            f"{one_of('status', UNISSUED_STATUSES)}"
+            " OR (premium IS NOT NULL AND effective_from IS NOT NULL AND effective_to IS NOT NULL)",
+            name="issued_terms",
+        ),
         CheckConstraint("version > 0", name="version_positive"),
         Index("ix_policies_client_id", "client_id"),
         Index("ix_policies_deal_id", "deal_id"),
