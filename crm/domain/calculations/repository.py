@@ -34,7 +34,7 @@ class CalculationReader(Protocol):
 
     async def deal_is_live(self, deal_id: UUID) -> bool: ...
 
-    async def get(self, deal_id: UUID, calculation_id: UUID) -> Calculation | None:
+    async def get_of_deal(self, deal_id: UUID, calculation_id: UUID) -> Calculation | None:
         """The live calculation if it belongs to this deal."""
 
     async def page(self, query: CalculationFilter) -> Page[Calculation]: ...

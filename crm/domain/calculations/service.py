@@ -60,7 +60,7 @@ class CalculationService:
 
     async def get(self, deal_id: UUID, calculation_id: UUID) -> Calculation:
         await self._require_deal(deal_id)
-        calculation = await self._reader.get(deal_id, calculation_id)
+        calculation = await self._reader.get_of_deal(deal_id, calculation_id)
         if calculation is None:
             raise CalculationNotFound(f"Calculation {calculation_id} does not exist in deal {deal_id}.")
         return calculation

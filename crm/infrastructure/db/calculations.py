@@ -12,8 +12,8 @@ import asyncpg
 from crm.domain.calculations.schemas import Calculation, CalculationFilter
 from crm.domain.pagination import Page
 from crm.infrastructure.db.models import CalculationRow
-from crm.infrastructure.db.records import RecordRepository
-from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, fetch_page, required
+from crm.infrastructure.db.records import RecordReader, RecordRepository
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, required
 from crm.infrastructure.db.tables import TableSql
 
 CALCULATIONS = TableSql(CalculationRow, fixed={"deal_id"})
@@ -123,26 +123,17 @@ def _filters(query: CalculationFilter) -> Where:
     return where
 
 
-class PgCalculationReader:
+class PgCalculationReader(RecordReader[Calculation]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        super().__init__(pool, CALCULATIONS, _calculation, ORDER)
 
     async def deal_is_live(self, deal_id: UUID) -> bool:
         return bool(await self._pool.fetchval(DEAL_IS_LIVE, deal_id))
 
-    async def get(self, deal_id: UUID, calculation_id: UUID) -> Calculation | None:
+    async def get_of_deal(self, deal_id: UUID, calculation_id: UUID) -> Calculation | None:
         row = await self._pool.fetchrow(SELECT_LIVE, calculation_id, deal_id)
         return None if row is None else _calculation(row)
 
     async def page(self, query: CalculationFilter) -> Page[Calculation]:
         """Oldest first, ``(created_at, id)``: the order of ``ix_calculations_deal_list_order``."""
-        where = _filters(query)
-        return await fetch_page(
-            self._pool,
-            source=CALCULATIONS.name,
-            columns=CALCULATIONS.columns,
-            where=where,
-            page=query.page,
-            order=ORDER,
-            to_model=_calculation,
-        )
+        return await self._page(_filters(query), query.page)

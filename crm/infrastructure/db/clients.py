@@ -10,8 +10,8 @@ import asyncpg
 from crm.domain.clients.schemas import Client, ClientFilter
 from crm.domain.pagination import Page
 from crm.infrastructure.db.models import ClientRow
-from crm.infrastructure.db.records import RecordRepository
-from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, fetch_page
+from crm.infrastructure.db.records import RecordReader, RecordRepository
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern
 from crm.infrastructure.db.tables import TableSql
 
 CLIENTS = TableSql(ClientRow)
@@ -27,13 +27,9 @@ class PgClientRepository(RecordRepository[Client]):
         super().__init__(connection, CLIENTS, _client)
 
 
-class PgClientReader:
+class PgClientReader(RecordReader[Client]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def get(self, client_id: UUID) -> Client | None:
-        row = await self._pool.fetchrow(f"{CLIENTS.select} WHERE id = $1 AND NOT is_deleted", client_id)
-        return None if row is None else _client(row)
+        super().__init__(pool, CLIENTS, _client, ORDER)
 
     async def page(self, query: ClientFilter) -> Page[Client]:
         where = Where("NOT is_deleted")
@@ -44,12 +40,4 @@ class PgClientReader:
             where.add("status = {}", query.status.value)
         if query.owner_id:
             where.add("owner_id = {}", query.owner_id)
-        return await fetch_page(
-            self._pool,
-            source=CLIENTS.name,
-            columns=CLIENTS.columns,
-            where=where,
-            page=query.page,
-            order=ORDER,
-            to_model=_client,
-        )
+        return await self._page(where, query.page)

@@ -12,8 +12,8 @@ from crm.domain.deals.rules import OPEN_STATUSES, DealStatus, StatusCount
 from crm.domain.deals.schemas import Deal, DealFilter
 from crm.domain.pagination import Page
 from crm.infrastructure.db.models import DealRow
-from crm.infrastructure.db.records import RecordRepository
-from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, fetch_page
+from crm.infrastructure.db.records import RecordReader, RecordRepository
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern
 from crm.infrastructure.db.tables import TableSql
 
 DEALS = TableSql(DealRow)
@@ -87,25 +87,12 @@ def _filters(query: DealFilter) -> Where:
     return where
 
 
-class PgDealReader:
+class PgDealReader(RecordReader[Deal]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def get(self, deal_id: UUID) -> Deal | None:
-        row = await self._pool.fetchrow(f"{DEALS.select} WHERE id = $1 AND NOT is_deleted", deal_id)
-        return None if row is None else _deal(row)
+        super().__init__(pool, DEALS, _deal, ORDER)
 
     async def page(self, query: DealFilter) -> Page[Deal]:
-        where = _filters(query)
-        return await fetch_page(
-            self._pool,
-            source=DEALS.name,
-            columns=DEALS.columns,
-            where=where,
-            page=query.page,
-            order=ORDER,
-            to_model=_deal,
-        )
+        return await self._page(_filters(query), query.page)
 
     async def status_counts(self, query: DealFilter) -> list[StatusCount]:
         where = _filters(query)

@@ -10,7 +10,8 @@ import asyncpg
 from crm.domain.journal.schemas import JournalEntry, JournalFilter
 from crm.domain.pagination import Page
 from crm.infrastructure.db.models import JournalEntryRow
-from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page
+from crm.infrastructure.db.records import TableReader
+from crm.infrastructure.db.sql import Connection, ListOrder, Where
 from crm.infrastructure.db.tables import TableSql
 
 JOURNAL = TableSql(JournalEntryRow)
@@ -38,9 +39,9 @@ class PgJournalRepository:
         return None if row is None else _entry(row)
 
 
-class PgJournalReader:
+class PgJournalReader(TableReader[JournalEntry]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        super().__init__(pool, JOURNAL, _entry, ORDER)
 
     async def deal_is_live(self, deal_id: UUID) -> bool:
         found = await self._pool.fetchval("SELECT true FROM crm.deals WHERE id = $1 AND NOT is_deleted", deal_id)
@@ -50,12 +51,4 @@ class PgJournalReader:
         where = Where()
         where.add("deal_id = {}", query.deal_id)
         # Served by ix_deal_journal_deal_list_order (deal_id, created_at, id).
-        return await fetch_page(
-            self._pool,
-            source=JOURNAL.name,
-            columns=JOURNAL.columns,
-            where=where,
-            page=query.page,
-            order=ORDER,
-            to_model=_entry,
-        )
+        return await self._page(where, query.page)

@@ -10,8 +10,8 @@ import asyncpg
 from crm.domain.pagination import Page
 from crm.domain.policies.schemas import Policy, PolicyFilter
 from crm.infrastructure.db.models import PolicyRow
-from crm.infrastructure.db.records import RecordRepository
-from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, fetch_page
+from crm.infrastructure.db.records import RecordReader, RecordRepository
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern
 from crm.infrastructure.db.tables import TableSql
 
 # A policy's calculation is the live one pointing at it (one at most: calculations.linked_policy_id is
@@ -47,13 +47,9 @@ class PgPolicyRepository(RecordRepository[Policy]):
         return client_id
 
 
-class PgPolicyReader:
+class PgPolicyReader(RecordReader[Policy]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def get(self, policy_id: UUID) -> Policy | None:
-        row = await self._pool.fetchrow(f"{POLICIES.select} WHERE id = $1 AND NOT is_deleted", policy_id)
-        return None if row is None else _policy(row)
+        super().__init__(pool, POLICIES, _policy, ORDER)
 
     async def page(self, query: PolicyFilter) -> Page[Policy]:
         where = Where("NOT is_deleted")
@@ -67,12 +63,4 @@ class PgPolicyReader:
             where.add("effective_to < {}", query.expiring_before)
         if query.search:
             where.add("policy_number ILIKE {}", contains_pattern(query.search))
-        return await fetch_page(
-            self._pool,
-            source=POLICIES.name,
-            columns=POLICIES.columns,
-            where=where,
-            page=query.page,
-            order=ORDER,
-            to_model=_policy,
-        )
+        return await self._page(where, query.page)

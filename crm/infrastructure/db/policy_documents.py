@@ -10,7 +10,8 @@ import asyncpg
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import PolicyDocument
 from crm.infrastructure.db.models import PolicyDocumentRow
-from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page
+from crm.infrastructure.db.records import TableReader
+from crm.infrastructure.db.sql import Connection, ListOrder, Where
 from crm.infrastructure.db.tables import TableSql
 
 LINKS = TableSql(PolicyDocumentRow, hidden={"created_by_id"})
@@ -42,19 +43,11 @@ class PgPolicyDocumentRepository:
         return None if row is None else _link(row)
 
 
-class PgPolicyDocumentReader:
+class PgPolicyDocumentReader(TableReader[PolicyDocument]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        super().__init__(pool, LINKS, _link, ORDER)
 
     async def page(self, policy_id: UUID, page: PageRequest) -> Page[PolicyDocument]:
         where = Where()
         where.add("policy_id = {}", policy_id)
-        return await fetch_page(
-            self._pool,
-            source=LINKS.name,
-            columns=LINKS.columns,
-            where=where,
-            page=page,
-            order=ORDER,
-            to_model=_link,
-        )
+        return await self._page(where, page)

@@ -1,4 +1,5 @@
-"""The writes every versioned, soft-deletable record shares, once for all their repositories."""
+"""What every table's repository and reader share: the writes of a versioned, soft-deletable record, and the
+reads by id and by keyset page."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
-from crm.infrastructure.db.sql import Connection, required
+from crm.domain.pagination import Page, PageRequest
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page, required
 from crm.infrastructure.db.tables import TableSql
 
 T = TypeVar("T")
@@ -50,3 +52,36 @@ class RecordRepository(Generic[T]):
     def _new(record_id: UUID, values: Mapping[str, Any], actor_id: UUID | None) -> dict[str, Any]:
         """The values of a new record with its id and audit columns."""
         return {"id": record_id, **values, "created_by_id": actor_id, "updated_by_id": actor_id}
+
+
+class TableReader(Generic[T]):
+    """Reads of one table on the pool, outside any transaction: one statement each."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, table: TableSql, to_model: Callable[[asyncpg.Record], T], order: ListOrder
+    ) -> None:
+        self._pool = pool
+        self._table = table
+        self._model = to_model
+        self._order = order
+
+    async def _page(self, where: Where, page: PageRequest) -> Page[T]:
+        """One keyset page of the rows ``where`` selects, in the reader's order."""
+        return await fetch_page(
+            self._pool,
+            source=self._table.name,
+            columns=self._table.columns,
+            where=where,
+            page=page,
+            order=self._order,
+            to_model=self._model,
+        )
+
+
+class RecordReader(TableReader[T]):
+    """Reads of one table of soft-deletable records."""
+
+    async def get(self, record_id: UUID) -> T | None:
+        """The live record."""
+        row = await self._pool.fetchrow(f"{self._table.select} WHERE id = $1 AND NOT is_deleted", record_id)
+        return None if row is None else self._model(row)
