@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
 
 from tests.factories import make_client, make_deal
-
-
-def day(offset: int) -> str:
-    return (date.today() + timedelta(days=offset)).isoformat()
+from tests.values import day
 
 
 async def test_client_to_policy_with_quotes_journal_task_and_document(api, db):

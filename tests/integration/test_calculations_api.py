@@ -11,13 +11,9 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from tests.factories import assert_problem, make_deal
+from tests.values import MISSING, day
 
-MISSING = "00000000-0000-4000-8000-000000000000"
 TODAY = date.today()
-
-
-def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
 
 
 def url(deal: dict, calculation: dict | str | None = None, suffix: str = "") -> str:

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from tests.factories import assert_problem, make_client, make_deal
+from tests.values import MISSING
 
 
 async def test_unknown_route_is_a_problem(api):
@@ -116,7 +117,7 @@ async def test_idempotency_keys_are_per_route_and_caller(api):
 
 async def test_failed_request_does_not_burn_the_key(api):
     headers = {"Idempotency-Key": "retry-after-fix"}
-    body = {"client_id": "00000000-0000-4000-8000-000000000000", "title": "T", "next_review_at": "2026-12-01"}
+    body = {"client_id": MISSING, "title": "T", "next_review_at": "2026-12-01"}
     assert_problem(await api.post("/api/v1/deals", json=body, headers=headers), 404, "client_not_found")
     # Nothing was changed, so the same request may be tried again and answered afresh.
     assert_problem(await api.post("/api/v1/deals", json=body, headers=headers), 404, "client_not_found")

@@ -11,8 +11,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from tests.factories import assert_problem, make_deal
-
-MISSING = "00000000-0000-4000-8000-000000000000"
+from tests.values import MISSING
 
 
 def journal(deal_id: str) -> str:

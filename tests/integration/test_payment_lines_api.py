@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -13,12 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import assert_problem, make_payment, make_policy, payments_url, post_line
-
-MISSING = "00000000-0000-4000-8000-000000000000"
-
-
-def day(offset: int) -> str:
-    return (date.today() + timedelta(days=offset)).isoformat()
+from tests.values import MISSING, day
 
 
 def income(amount: str, **fields):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import date, timedelta
 
 import pytest
 
@@ -17,12 +16,7 @@ from tests.factories import (
     payments_url,
     post_line,
 )
-
-MISSING = "00000000-0000-4000-8000-000000000000"
-
-
-def day(offset: int) -> str:
-    return (date.today() + timedelta(days=offset)).isoformat()
+from tests.values import MISSING, day
 
 
 async def routing_keys(db):

@@ -27,11 +27,11 @@ from crm.domain.permissions.schemas import (
 from crm.infrastructure.permissions_queue import BullMqPermissionQueue
 from tests.bullmq_queues import bullmq_queue_of
 from tests.factories import assert_problem, make_client, make_deal, make_policy
+from tests.values import MISSING
 
 SYNC = "/api/v1/permissions/sync"
 PREFIX = "bull"
 JOB_NAME = "permissions.sync"
-MISSING = "00000000-0000-4000-8000-000000000000"
 # Nothing listens on port 1: connections are refused at once.
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
 

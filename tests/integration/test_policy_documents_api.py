@@ -14,8 +14,7 @@ import pytest
 from crm.app.main import create_app
 from tests.documents_stub import DocumentsStub
 from tests.factories import assert_problem, make_policy
-
-MISSING = "00000000-0000-4000-8000-000000000000"
+from tests.values import MISSING
 
 
 @asynccontextmanager

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from tests.factories import assert_problem, make_client, make_deal, make_payment, make_policy, make_task, payments_url
-
-TASKS = "/api/v1/tasks"
-MISSING = "00000000-0000-4000-8000-000000000000"
-ASSIGNEE = "0b9c7f5e-3f1a-4d2b-9a8e-6c5d4b3a2f10"
-
-
-def at(hours: float) -> str:
-    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+from tests.factories import (
+    TASKS,
+    assert_problem,
+    make_client,
+    make_deal,
+    make_payment,
+    make_policy,
+    make_task,
+    payments_url,
+)
+from tests.values import ASSIGNEE, MISSING, at
 
 
 async def keys(db):

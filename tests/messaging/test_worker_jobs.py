@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, timedelta
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -13,15 +13,9 @@ from cloudevents.core.v1.event import CloudEvent
 from crm.app import jobs
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 from crm.infrastructure.events.relay import LEAD_LOCK
-from tests.factories import make_deal, make_payment, make_policy, make_task, payments_url, post_line
+from tests.factories import TASKS, make_deal, make_payment, make_policy, make_task, payments_url, post_line
 from tests.messaging.support import consumer
-
-TASKS = "/api/v1/tasks"
-ASSIGNEE = "0b9c7f5e-3f1a-4d2b-9a8e-6c5d4b3a2f10"
-
-
-def at(hours: float) -> str:
-    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+from tests.values import ASSIGNEE, at, day
 
 
 async def events(db, routing_key):
@@ -173,10 +167,6 @@ async def test_a_deleted_scheduled_task_is_left_alone(api, db, pool, settings):
 # --- overdue-payments ---------------------------------------------------------------------------------
 
 
-def days_ago(days: int) -> str:
-    return (date.today() - timedelta(days=days)).isoformat()
-
-
 def announcements(updates):
     """The worker's deal.payment.updated events: the API's have no ``previous``."""
     return [data for _, _, data in updates if "previous" in data]
@@ -188,7 +178,7 @@ def as_announced(payment):
 
 async def test_an_overdue_payment_is_announced_once_per_planned_date(api, db, pool, settings):
     policy = await make_policy(api)
-    payment = await make_payment(api, policy, planned_date=days_ago(3))
+    payment = await make_payment(api, policy, planned_date=day(-3))
     url = payments_url(policy, payment["id"])
 
     assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 1}
@@ -210,17 +200,17 @@ async def test_an_overdue_payment_is_announced_once_per_planned_date(api, db, po
     ]
     assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
 
-    assert (await api.patch(url, json={"planned_date": days_ago(2)})).status_code == 200
+    assert (await api.patch(url, json={"planned_date": day(-2)})).status_code == 200
     assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 1}
     assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
     announced = announcements(await events(db, "deal.payment.updated"))
-    assert [data["payment"]["planned_date"] for data in announced] == [days_ago(3), days_ago(2)]
+    assert [data["payment"]["planned_date"] for data in announced] == [day(-3), day(-2)]
 
 
 async def test_an_overdue_payment_is_announced_once_when_two_runs_race(api, db, pool, settings):
     policy = await make_policy(api)
     for days in (1, 2, 3):
-        await make_payment(api, policy, planned_date=days_ago(days))
+        await make_payment(api, policy, planned_date=day(-days))
 
     runs = await asyncio.gather(*(jobs.overdue_payments(pool, settings) for _ in range(3)))
 
@@ -230,15 +220,15 @@ async def test_an_overdue_payment_is_announced_once_when_two_runs_race(api, db, 
 
 async def test_paid_cancelled_deleted_and_future_payments_are_not_announced(api, db, pool, settings):
     policy = await make_policy(api)
-    paid = await make_payment(api, policy, planned_date=days_ago(5))
+    paid = await make_payment(api, policy, planned_date=day(-5))
     await post_line(api, policy, paid, "incomes", "1000.00")
-    partly = await make_payment(api, policy, planned_date=days_ago(5))
+    partly = await make_payment(api, policy, planned_date=day(-5))
     await post_line(api, policy, partly, "incomes", "10.00")
-    cancelled = await make_payment(api, policy, planned_date=days_ago(5))
+    cancelled = await make_payment(api, policy, planned_date=day(-5))
     assert (await api.post(payments_url(policy, cancelled["id"], "cancel"))).status_code == 200
-    deleted = await make_payment(api, policy, planned_date=days_ago(5))
+    deleted = await make_payment(api, policy, planned_date=day(-5))
     assert (await api.delete(payments_url(policy, deleted["id"]))).status_code == 204
-    await make_payment(api, policy, planned_date=date.today().isoformat())
+    await make_payment(api, policy, planned_date=day(0))
     await make_payment(api, policy)  # in 30 days
 
     assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
@@ -247,7 +237,7 @@ async def test_paid_cancelled_deleted_and_future_payments_are_not_announced(api,
 
 async def test_a_payment_of_a_deleted_policy_is_not_announced(api, db, pool, settings):
     policy = await make_policy(api)
-    await make_payment(api, policy, planned_date=days_ago(5))
+    await make_payment(api, policy, planned_date=day(-5))
     await db.execute("UPDATE crm.policies SET is_deleted = true")
 
     assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
