@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.factories import make_client, make_deal
+from tests.outbox import routing_keys
 from tests.values import day
 
 
@@ -100,7 +101,7 @@ async def test_client_to_policy_with_quotes_journal_task_and_document(api, db):
     won = (await api.get(f"/api/v1/deals/{deal['id']}")).json()
     assert (won["status"], won["stage"]) == ("won", "closedWon")
 
-    keys = [r["routing_key"] for r in await db.fetch("SELECT routing_key FROM crm.outbox ORDER BY id")]
+    keys = await routing_keys(db)
     assert keys == [
         "client.created",
         "deal.created",

@@ -7,10 +7,9 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 
 from tests.factories import assert_problem, make_deal
+from tests.outbox import cloudevent, event_data, outbox_rows
 from tests.values import MISSING, day
 
 TODAY = date.today()
@@ -79,16 +78,8 @@ async def make_policy(db, deal: dict, *, deleted: bool = False) -> str:
     return str(policy_id)
 
 
-async def outbox(db) -> list[dict]:
-    return [dict(r) for r in await db.fetch("SELECT * FROM crm.outbox ORDER BY id")]
-
-
-def event_data(row: dict) -> dict:
-    return JSONFormat().read(CloudEvent, row["payload"]).get_data()
-
-
 async def calculation_events(db) -> list[dict]:
-    return [r for r in await outbox(db) if r["routing_key"].startswith("deal.calculation.")]
+    return [r for r in await outbox_rows(db) if r["routing_key"].startswith("deal.calculation.")]
 
 
 # --- create -----------------------------------------------------------------------------------------
@@ -329,11 +320,11 @@ async def test_patch_with_stale_if_match_is_412(api):
 async def test_patch_without_real_change_keeps_the_version_and_records_nothing(api, db):
     deal = await make_deal(api)
     made = await make_calculation(api, deal, **COMPLETE)
-    before = len(await outbox(db))
+    before = len(await outbox_rows(db))
     same = {k: COMPLETE[k] for k in ("premium_amount", "validity_period", "files", "insurance_company")}
     response = await api.patch(url(deal, made), json={**same, "premium_amount": 125000})
     assert response.json()["version"] == 1
-    assert len(await outbox(db)) == before
+    assert len(await outbox_rows(db)) == before
 
 
 @pytest.mark.parametrize("status", ["confirmed", "archived"])
@@ -413,11 +404,11 @@ async def test_moves_outside_the_workflow_are_409(api, current, target):
 async def test_asking_for_the_current_status_changes_nothing(api, db, status):
     deal = await make_deal(api)
     made = await make_in_status(api, deal, status)
-    before = len(await outbox(db))
+    before = len(await outbox_rows(db))
     response = await move(api, deal, made, status)
     assert response.status_code == 200
     assert response.json() == made
-    assert len(await outbox(db)) == before
+    assert len(await outbox_rows(db)) == before
 
 
 async def test_ready_needs_everything_and_names_every_gap(api):
@@ -519,7 +510,7 @@ async def test_relinking_a_policy_unlinks_the_previous_calculation(api, db):
     policy = await make_policy(db, deal)
     first = await make_in_status(api, deal, "confirmed", policy_id=policy)
     second = await make_in_status(api, deal, "ready", insurance_company="Alfa")
-    before = len(await outbox(db))
+    before = len(await outbox_rows(db))
 
     response = await move(api, deal, second, "confirmed", policy_id=policy)
     assert response.status_code == 200, response.text
@@ -527,7 +518,7 @@ async def test_relinking_a_policy_unlinks_the_previous_calculation(api, db):
     previous = (await api.get(url(deal, first))).json()
     assert (previous["status"], previous["linked_policy_id"], previous["version"]) == ("confirmed", None, 4)
 
-    rows = (await outbox(db))[before:]
+    rows = (await outbox_rows(db))[before:]
     assert [r["routing_key"] for r in rows] == ["deal.calculation.updated", "deal.calculation.status.confirmed"]
     assert event_data(rows[0]) == previous  # unlinked: no policy_id
     assert event_data(rows[1]) == {**response.json(), "policy_id": policy}
@@ -706,14 +697,14 @@ async def test_each_change_records_its_event_on_the_deal(api, db):
     ]
     deleted = event_data(rows[6])
     assert (deleted["id"], deleted["is_deleted"]) == (dropped["id"], True)
-    assert JSONFormat().read(CloudEvent, rows[0]["payload"]).get_type() == "crm.deal.calculation.created"
+    assert cloudevent(rows[0]).get_type() == "crm.deal.calculation.created"
 
 
 async def test_refused_changes_record_nothing(api, db):
     deal = await make_deal(api)
     draft = await make_calculation(api, deal)
     confirmed = await make_in_status(api, deal, "confirmed")
-    before = await outbox(db)
+    before = await outbox_rows(db)
     await move(api, deal, draft, "ready")  # incomplete
     await move(api, deal, draft, "confirmed")  # not allowed
     await move(api, deal, confirmed, "ready")
@@ -721,4 +712,4 @@ async def test_refused_changes_record_nothing(api, db):
     await api.delete(url(deal, confirmed))
     await api.patch(url(deal, draft), json={"comments": "x"}, headers={"If-Match": '"9"'})
     await move(api, {"id": MISSING}, draft, "ready")
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before

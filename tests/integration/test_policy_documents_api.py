@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ import pytest
 from crm.app.main import create_app
 from tests.documents_stub import DocumentsStub
 from tests.factories import assert_problem, make_policy
+from tests.outbox import event_data, outbox_rows
 from tests.values import MISSING
 
 
@@ -49,16 +49,6 @@ def closed_port() -> int:
 
 async def link(api, policy_id, document_id, **kwargs):
     return await api.post(f"/api/v1/policies/{policy_id}/documents", json={"document_id": str(document_id)}, **kwargs)
-
-
-async def outbox(db):
-    rows = await db.fetch("SELECT routing_key, aggregate_type, aggregate_id, payload FROM crm.outbox ORDER BY id")
-    return [dict(r) for r in rows]
-
-
-def event_data(row):
-    payload = row["payload"]
-    return (json.loads(payload) if isinstance(payload, str) else payload)["data"]
 
 
 # --- without CRM_DOCUMENTS_BASE_URL: links are accepted unchecked -------------------------------------------
@@ -195,7 +185,7 @@ async def test_link_and_unlink_events(api, db):
     document_id = uuid.uuid4()
     linked = (await link(api, policy["id"], document_id)).json()
     await api.delete(f"/api/v1/policies/{policy['id']}/documents/{document_id}")
-    rows = await outbox(db)
+    rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows][-3:] == [
         "policy.created",
         "policy.document.linked",
@@ -210,11 +200,11 @@ async def test_refused_link_changes_record_nothing(api, db):
     policy = await make_policy(api)
     document_id = uuid.uuid4()
     await link(api, policy["id"], document_id)
-    before = await outbox(db)
+    before = await outbox_rows(db)
     await link(api, policy["id"], document_id)
     await link(api, MISSING, document_id)
     await api.delete(f"/api/v1/policies/{policy['id']}/documents/{uuid.uuid4()}")
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before
 
 
 # --- with CRM_DOCUMENTS_BASE_URL: the document must exist in Documents --------------------------------------
@@ -232,11 +222,11 @@ async def test_known_document_is_linked_after_asking_documents(api, checked, stu
 
 async def test_unknown_document_is_404_document_not_found(api, checked, stub, db):
     policy = await make_policy(api)
-    before = await outbox(db)
+    before = await outbox_rows(db)
     response = await link(checked, policy["id"], uuid.uuid4())
     assert_problem(response, 404, "document_not_found", "document_id")
     assert await db.fetchval("SELECT count(*) FROM crm.policy_documents") == 0
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 401, 429])

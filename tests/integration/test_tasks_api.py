@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 
 from tests.factories import (
     TASKS,
@@ -21,20 +19,8 @@ from tests.factories import (
     make_task,
     payments_url,
 )
+from tests.outbox import recorded_events, routing_keys
 from tests.values import ASSIGNEE, MISSING, at
-
-
-async def keys(db):
-    return [r["routing_key"] for r in await db.fetch("SELECT routing_key FROM crm.outbox ORDER BY id")]
-
-
-async def events(db, routing_key):
-    rows = await db.fetch("SELECT * FROM crm.outbox WHERE routing_key = $1 ORDER BY id", routing_key)
-    return [
-        (r["aggregate_type"], str(r["aggregate_id"]), JSONFormat().read(CloudEvent, r["payload"]).get_data())
-        for r in rows
-    ]
-
 
 # --- create and read -------------------------------------------------------------------------------
 
@@ -622,8 +608,8 @@ async def test_bad_list_query(api, params, status, code, field):
 
 async def test_create_records_task_created_with_the_task(api, db):
     task = await make_task(api)
-    assert await keys(db) == ["task.created"]
-    assert await events(db, "task.created") == [("task", task["id"], task)]
+    assert await routing_keys(db) == ["task.created"]
+    assert await recorded_events(db, "task.created") == [("task", task["id"], task)]
 
 
 async def test_only_status_changes_are_events(api, db):
@@ -632,15 +618,15 @@ async def test_only_status_changes_are_events(api, db):
     task = await make_task(api)
     url = f"{TASKS}/{task['id']}"
     await api.patch(url, json={"title": "renamed", "priority": "high"}, headers=headers)
-    assert await keys(db) == ["task.created"]  # the contract has no task.updated
+    assert await routing_keys(db) == ["task.created"]  # the contract has no task.updated
     await api.post(f"{url}/schedule", json={"scheduled_for": at(2)}, headers=headers)
     await api.post(f"{url}/schedule", json={"scheduled_for": at(3)}, headers=headers)  # a new time, same status
     await api.patch(url, json={"status": "in_progress"}, headers=headers)
     done = (await api.post(f"{url}/complete", headers=headers)).json()
     await api.post(f"{url}/complete", headers=headers)
     await api.post(f"{url}/reminders", json={"remind_at": at(1), "channel": "sse"})
-    changes = await events(db, "task.status.changed")
-    assert await keys(db) == ["task.created"] + ["task.status.changed"] * 3
+    changes = await recorded_events(db, "task.status.changed")
+    assert await routing_keys(db) == ["task.created"] + ["task.status.changed"] * 3
     assert [(d["old_status"], d["new_status"]) for _, _, d in changes] == [
         ("pending", "scheduled"),
         ("scheduled", "in_progress"),
@@ -659,7 +645,7 @@ async def test_only_status_changes_are_events(api, db):
 
 async def test_refused_task_changes_record_nothing(api, db):
     task = await make_task(api)
-    before = await keys(db)
+    before = await routing_keys(db)
     url = f"{TASKS}/{task['id']}"
     await api.post(TASKS, json={"title": "T", "deal_id": MISSING})
     await api.patch(url, json={"status": "cancelled"})
@@ -667,7 +653,7 @@ async def test_refused_task_changes_record_nothing(api, db):
     await api.post(f"{url}/schedule", json={"scheduled_for": at(-1)})
     await api.patch(url, json={"status": "completed"})
     await api.patch(url, json={"status": "pending"})
-    assert await keys(db) == [*before, "task.status.changed"]
+    assert await routing_keys(db) == [*before, "task.status.changed"]
 
 
 async def test_a_retried_create_with_the_same_idempotency_key_makes_one_task(api, db):
@@ -677,4 +663,4 @@ async def test_a_retried_create_with_the_same_idempotency_key_makes_one_task(api
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json() == first.json()
     assert await db.fetchval("SELECT count(*) FROM crm.tasks") == 1
-    assert await keys(db) == ["task.created"]
+    assert await routing_keys(db) == ["task.created"]

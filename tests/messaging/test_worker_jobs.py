@@ -7,23 +7,13 @@ import json
 import uuid
 from datetime import UTC, timedelta
 
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
-
 from crm.app import jobs
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 from crm.infrastructure.events.relay import LEAD_LOCK
 from tests.factories import TASKS, make_deal, make_payment, make_policy, make_task, payments_url, post_line
 from tests.messaging.support import consumer
+from tests.outbox import outbox_rows, recorded_events, unpublished_count
 from tests.values import ASSIGNEE, at, day
-
-
-async def events(db, routing_key):
-    rows = await db.fetch("SELECT * FROM crm.outbox WHERE routing_key = $1 ORDER BY id", routing_key)
-    return [
-        (r["aggregate_type"], str(r["aggregate_id"]), JSONFormat().read(CloudEvent, r["payload"]).get_data())
-        for r in rows
-    ]
 
 
 async def add_reminder(api, task, *, channel="telegram"):
@@ -52,7 +42,7 @@ async def test_a_due_reminder_fires_once_even_when_two_runs_race(api, db, pool, 
     runs = await asyncio.gather(jobs.task_reminders(pool, settings), jobs.task_reminders(pool, settings))
 
     assert sorted(run["fired"] for run in runs) == [0, 1]
-    assert await events(db, "task.reminder") == [
+    assert await recorded_events(db, "task.reminder") == [
         (
             "task",
             task["id"],
@@ -69,7 +59,7 @@ async def test_a_due_reminder_fires_once_even_when_two_runs_race(api, db, pool, 
         )
     ]
     assert await jobs.task_reminders(pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 0}
-    assert len(await events(db, "task.reminder")) == 1
+    assert len(await recorded_events(db, "task.reminder")) == 1
 
 
 async def test_many_due_reminders_each_fire_once_across_concurrent_runs(api, db, pool, settings):
@@ -80,7 +70,7 @@ async def test_many_due_reminders_each_fire_once_across_concurrent_runs(api, db,
     runs = await asyncio.gather(*(jobs.task_reminders(pool, settings) for _ in range(4)))
 
     assert sum(run["fired"] for run in runs) == 12
-    fired = [data["task_id"] for _, _, data in await events(db, "task.reminder")]
+    fired = [data["task_id"] for _, _, data in await recorded_events(db, "task.reminder")]
     assert sorted(fired) == sorted(task["id"] for task in tasks)
 
 
@@ -89,7 +79,7 @@ async def test_a_reminder_in_the_future_does_not_fire(api, db, pool, settings):
     await add_reminder(api, task)
 
     assert await jobs.task_reminders(pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 0}
-    assert await events(db, "task.reminder") == []
+    assert await recorded_events(db, "task.reminder") == []
     assert await db.fetchval("SELECT sent_at FROM crm.task_reminders") is None
 
 
@@ -104,7 +94,7 @@ async def test_a_reminder_of_a_closed_task_is_dropped_without_an_event(api, db, 
         await make_due(db, reminder)
 
     assert await jobs.task_reminders(pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 2}
-    assert await events(db, "task.reminder") == []
+    assert await recorded_events(db, "task.reminder") == []
     assert await db.fetchval("SELECT count(*) FROM crm.task_reminders WHERE sent_at IS NULL") == 0
 
 
@@ -116,7 +106,7 @@ async def test_a_scheduled_task_becomes_pending_at_its_time_with_its_event(api, 
 
     assert await jobs.scheduled_tasks(pool, settings) == {"job": "scheduled-tasks", "started": 0}
     assert (await api.get(f"{TASKS}/{task['id']}")).json()["status"] == "scheduled"
-    assert await events(db, "task.status.changed") == []
+    assert await recorded_events(db, "task.status.changed") == []
 
     await db.execute(
         "UPDATE crm.tasks SET scheduled_for = now() - interval '1 second' WHERE id = $1", uuid.UUID(task["id"])
@@ -128,7 +118,7 @@ async def test_a_scheduled_task_becomes_pending_at_its_time_with_its_event(api, 
     assert (started["status"], started["scheduled_for"], started["version"]) == ("pending", None, 2)
     assert response.headers["etag"] == '"2"'
     assert started["updated_at"] > task["updated_at"]
-    assert await events(db, "task.status.changed") == [
+    assert await recorded_events(db, "task.status.changed") == [
         (
             "task",
             task["id"],
@@ -142,7 +132,7 @@ async def test_a_scheduled_task_becomes_pending_at_its_time_with_its_event(api, 
         )
     ]
     assert await jobs.scheduled_tasks(pool, settings) == {"job": "scheduled-tasks", "started": 0}
-    assert len(await events(db, "task.status.changed")) == 1
+    assert len(await recorded_events(db, "task.status.changed")) == 1
 
 
 async def test_a_scheduled_task_starts_once_when_two_runs_race(api, db, pool, settings):
@@ -153,7 +143,7 @@ async def test_a_scheduled_task_starts_once_when_two_runs_race(api, db, pool, se
 
     assert sorted(run["started"] for run in runs) == [0, 1]
     assert (await api.get(f"{TASKS}/{task['id']}")).json()["version"] == 2
-    assert len(await events(db, "task.status.changed")) == 1
+    assert len(await recorded_events(db, "task.status.changed")) == 1
 
 
 async def test_a_deleted_scheduled_task_is_left_alone(api, db, pool, settings):
@@ -185,7 +175,7 @@ async def test_an_overdue_payment_is_announced_once_per_planned_date(api, db, po
 
     seen = (await api.get(url)).json()
     assert (seen["status"], seen["version"]) == ("overdue", payment["version"])  # nothing stored changed
-    updates = await events(db, "deal.payment.updated")
+    updates = await recorded_events(db, "deal.payment.updated")
     assert updates == [
         (
             "deal",
@@ -203,7 +193,7 @@ async def test_an_overdue_payment_is_announced_once_per_planned_date(api, db, po
     assert (await api.patch(url, json={"planned_date": day(-2)})).status_code == 200
     assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 1}
     assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
-    announced = announcements(await events(db, "deal.payment.updated"))
+    announced = announcements(await recorded_events(db, "deal.payment.updated"))
     assert [data["payment"]["planned_date"] for data in announced] == [day(-3), day(-2)]
 
 
@@ -215,7 +205,7 @@ async def test_an_overdue_payment_is_announced_once_when_two_runs_race(api, db, 
     runs = await asyncio.gather(*(jobs.overdue_payments(pool, settings) for _ in range(3)))
 
     assert sum(run["announced"] for run in runs) == 3
-    assert len(announcements(await events(db, "deal.payment.updated"))) == 3
+    assert len(announcements(await recorded_events(db, "deal.payment.updated"))) == 3
 
 
 async def test_paid_cancelled_deleted_and_future_payments_are_not_announced(api, db, pool, settings):
@@ -232,7 +222,7 @@ async def test_paid_cancelled_deleted_and_future_payments_are_not_announced(api,
     await make_payment(api, policy)  # in 30 days
 
     assert await jobs.overdue_payments(pool, settings) == {"job": "overdue-payments", "announced": 0}
-    assert announcements(await events(db, "deal.payment.updated")) == []
+    assert announcements(await recorded_events(db, "deal.payment.updated")) == []
 
 
 async def test_a_payment_of_a_deleted_policy_is_not_announced(api, db, pool, settings):
@@ -269,7 +259,7 @@ async def test_prune_outbox_removes_only_published_rows_older_than_the_retention
 
     assert await jobs.prune_outbox(pool, settings) == {"job": "prune-outbox", "deleted": 1}
 
-    left = {row["id"] for row in await db.fetch("SELECT id FROM crm.outbox")}
+    left = {row["id"] for row in await outbox_rows(db)}
     assert left == {old_unpublished, recent_published}
     assert old_published not in left
     assert await jobs.prune_outbox(pool, settings) == {"job": "prune-outbox", "deleted": 0}
@@ -281,7 +271,7 @@ async def test_prune_outbox_goes_batch_after_batch_until_none_are_left(db, pool)
     await add_outbox_row(db, age=timedelta(days=10), published=False)
 
     assert await prune_published_outbox(pool, timedelta(days=1), batch_size=3) == 7
-    assert await db.fetchval("SELECT count(*) FROM crm.outbox") == 1
+    assert len(await outbox_rows(db)) == 1
 
 
 async def test_prune_idempotency_keys_forgets_keys_past_their_ttl(db, pool, settings):
@@ -307,7 +297,7 @@ async def test_relay_sweep_publishes_what_waits_when_no_relay_leads(api, db, poo
 
         (message,) = await received.wait_for(1)
         assert (message.routing_key, json.loads(message.body)["subject"]) == ("task.created", task["id"])
-        assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL") == 0
+        assert await unpublished_count(db) == 0
         assert await jobs.relay_sweep(pool, event_settings) == {"job": "relay-sweep", "published": 0}
         await received.quiet()
         assert len(received.messages) == 1
@@ -320,4 +310,4 @@ async def test_relay_sweep_leaves_the_outbox_to_a_relay_that_leads(api, db, pool
         assert await jobs.relay_sweep(pool, event_settings) == {"job": "relay-sweep", "published": 0}
     finally:
         await db.execute("SELECT pg_advisory_unlock($1)", LEAD_LOCK)
-    assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL") == 1
+    assert await unpublished_count(db) == 1

@@ -19,6 +19,7 @@ from crm.app.config import Settings
 from crm.app.jobs import Summary
 from crm.app.worker import JobRuntime, create_celery_app, task_name
 from tests.factories import make_task
+from tests.outbox import outbox_rows
 
 CRM_WORKER = Path(sys.executable).with_name("crm-worker")
 TIMEOUT = 30.0
@@ -89,9 +90,7 @@ async def test_a_worker_runs_the_job_it_is_sent(api, db, database_url, cache_url
         deadline = time.monotonic() + TIMEOUT
         fired = None
         while time.monotonic() < deadline and process.poll() is None:
-            fired = await db.fetchrow(
-                "SELECT aggregate_id, payload FROM crm.outbox WHERE routing_key = 'task.reminder'"
-            )
+            fired = next(iter(await outbox_rows(db, routing_key="task.reminder")), None)
             if fired is not None:
                 break
             await asyncio.sleep(0.2)
@@ -125,7 +124,7 @@ async def test_run_fires_a_due_reminder_and_prints_its_summary(api, db, database
     assert process.returncode == 0, stderr.decode()
     lines = stdout.decode().splitlines()
     assert [json.loads(line) for line in lines] == [{"job": "task-reminders", "fired": 1, "dropped": 0}], lines
-    row = await db.fetchrow("SELECT aggregate_id FROM crm.outbox WHERE routing_key = 'task.reminder'")
+    row = (await outbox_rows(db, routing_key="task.reminder"))[0]
     assert str(row["aggregate_id"]) == reminder["task_id"]
 
 
