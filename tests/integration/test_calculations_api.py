@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.factories import assert_problem, make_deal
+from tests.factories import assert_problem, make_deal, make_policy
 from tests.outbox import cloudevent, event_data, outbox_rows
 from tests.values import MISSING, day
 
@@ -55,27 +55,6 @@ async def make_in_status(api, deal: dict, status: str, policy_id: str | None = N
         assert response.status_code == 200, response.text
         calculation = response.json()
     return calculation
-
-
-async def make_policy(db, deal: dict, *, deleted: bool = False) -> str:
-    """A policy row of ``deal``, written straight to the table (the policies API is another module)."""
-    policy_id = uuid.uuid4()
-    await db.execute(
-        """
-        INSERT INTO crm.policies
-            (id, policy_number, client_id, deal_id, status, premium, currency, effective_from, effective_to,
-             is_deleted, deleted_at)
-        VALUES ($1, $2, $3, $4, 'active', 100.00, 'RUB', $5, $6, $7, CASE WHEN $7 THEN now() END)
-        """,
-        policy_id,
-        f"POL-{policy_id.hex[:12].upper()}",
-        uuid.UUID(deal["client_id"]),
-        uuid.UUID(deal["id"]),
-        TODAY,
-        TODAY + timedelta(days=364),
-        deleted,
-    )
-    return str(policy_id)
 
 
 async def calculation_events(db) -> list[dict]:
@@ -479,27 +458,28 @@ async def test_confirm_without_a_policy(api):
     assert (made["status"], made["linked_policy_id"]) == ("confirmed", None)
 
 
-async def test_confirm_links_a_policy_of_the_same_deal(api, db):
+async def test_confirm_links_a_policy_of_the_same_deal(api):
     deal = await make_deal(api)
-    policy = await make_policy(db, deal)
+    policy = (await make_policy(api, deal))["id"]
     made = await make_in_status(api, deal, "confirmed", policy_id=policy)
     assert made["linked_policy_id"] == policy
     archived = (await move(api, deal, made, "archived")).json()
     assert archived["linked_policy_id"] == policy
 
 
-async def test_confirm_with_policy_of_another_deal_is_404(api, db):
+async def test_confirm_with_policy_of_another_deal_is_404(api):
     deal, other = await make_deal(api), await make_deal(api)
-    foreign = await make_policy(db, other)
+    foreign = (await make_policy(api, other))["id"]
     made = await make_in_status(api, deal, "ready")
     body = assert_problem(await move(api, deal, made, "confirmed", policy_id=foreign), 404, "policy_not_found")
     assert body["errors"][0]["field"] == "policy_id"
     assert (await api.get(url(deal, made))).json()["status"] == "ready"
 
 
-async def test_confirm_with_unknown_or_deleted_policy_is_404(api, db):
+async def test_confirm_with_unknown_or_deleted_policy_is_404(api):
     deal = await make_deal(api)
-    deleted = await make_policy(db, deal, deleted=True)
+    deleted = (await make_policy(api, deal))["id"]
+    assert (await api.delete(f"/api/v1/policies/{deleted}")).status_code == 204
     made = await make_in_status(api, deal, "ready")
     assert_problem(await move(api, deal, made, "confirmed", policy_id=MISSING), 404, "policy_not_found")
     assert_problem(await move(api, deal, made, "confirmed", policy_id=deleted), 404, "policy_not_found")
@@ -507,7 +487,7 @@ async def test_confirm_with_unknown_or_deleted_policy_is_404(api, db):
 
 async def test_relinking_a_policy_unlinks_the_previous_calculation(api, db):
     deal = await make_deal(api)
-    policy = await make_policy(db, deal)
+    policy = (await make_policy(api, deal))["id"]
     first = await make_in_status(api, deal, "confirmed", policy_id=policy)
     second = await make_in_status(api, deal, "ready", insurance_company="Alfa")
     before = len(await outbox_rows(db))
@@ -524,9 +504,9 @@ async def test_relinking_a_policy_unlinks_the_previous_calculation(api, db):
     assert event_data(rows[1]) == {**response.json(), "policy_id": policy}
 
 
-async def test_an_archived_holder_also_gives_the_policy_up(api, db):
+async def test_an_archived_holder_also_gives_the_policy_up(api):
     deal = await make_deal(api)
-    policy = await make_policy(db, deal)
+    policy = (await make_policy(api, deal))["id"]
     first = await make_in_status(api, deal, "confirmed", policy_id=policy)
     await move(api, deal, first, "archived")
     second = await make_in_status(api, deal, "ready")
@@ -534,9 +514,9 @@ async def test_an_archived_holder_also_gives_the_policy_up(api, db):
     assert (await api.get(url(deal, first))).json()["linked_policy_id"] is None
 
 
-async def test_a_confirmed_calculation_cannot_change_its_policy(api, db):
+async def test_a_confirmed_calculation_cannot_change_its_policy(api):
     deal = await make_deal(api)
-    policy, other_policy = await make_policy(db, deal), await make_policy(db, deal)
+    policy, other_policy = (await make_policy(api, deal))["id"], (await make_policy(api, deal))["id"]
     made = await make_in_status(api, deal, "confirmed", policy_id=policy)
     response = await move(api, deal, made, "confirmed", policy_id=other_policy)
     assert_problem(response, 400, "calculation_update_forbidden", "policy_id")
@@ -546,7 +526,7 @@ async def test_a_confirmed_calculation_cannot_change_its_policy(api, db):
 
 async def test_concurrent_confirms_of_one_policy_leave_exactly_one_link(api, db):
     deal = await make_deal(api)
-    policy = await make_policy(db, deal)
+    policy = (await make_policy(api, deal))["id"]
     candidates = [await make_in_status(api, deal, "ready", insurance_company=f"Insurer {i}") for i in range(6)]
     responses = await asyncio.gather(*(move(api, deal, c, "confirmed", policy_id=policy) for c in candidates))
     for response in responses:
@@ -667,7 +647,7 @@ async def test_foreign_cursor_is_400(api):
 
 async def test_each_change_records_its_event_on_the_deal(api, db):
     deal = await make_deal(api)
-    policy = await make_policy(db, deal)
+    policy = (await make_policy(api, deal))["id"]
     made = await make_calculation(api, deal, **COMPLETE)
     updated = (await api.patch(url(deal, made), json={"comments": "new"})).json()
     ready = (await move(api, deal, made, "ready")).json()
