@@ -9,7 +9,8 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.test_crm_api_process import clean_env, free_port, running
+from tests.apps import free_port
+from tests.e2e.test_crm_api_process import clean_env, running
 from tests.messaging.support import consumer, delete_exchange, eventually, open_stream
 from tests.outbox import all_published
 

@@ -8,13 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from bullmq import Queue, Worker
 from pydantic import ValidationError
 
 from crm.app.config import Settings
-from crm.app.main import create_app
 from crm.domain.permissions.schemas import (
     OwnerType,
     PermissionRole,
@@ -23,6 +21,7 @@ from crm.domain.permissions.schemas import (
     PermissionUser,
 )
 from crm.infrastructure.permissions_queue import BullMqPermissionQueue
+from tests.apps import running_app
 from tests.bullmq_queues import bullmq_queue_of
 from tests.factories import assert_problem, make_client, make_deal, make_policy
 from tests.outbox import event_data, outbox_rows, routing_keys
@@ -59,30 +58,18 @@ async def bullmq_queue(cache_url: str, queue_name: str) -> AsyncIterator[Queue]:
         yield queue
 
 
-async def _serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
-            yield client
-
-
 @pytest.fixture(scope="module")
 async def queued_api_client(settings: Settings, cache_url: str, queue_name: str, bullmq_queue: Queue):
     # CRM_PERMISSIONS_REDIS_URL only: the rest of the app (SSE fan-out) stays without Redis.
-    async for client in _serve(
-        settings.model_copy(
-            update={"redis_url": None, "permissions_redis_url": cache_url, "permissions_queue_name": queue_name}
-        )
-    ):
+    update = {"redis_url": None, "permissions_redis_url": cache_url, "permissions_queue_name": queue_name}
+    async with running_app(settings.model_copy(update=update)) as (_, client):
         yield client
 
 
 @pytest.fixture(scope="module")
 async def unreachable_api_client(settings: Settings):
-    async for client in _serve(
-        settings.model_copy(update={"redis_url": None, "permissions_redis_url": CLOSED_PORT_URL})
-    ):
+    update = {"redis_url": None, "permissions_redis_url": CLOSED_PORT_URL}
+    async with running_app(settings.model_copy(update=update)) as (_, client):
         yield client
 
 
@@ -106,13 +93,14 @@ async def silent_redis_url() -> AsyncIterator[str]:
 @pytest.fixture(scope="module")
 async def silent_api_client(settings: Settings, silent_redis_url: str):
     update = {"redis_url": None, "permissions_redis_url": silent_redis_url, "permissions_queue_timeout": 0.5}
-    async for client in _serve(settings.model_copy(update=update)):
+    async with running_app(settings.model_copy(update=update)) as (_, client):
         yield client
 
 
 @pytest.fixture(scope="module")
 async def unconfigured_api_client(settings: Settings):
-    async for client in _serve(settings.model_copy(update={"redis_url": None, "permissions_redis_url": None})):
+    update = {"redis_url": None, "permissions_redis_url": None}
+    async with running_app(settings.model_copy(update=update)) as (_, client):
         yield client
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from crm.app.main import create_app
+from tests.apps import free_port, running_app
 from tests.documents_stub import DocumentsStub
 from tests.factories import assert_problem, make_policy
 from tests.outbox import event_data, outbox_rows
@@ -20,11 +19,9 @@ from tests.values import MISSING
 @asynccontextmanager
 async def documents_api(settings, base_url: str, timeout: float = 2.0) -> AsyncIterator[httpx.AsyncClient]:
     """An app of its own that checks links against ``base_url``, with its lifespan running."""
-    app = create_app(settings.model_copy(update={"documents_base_url": base_url, "documents_timeout": timeout}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
-            yield client
+    update = {"documents_base_url": base_url, "documents_timeout": timeout}
+    async with running_app(settings.model_copy(update=update)) as (_, client):
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +36,6 @@ async def checked(settings, stub, db) -> AsyncIterator[httpx.AsyncClient]:
     stub.reset()
     async with documents_api(settings, stub.base_url, timeout=0.5) as client:
         yield client
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def link(api, policy_id, document_id, **kwargs):
@@ -266,7 +257,7 @@ async def test_documents_stopped_is_503(api, settings, db):
 
 async def test_documents_on_a_closed_port_is_503(api, settings, db):
     policy = await make_policy(api)
-    async with documents_api(settings, f"http://127.0.0.1:{closed_port()}") as client:
+    async with documents_api(settings, f"http://127.0.0.1:{free_port()}") as client:
         assert_problem(await link(client, policy["id"], uuid.uuid4()), 503, "documents_unavailable")
         # Unlinking and listing never ask Documents.
         assert (await client.get(f"/api/v1/policies/{policy['id']}/documents")).status_code == 200

@@ -1,11 +1,10 @@
-"""Pieces the messaging tests share: apps with a relay, a consumer queue, a real HTTP server, a cuttable proxy."""
+"""Pieces the messaging tests share: a consumer queue, a real HTTP server, a cuttable proxy, an SSE reader."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,10 +15,10 @@ import aio_pika
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 
 from crm.app.config import Settings
 from crm.app.main import create_app
+from tests.apps import free_port
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0, message: str = "") -> None:
@@ -28,22 +27,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {message}")
         await asyncio.sleep(0.05)
-
-
-@contextlib.asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """An app with its lifespan (relay, fan-out) running, and an ASGI client for it."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
-            yield app, client
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

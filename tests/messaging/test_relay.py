@@ -11,8 +11,9 @@ from cloudevents.core.v1.event import CloudEvent
 
 from crm.app.events import sweep_outbox
 from crm.infrastructure.db.pool import create_pool
+from tests.apps import running_app
 from tests.factories import make_client, make_deal, make_payment, make_policy, post_line
-from tests.messaging.support import TcpProxy, consumer, eventually, host_port, running_app
+from tests.messaging.support import TcpProxy, consumer, eventually, host_port
 from tests.outbox import all_published, outbox_rows, outbox_rows_in_publishing_order
 
 FLOW_KEYS = [
