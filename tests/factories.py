@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.values import day
+from tests.values import at, day
 
 TASKS = "/api/v1/tasks"
 
@@ -68,6 +68,13 @@ async def make_policy(api: httpx.AsyncClient, deal: dict[str, Any] | None = None
 async def make_task(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     """A pending task (``scheduled_for`` makes it scheduled); links and times as given."""
     response = await api.post(TASKS, json={"title": "Collect the signed application", **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def add_reminder(api: httpx.AsyncClient, task: dict[str, Any], *, channel: str = "telegram") -> dict[str, Any]:
+    """A reminder of ``task`` an hour from now (the API takes only future ones) on ``channel``."""
+    response = await api.post(f"{TASKS}/{task['id']}/reminders", json={"remind_at": at(1), "channel": channel})
     assert response.status_code == 201, response.text
     return response.json()
 

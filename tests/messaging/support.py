@@ -1,4 +1,4 @@
-"""Pieces the messaging tests share: a consumer queue, a real HTTP server, a cuttable proxy, an SSE reader."""
+"""Pieces the messaging tests share: due reminders, a consumer queue, a real HTTP server, a cuttable proxy, SSE."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -19,6 +22,14 @@ import uvicorn
 from crm.app.config import Settings
 from crm.app.main import create_app
 from tests.apps import free_port
+
+
+async def make_due(db: asyncpg.Connection, reminder: dict[str, Any]) -> datetime:
+    """The API only takes reminders in the future; move this one a minute into the past. Its new time."""
+    return await db.fetchval(
+        "UPDATE crm.task_reminders SET remind_at = now() - interval '1 minute' WHERE id = $1 RETURNING remind_at",
+        uuid.UUID(reminder["id"]),
+    )
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0, message: str = "") -> None:

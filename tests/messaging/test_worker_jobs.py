@@ -10,25 +10,19 @@ from datetime import UTC, timedelta
 from crm.app import jobs
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 from crm.infrastructure.events.relay import LEAD_LOCK
-from tests.factories import TASKS, make_deal, make_payment, make_policy, make_task, payments_url, post_line
-from tests.messaging.support import consumer
+from tests.factories import (
+    TASKS,
+    add_reminder,
+    make_deal,
+    make_payment,
+    make_policy,
+    make_task,
+    payments_url,
+    post_line,
+)
+from tests.messaging.support import consumer, make_due
 from tests.outbox import outbox_rows, recorded_events, unpublished_count
 from tests.values import ASSIGNEE, at, day
-
-
-async def add_reminder(api, task, *, channel="telegram"):
-    response = await api.post(f"{TASKS}/{task['id']}/reminders", json={"remind_at": at(1), "channel": channel})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def make_due(db, reminder):
-    """The API only takes reminders in the future; move this one a minute into the past."""
-    return await db.fetchval(
-        "UPDATE crm.task_reminders SET remind_at = now() - interval '1 minute' WHERE id = $1 RETURNING remind_at",
-        uuid.UUID(reminder["id"]),
-    )
-
 
 # --- task-reminders -----------------------------------------------------------------------------------
 

@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,8 @@ import redis.asyncio as aioredis
 from crm.app.config import Settings
 from crm.app.jobs import Summary
 from crm.app.worker import JobRuntime, create_celery_app, task_name
-from tests.factories import make_task
+from tests.factories import add_reminder, make_task
+from tests.messaging.support import make_due
 from tests.outbox import outbox_rows
 
 CRM_WORKER = Path(sys.executable).with_name("crm-worker")
@@ -34,15 +33,8 @@ def worker_env(tmp_path: Path, **settings: str) -> dict[str, str]:
 
 
 async def due_reminder(api, db) -> dict:
-    task = await make_task(api)
-    remind_at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    response = await api.post(f"/api/v1/tasks/{task['id']}/reminders", json={"remind_at": remind_at, "channel": "sse"})
-    assert response.status_code == 201, response.text
-    reminder = response.json()
-    await db.execute(
-        "UPDATE crm.task_reminders SET remind_at = now() - interval '1 minute' WHERE id = $1",
-        uuid.UUID(reminder["id"]),
-    )
+    reminder = await add_reminder(api, await make_task(api), channel="sse")
+    await make_due(db, reminder)
     return reminder
 
 
