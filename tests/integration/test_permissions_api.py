@@ -22,16 +22,13 @@ from crm.domain.permissions.schemas import (
 )
 from crm.infrastructure.permissions_queue import BullMqPermissionQueue
 from tests.apps import running_app
-from tests.bullmq_queues import bullmq_queue_of
+from tests.bullmq_queues import CLOSED_PORT_URL, PREFIX, bullmq_queue_of
 from tests.factories import assert_problem, make_client, make_deal, make_policy
 from tests.outbox import event_data, outbox_rows, routing_keys
 from tests.values import MISSING
 
 SYNC = "/api/v1/permissions/sync"
-PREFIX = "bull"
 JOB_NAME = "permissions.sync"
-# Nothing listens on port 1: connections are refused at once.
-CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
 
 
 def job_url(job_id: str) -> str:
