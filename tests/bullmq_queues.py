@@ -1,4 +1,4 @@
-"""A BullMQ queue as the Auth side sees it, for tests; every key of the queue is deleted afterwards."""
+"""A BullMQ queue as the Auth side sees it, for tests (every key of it deleted afterwards); a Redis URL that refuses."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from bullmq import Queue
 from redis.asyncio import Redis
 
 PREFIX = "bull"
+# Nothing listens on port 1: connections are refused at once (a permissions queue whose Redis is away).
+CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
 
 
 @contextlib.asynccontextmanager

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
 from typing import Any
 
 import httpx
+
+from tests.values import at, day
+
+TASKS = "/api/v1/tasks"
 
 
 async def make_client(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
@@ -22,7 +25,7 @@ async def make_deal(api: httpx.AsyncClient, client_id: str | None = None, **fiel
     body = {
         "client_id": client_id,
         "title": "Fleet CASCO renewal",
-        "next_review_at": (date.today() + timedelta(days=10)).isoformat(),
+        "next_review_at": day(10),
         **fields,
     }
     response = await api.post("/api/v1/deals", json=body)
@@ -53,8 +56,8 @@ async def make_policy(api: httpx.AsyncClient, deal: dict[str, Any] | None = None
         "client_id": deal["client_id"],
         "deal_id": deal["id"],
         "premium": "12500.00",
-        "effective_from": date.today().isoformat(),
-        "effective_to": (date.today() + timedelta(days=364)).isoformat(),
+        "effective_from": day(0),
+        "effective_to": day(364),
         **fields,
     }
     response = await api.post("/api/v1/policies", json=body)
@@ -64,7 +67,14 @@ async def make_policy(api: httpx.AsyncClient, deal: dict[str, Any] | None = None
 
 async def make_task(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     """A pending task (``scheduled_for`` makes it scheduled); links and times as given."""
-    response = await api.post("/api/v1/tasks", json={"title": "Collect the signed application", **fields})
+    response = await api.post(TASKS, json={"title": "Collect the signed application", **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def add_reminder(api: httpx.AsyncClient, task: dict[str, Any], *, channel: str = "telegram") -> dict[str, Any]:
+    """A reminder of ``task`` an hour from now (the API takes only future ones) on ``channel``."""
+    response = await api.post(f"{TASKS}/{task['id']}/reminders", json={"remind_at": at(1), "channel": channel})
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -75,7 +85,7 @@ def payments_url(policy: dict[str, Any], *parts: str) -> str:
 
 
 async def make_payment(api: httpx.AsyncClient, policy: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    body = {"planned_date": (date.today() + timedelta(days=30)).isoformat(), "planned_amount": "1000.00", **fields}
+    body = {"planned_date": day(30), "planned_amount": "1000.00", **fields}
     response = await api.post(payments_url(policy), json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -86,7 +96,7 @@ async def post_line(
 ) -> dict[str, Any]:
     """An income or expense (``kind`` is ``incomes`` or ``expenses``) posted yesterday."""
     category = "premium" if kind == "incomes" else "agent_fee"
-    body = {"amount": amount, "category": category, "posted_at": (date.today() - timedelta(days=1)).isoformat()}
+    body = {"amount": amount, "category": category, "posted_at": day(-1)}
     response = await api.post(payments_url(policy, payment["id"], kind), json={**body, **fields})
     assert response.status_code == 201, response.text
     return response.json()

@@ -9,8 +9,10 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.test_crm_api_process import clean_env, free_port, running
+from tests.apps import free_port
+from tests.e2e.test_crm_api_process import clean_env, running
 from tests.messaging.support import consumer, delete_exchange, eventually, open_stream
+from tests.outbox import all_published
 
 pytestmark = pytest.mark.e2e
 
@@ -44,10 +46,7 @@ async def test_two_processes_publish_each_event_once_and_both_stream_it(
             await queue.wait_for(2)
             await queue.quiet()
 
-            async def published() -> bool:
-                return not await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL")
-
-            await eventually(published)
+            await eventually(lambda: all_published(db))
             readiness = [(await asyncio.to_thread(_ready, base)) for base in (first, second)]
 
     assert [m.routing_key for m in queue.messages] == ["client.created", "deal.created"]

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
 
 from tests.factories import make_client, make_deal
-
-
-def day(offset: int) -> str:
-    return (date.today() + timedelta(days=offset)).isoformat()
+from tests.outbox import routing_keys
+from tests.values import day
 
 
 async def test_client_to_policy_with_quotes_journal_task_and_document(api, db):
@@ -104,7 +101,7 @@ async def test_client_to_policy_with_quotes_journal_task_and_document(api, db):
     won = (await api.get(f"/api/v1/deals/{deal['id']}")).json()
     assert (won["status"], won["stage"]) == ("won", "closedWon")
 
-    keys = [r["routing_key"] for r in await db.fetch("SELECT routing_key FROM crm.outbox ORDER BY id")]
+    keys = await routing_keys(db)
     assert keys == [
         "client.created",
         "deal.created",

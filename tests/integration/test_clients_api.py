@@ -7,8 +7,7 @@ import uuid
 import pytest
 
 from tests.factories import assert_problem, make_client, make_deal
-
-MISSING = "00000000-0000-4000-8000-000000000000"
+from tests.values import MISSING
 
 
 async def test_create_client_returns_it_with_location_and_etag(api):

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
 
 import pytest
 
 from tests.factories import assert_problem, make_client, make_deal, make_payment, make_policy, payments_url
-
-MISSING = "00000000-0000-4000-8000-000000000000"
-TODAY = date.today()
-
-
-def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
+from tests.values import MISSING, day
 
 
 async def test_create_deal(api):

@@ -7,24 +7,14 @@ import uuid
 
 import asyncpg
 import pytest
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 
 from tests.factories import assert_problem, make_deal
-
-MISSING = "00000000-0000-4000-8000-000000000000"
+from tests.outbox import event_data, outbox_rows, routing_keys
+from tests.values import MISSING
 
 
 def journal(deal_id: str) -> str:
     return f"/api/v1/deals/{deal_id}/journal"
-
-
-async def outbox(db):
-    return [dict(r) for r in await db.fetch("SELECT * FROM crm.outbox ORDER BY id")]
-
-
-def data_of(row):
-    return JSONFormat().read(CloudEvent, row["payload"]).get_data()
 
 
 async def test_append_a_note_as_the_caller(api):
@@ -179,11 +169,11 @@ async def test_append_records_deal_journal_appended(api, db):
     deal = await make_deal(api)
     author = str(uuid.uuid4())
     entry = (await api.post(journal(deal["id"]), json={"body": "Quote sent"}, headers={"X-User-Id": author})).json()
-    rows = await outbox(db)
+    rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows] == ["client.created", "deal.created", "deal.journal.appended"]
     row = rows[-1]
     assert (row["aggregate_type"], str(row["aggregate_id"])) == ("deal", deal["id"])
-    assert data_of(row) == {
+    assert event_data(row) == {
         "deal_id": deal["id"],
         "entry_id": entry["id"],
         "author_id": author,
@@ -194,10 +184,10 @@ async def test_append_records_deal_journal_appended(api, db):
 
 async def test_refused_appends_record_nothing(api, db):
     deal = await make_deal(api)
-    before = await outbox(db)
+    before = await outbox_rows(db)
     await api.post(journal(MISSING), json={"body": "x"})
     await api.post(journal(deal["id"]), json={"body": ""})
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before
     assert await db.fetchval("SELECT count(*) FROM crm.deal_journal") == 0
 
 
@@ -210,7 +200,7 @@ async def test_a_retried_append_with_the_same_idempotency_key_adds_one_note(api,
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert await db.fetchval("SELECT count(*) FROM crm.deal_journal") == 1
-    keys = [r["routing_key"] for r in await outbox(db)]
+    keys = await routing_keys(db)
     assert keys.count("deal.journal.appended") == 1
 
 

@@ -6,21 +6,11 @@ import json
 import uuid
 
 import pytest
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 
 from crm.domain.caller import Caller
 from crm.domain.events import DomainEvent
 from tests.factories import make_client, make_deal
-
-
-async def outbox(db):
-    rows = await db.fetch("SELECT * FROM crm.outbox ORDER BY id")
-    return [dict(r) for r in rows]
-
-
-def parsed(row):
-    return JSONFormat().read(CloudEvent, row["payload"])
+from tests.outbox import cloudevent, outbox_rows, routing_keys
 
 
 async def test_client_lifecycle_events(api, db):
@@ -28,18 +18,18 @@ async def test_client_lifecycle_events(api, db):
     await api.patch(f"/api/v1/clients/{client['id']}", json={"status": "inactive"})
     await api.delete(f"/api/v1/clients/{client['id']}")
     await api.post(f"/api/v1/clients/{client['id']}/restore")
-    rows = await outbox(db)
+    rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows] == ["client.created", "client.updated", "client.deleted", "client.restored"]
     assert {r["aggregate_type"] for r in rows} == {"client"}
     assert {str(r["aggregate_id"]) for r in rows} == {client["id"]}
-    assert [parsed(r).get_data()["version"] for r in rows] == [1, 2, 3, 4]
+    assert [cloudevent(r).get_data()["version"] for r in rows] == [1, 2, 3, 4]
     assert all(r["published_at"] is None and r["attempts"] == 0 for r in rows)
 
 
 async def test_event_is_a_valid_cloudevent_with_the_contract_attributes(api, db):
     deal = await make_deal(api)
-    row = (await outbox(db))[-1]
-    event = parsed(row)  # the SDK validates required attributes and the spec version
+    row = (await outbox_rows(db))[-1]
+    event = cloudevent(row)  # the SDK validates required attributes and the spec version
     assert event.get_specversion() == "1.0"
     assert event.get_type() == "crm.deal.created"
     assert event.get_source() == "crm.deals"
@@ -55,7 +45,7 @@ async def test_trace_id_travels_with_the_event(api, db):
         "/api/v1/clients", json={"name": "A"}, headers={"X-Request-ID": "7b0c1e4a2f9d4c3e8a6b5d4c3b2a1f0e"}
     )
     assert client.status_code == 201
-    row = (await outbox(db))[-1]
+    row = (await outbox_rows(db))[-1]
     assert json.loads(row["headers"]) == {"x-trace-id": "7b0c1e4a2f9d4c3e8a6b5d4c3b2a1f0e"}
 
 
@@ -63,10 +53,10 @@ async def test_stage_change_records_update_then_stage_changed(api, db):
     actor = str(uuid.uuid4())
     deal = await make_deal(api)
     await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "negotiation"}, headers={"X-User-Id": actor})
-    rows = await outbox(db)
+    rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows] == ["client.created", "deal.created", "deal.updated", "deal.stage.changed"]
     assert rows[2]["id"] < rows[3]["id"]
-    assert parsed(rows[3]).get_data() == {
+    assert cloudevent(rows[3]).get_data() == {
         "deal_id": deal["id"],
         "old_stage": "qualification",
         "new_stage": "negotiation",
@@ -78,7 +68,7 @@ async def test_update_without_stage_change_records_only_deal_updated(api, db):
     deal = await make_deal(api)
     await api.patch(f"/api/v1/deals/{deal['id']}", json={"title": "Renamed"})
     await api.patch(f"/api/v1/deals/{deal['id']}", json={"status": "qualification"})  # same stage
-    keys = [r["routing_key"] for r in await outbox(db)]
+    keys = await routing_keys(db)
     assert keys == ["client.created", "deal.created", "deal.updated", "deal.updated"]
 
 
@@ -86,22 +76,22 @@ async def test_deal_delete_and_restore_events(api, db):
     deal = await make_deal(api)
     await api.delete(f"/api/v1/deals/{deal['id']}")
     await api.post(f"/api/v1/deals/{deal['id']}/restore")
-    keys = [r["routing_key"] for r in await outbox(db)]
+    keys = await routing_keys(db)
     assert keys[-2:] == ["deal.deleted", "deal.restored"]
 
 
 async def test_no_op_changes_record_nothing(api, db):
     deal = await make_deal(api)
-    before = len(await outbox(db))
+    before = len(await outbox_rows(db))
     await api.patch(f"/api/v1/deals/{deal['id']}", json={"title": deal["title"]})
     await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "qualification"})
     await api.post(f"/api/v1/deals/{deal['id']}/restore")
-    assert len(await outbox(db)) == before
+    assert len(await outbox_rows(db)) == before
 
 
 async def test_refused_changes_record_nothing(api, db):
     deal = await make_deal(api)
-    before = await outbox(db)
+    before = await outbox_rows(db)
     await api.post(
         "/api/v1/deals",
         json={"client_id": str(uuid.uuid4()), "title": "T", "next_review_at": "2026-12-01"},
@@ -109,7 +99,7 @@ async def test_refused_changes_record_nothing(api, db):
     await api.patch(f"/api/v1/deals/{deal['id']}", json={"title": "x"}, headers={"If-Match": '"9"'})
     await api.patch(f"/api/v1/deals/{deal['id']}", json={"status": "draft"})
     await api.delete(f"/api/v1/clients/{deal['client_id']}")
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before
 
 
 async def test_rollback_discards_recorded_events_and_changes(app, db):
@@ -129,7 +119,7 @@ async def test_rollback_discards_recorded_events_and_changes(app, db):
             )
             uow.record(event)
             raise RuntimeError("the use case failed before commit")
-    assert await db.fetchval("SELECT count(*) FROM crm.outbox") == 0
+    assert await outbox_rows(db) == []
     assert await db.fetchval("SELECT count(*) FROM crm.clients") == 0
 
 
@@ -143,4 +133,4 @@ async def test_commit_writes_change_and_event_together(app, db):
         uow.record(DomainEvent("client.created", client_id, {"id": str(client_id)}, app.state.services.clock.now()))
         await uow.commit()
     assert await db.fetchval("SELECT count(*) FROM crm.clients WHERE id = $1", client_id) == 1
-    assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE aggregate_id = $1", client_id) == 1
+    assert len(await outbox_rows(db, aggregate_id=client_id)) == 1

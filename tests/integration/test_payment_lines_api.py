@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import date, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -13,12 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import assert_problem, make_payment, make_policy, payments_url, post_line
-
-MISSING = "00000000-0000-4000-8000-000000000000"
-
-
-def day(offset: int) -> str:
-    return (date.today() + timedelta(days=offset)).isoformat()
+from tests.outbox import event_data, outbox_rows
+from tests.values import MISSING, day
 
 
 def income(amount: str, **fields):
@@ -97,12 +91,12 @@ async def test_update_moves_totals_and_records_previous(api, db):
     assert changed.status_code == 200 and changed.json()["version"] == 2
     current = (await api.get(payments_url(policy, payment["id"]))).json()
     assert (current["incomes_total"], current["status"]) == ("600.00", "paid")
-    rows = await db.fetch("SELECT routing_key, payload FROM crm.outbox ORDER BY id")
+    rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows[-2:]] == ["deal.payment.income.updated", "deal.payment.updated"]
-    data = json.loads(rows[-2]["payload"])["data"]
+    data = event_data(rows[-2])
     assert (data["income"]["amount"], data["previous"]["amount"]) == ("600.00", "200.00")
     assert data["income"]["income_id"] == line["id"]
-    assert json.loads(rows[-1]["payload"])["data"]["payment"]["incomes_total"] == "600.00"
+    assert event_data(rows[-1])["payment"]["incomes_total"] == "600.00"
     history = (await api.get(payments_url(policy, payment["id"], "history"), params={"limit": 1})).json()
     assert history["items"][0]["before"]["amount"] == "200.00" and history["items"][0]["after"]["amount"] == "600.00"
     assert history["next_cursor"]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from datetime import date, timedelta
 
 import pytest
 
@@ -17,16 +15,8 @@ from tests.factories import (
     payments_url,
     post_line,
 )
-
-MISSING = "00000000-0000-4000-8000-000000000000"
-
-
-def day(offset: int) -> str:
-    return (date.today() + timedelta(days=offset)).isoformat()
-
-
-async def routing_keys(db):
-    return [r["routing_key"] for r in await db.fetch("SELECT routing_key FROM crm.outbox ORDER BY id")]
+from tests.outbox import event_data, outbox_rows, routing_keys
+from tests.values import MISSING, day
 
 
 async def get_payment(api, policy, payment):
@@ -94,12 +84,9 @@ async def test_the_whole_money_flow(api, db):
         "deal.payment.income.created",
         "deal.payment.updated",
     ]
-    row = await db.fetchrow(
-        "SELECT aggregate_type, aggregate_id, payload FROM crm.outbox"
-        " WHERE routing_key = 'deal.payment.income.created' ORDER BY id LIMIT 1"
-    )
+    row = (await outbox_rows(db, routing_key="deal.payment.income.created"))[0]
     assert (row["aggregate_type"], str(row["aggregate_id"])) == ("deal", policy["deal_id"])
-    data = json.loads(row["payload"])["data"]
+    data = event_data(row)
     assert data["payment_id"] == payment["id"] and data["policy_id"] == policy["id"]
     assert data["income"]["amount"] == "400.00" and "income_id" in data["income"]
 
@@ -285,13 +272,13 @@ async def test_payment_changes_emit_updated_with_totals(api, db):
     assert (await api.patch(url, json={"comment": "Second instalment"})).status_code == 200
     assert (await api.post(f"{url}/cancel")).status_code == 200
     assert (await api.post(f"{url}/cancel")).json()["status"] == "cancelled"
-    rows = await db.fetch("SELECT routing_key, payload FROM crm.outbox ORDER BY id")
+    rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows[-3:]] == [
         "deal.payment.created",
         "deal.payment.updated",
         "deal.payment.updated",
     ]
-    data = json.loads(rows[-1]["payload"])["data"]
+    data = event_data(rows[-1])
     assert data["deal_id"] == policy["deal_id"] and data["policy_id"] == policy["id"]
     assert data["payment"]["status"] == "cancelled" and data["payment"]["net_total"] == "0.00"
     assert "incomes" not in data["payment"]

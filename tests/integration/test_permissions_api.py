@@ -8,15 +8,11 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from bullmq import Queue, Worker
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
 from crm.app.config import Settings
-from crm.app.main import create_app
 from crm.domain.permissions.schemas import (
     OwnerType,
     PermissionRole,
@@ -25,15 +21,14 @@ from crm.domain.permissions.schemas import (
     PermissionUser,
 )
 from crm.infrastructure.permissions_queue import BullMqPermissionQueue
-from tests.bullmq_queues import bullmq_queue_of
+from tests.apps import running_app
+from tests.bullmq_queues import CLOSED_PORT_URL, PREFIX, bullmq_queue_of
 from tests.factories import assert_problem, make_client, make_deal, make_policy
+from tests.outbox import event_data, outbox_rows, routing_keys
+from tests.values import MISSING
 
 SYNC = "/api/v1/permissions/sync"
-PREFIX = "bull"
 JOB_NAME = "permissions.sync"
-MISSING = "00000000-0000-4000-8000-000000000000"
-# Nothing listens on port 1: connections are refused at once.
-CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
 
 
 def job_url(job_id: str) -> str:
@@ -42,14 +37,6 @@ def job_url(job_id: str) -> str:
 
 def users(*roles: str) -> list[dict[str, str]]:
     return [{"user_id": str(uuid.uuid4()), "role": role} for role in roles]
-
-
-async def outbox(db):
-    return [dict(r) for r in await db.fetch("SELECT * FROM crm.outbox ORDER BY id")]
-
-
-def data_of(row):
-    return JSONFormat().read(CloudEvent, row["payload"]).get_data()
 
 
 async def jobs(db):
@@ -68,30 +55,18 @@ async def bullmq_queue(cache_url: str, queue_name: str) -> AsyncIterator[Queue]:
         yield queue
 
 
-async def _serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
-            yield client
-
-
 @pytest.fixture(scope="module")
 async def queued_api_client(settings: Settings, cache_url: str, queue_name: str, bullmq_queue: Queue):
     # CRM_PERMISSIONS_REDIS_URL only: the rest of the app (SSE fan-out) stays without Redis.
-    async for client in _serve(
-        settings.model_copy(
-            update={"redis_url": None, "permissions_redis_url": cache_url, "permissions_queue_name": queue_name}
-        )
-    ):
+    update = {"redis_url": None, "permissions_redis_url": cache_url, "permissions_queue_name": queue_name}
+    async with running_app(settings.model_copy(update=update)) as (_, client):
         yield client
 
 
 @pytest.fixture(scope="module")
 async def unreachable_api_client(settings: Settings):
-    async for client in _serve(
-        settings.model_copy(update={"redis_url": None, "permissions_redis_url": CLOSED_PORT_URL})
-    ):
+    update = {"redis_url": None, "permissions_redis_url": CLOSED_PORT_URL}
+    async with running_app(settings.model_copy(update=update)) as (_, client):
         yield client
 
 
@@ -115,13 +90,14 @@ async def silent_redis_url() -> AsyncIterator[str]:
 @pytest.fixture(scope="module")
 async def silent_api_client(settings: Settings, silent_redis_url: str):
     update = {"redis_url": None, "permissions_redis_url": silent_redis_url, "permissions_queue_timeout": 0.5}
-    async for client in _serve(settings.model_copy(update=update)):
+    async with running_app(settings.model_copy(update=update)) as (_, client):
         yield client
 
 
 @pytest.fixture(scope="module")
 async def unconfigured_api_client(settings: Settings):
-    async for client in _serve(settings.model_copy(update={"redis_url": None, "permissions_redis_url": None})):
+    update = {"redis_url": None, "permissions_redis_url": None}
+    async with running_app(settings.model_copy(update=update)) as (_, client):
         yield client
 
 
@@ -225,11 +201,11 @@ async def test_the_request_records_permissions_sync_requested(queued_api, db):
     grants = users("editor", "viewer")
     body = {"owner_type": "deal", "owner_id": deal["id"], "users": grants}
     accepted = (await queued_api.post(SYNC, json=body, headers={"X-User-Id": author})).json()
-    rows = await outbox(db)
+    rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows] == ["client.created", "deal.created", "permissions.sync.requested"]
     row = rows[-1]
     assert (row["aggregate_type"], str(row["aggregate_id"])) == ("permissions", accepted["job_id"])
-    assert data_of(row) == {
+    assert event_data(row) == {
         "job_id": accepted["job_id"],
         "owner_type": "deal",
         "owner_id": deal["id"],
@@ -251,7 +227,7 @@ async def test_a_retry_with_the_same_idempotency_key_queues_one_job(queued_api, 
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert len(await jobs(db)) == 1
-    assert [r["routing_key"] for r in await outbox(db)].count("permissions.sync.requested") == 1
+    assert (await routing_keys(db)).count("permissions.sync.requested") == 1
 
 
 async def test_putting_the_same_job_on_the_queue_twice_keeps_one(bullmq_queue, cache_url, queue_name):
@@ -346,11 +322,11 @@ INVALID_BODIES = {
 async def test_invalid_input_is_422_naming_the_field_and_records_nothing(queued_api, db, case):
     make_body, field = INVALID_BODIES[case]
     deal = await make_deal(queued_api)
-    before = await outbox(db)
+    before = await outbox_rows(db)
     response = await queued_api.post(SYNC, json=make_body(deal["id"], str(uuid.uuid4())))
     assert_problem(response, 422, "validation_error", field)
     assert await jobs(db) == []
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before
 
 
 async def test_a_duplicate_user_is_named_in_the_message(queued_api):
@@ -372,7 +348,7 @@ async def test_an_unknown_owner_is_404_and_records_nothing(queued_api, db, owner
     body = {"owner_type": owner_type, "owner_id": MISSING, "users": users("viewer")}
     assert_problem(await queued_api.post(SYNC, json=body), 404, code, "owner_id")
     assert await jobs(db) == []
-    assert await outbox(db) == []
+    assert await outbox_rows(db) == []
 
 
 async def test_a_deleted_owner_is_404(queued_api):
@@ -396,7 +372,7 @@ async def test_redis_unreachable_is_503_and_the_job_is_recorded_failed(unreachab
     shown = (await unreachable_api.get(job_url(str(stored["id"])))).json()
     assert (shown["status"], shown["error"]) == ("failed", stored["error"])
     # The request itself committed: its event says a sync was asked for; the job says how it went.
-    assert [r["routing_key"] for r in await outbox(db)][-1] == "permissions.sync.requested"
+    assert (await routing_keys(db))[-1] == "permissions.sync.requested"
 
 
 async def test_a_retry_after_a_503_with_the_same_idempotency_key_tries_again(unreachable_api, db):
@@ -424,13 +400,13 @@ async def test_a_redis_that_never_answers_fails_the_job_within_the_timeout(silen
 
 async def test_no_redis_configured_is_503_naming_the_setting_and_records_nothing(unconfigured_api_client, db):
     deal = await make_deal(unconfigured_api_client)
-    before = await outbox(db)
+    before = await outbox_rows(db)
     body = {"owner_type": "deal", "owner_id": deal["id"], "users": users("viewer")}
     problem = assert_problem(await unconfigured_api_client.post(SYNC, json=body), 503, "queue_unavailable")
     assert "CRM_PERMISSIONS_REDIS_URL" in problem["detail"]
     assert "CRM_REDIS_URL" in problem["detail"]
     assert await jobs(db) == []
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before
 
 
 # --- Reading a job ----------------------------------------------------------------------------------------

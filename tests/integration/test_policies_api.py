@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from datetime import date, timedelta
 
 import pytest
 
 from tests.factories import assert_problem, make_client, make_deal, make_policy
-
-MISSING = "00000000-0000-4000-8000-000000000000"
-TODAY = date.today()
-
-
-def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
+from tests.outbox import event_data, outbox_rows
+from tests.values import MISSING, day
 
 
 def policy_body(deal, **fields):
@@ -29,16 +22,6 @@ def policy_body(deal, **fields):
         "effective_to": day(365),
         **fields,
     }
-
-
-async def outbox(db):
-    rows = await db.fetch("SELECT routing_key, aggregate_type, aggregate_id, payload FROM crm.outbox ORDER BY id")
-    return [dict(r) for r in rows]
-
-
-def event_data(row):
-    payload = row["payload"]
-    return (json.loads(payload) if isinstance(payload, str) else payload)["data"]
 
 
 async def link_calculation(db, policy):
@@ -430,7 +413,7 @@ async def test_policy_lifecycle_events(api, db):
     updated = (await api.patch(f"/api/v1/policies/{policy['id']}", json={"status": "active"})).json()
     await api.delete(f"/api/v1/policies/{policy['id']}")
     restored = (await api.post(f"/api/v1/policies/{policy['id']}/restore")).json()
-    rows = [r for r in await outbox(db) if r["aggregate_type"] == "policy"]
+    rows = [r for r in await outbox_rows(db) if r["aggregate_type"] == "policy"]
     assert [r["routing_key"] for r in rows] == ["policy.created", "policy.updated", "policy.deleted", "policy.restored"]
     assert {str(r["aggregate_id"]) for r in rows} == {policy["id"]}
     assert event_data(rows[0]) == policy
@@ -441,7 +424,7 @@ async def test_policy_lifecycle_events(api, db):
 
 async def test_no_op_and_refused_policy_changes_record_nothing(api, db):
     policy = await make_policy(api)
-    before = await outbox(db)
+    before = await outbox_rows(db)
     await api.patch(f"/api/v1/policies/{policy['id']}", json={"status": "draft", "premium": 12500})
     await api.post(f"/api/v1/policies/{policy['id']}/restore")
     await api.patch(f"/api/v1/policies/{policy['id']}", json={"status": "active"}, headers={"If-Match": '"5"'})
@@ -449,4 +432,4 @@ async def test_no_op_and_refused_policy_changes_record_nothing(api, db):
     deal = {"id": policy["deal_id"], "client_id": policy["client_id"]}
     await api.post("/api/v1/policies", json=policy_body(deal, policy_number=policy["policy_number"]))
     await api.post("/api/v1/policies", json=policy_body(deal, client_id=MISSING))
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before

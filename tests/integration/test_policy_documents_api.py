@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,21 +9,19 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from crm.app.main import create_app
+from tests.apps import free_port, running_app
 from tests.documents_stub import DocumentsStub
 from tests.factories import assert_problem, make_policy
-
-MISSING = "00000000-0000-4000-8000-000000000000"
+from tests.outbox import event_data, outbox_rows
+from tests.values import MISSING
 
 
 @asynccontextmanager
 async def documents_api(settings, base_url: str, timeout: float = 2.0) -> AsyncIterator[httpx.AsyncClient]:
     """An app of its own that checks links against ``base_url``, with its lifespan running."""
-    app = create_app(settings.model_copy(update={"documents_base_url": base_url, "documents_timeout": timeout}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
-            yield client
+    update = {"documents_base_url": base_url, "documents_timeout": timeout}
+    async with running_app(settings.model_copy(update=update)) as (_, client):
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -42,24 +38,8 @@ async def checked(settings, stub, db) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def link(api, policy_id, document_id, **kwargs):
     return await api.post(f"/api/v1/policies/{policy_id}/documents", json={"document_id": str(document_id)}, **kwargs)
-
-
-async def outbox(db):
-    rows = await db.fetch("SELECT routing_key, aggregate_type, aggregate_id, payload FROM crm.outbox ORDER BY id")
-    return [dict(r) for r in rows]
-
-
-def event_data(row):
-    payload = row["payload"]
-    return (json.loads(payload) if isinstance(payload, str) else payload)["data"]
 
 
 # --- without CRM_DOCUMENTS_BASE_URL: links are accepted unchecked -------------------------------------------
@@ -196,7 +176,7 @@ async def test_link_and_unlink_events(api, db):
     document_id = uuid.uuid4()
     linked = (await link(api, policy["id"], document_id)).json()
     await api.delete(f"/api/v1/policies/{policy['id']}/documents/{document_id}")
-    rows = await outbox(db)
+    rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows][-3:] == [
         "policy.created",
         "policy.document.linked",
@@ -211,11 +191,11 @@ async def test_refused_link_changes_record_nothing(api, db):
     policy = await make_policy(api)
     document_id = uuid.uuid4()
     await link(api, policy["id"], document_id)
-    before = await outbox(db)
+    before = await outbox_rows(db)
     await link(api, policy["id"], document_id)
     await link(api, MISSING, document_id)
     await api.delete(f"/api/v1/policies/{policy['id']}/documents/{uuid.uuid4()}")
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before
 
 
 # --- with CRM_DOCUMENTS_BASE_URL: the document must exist in Documents --------------------------------------
@@ -233,11 +213,11 @@ async def test_known_document_is_linked_after_asking_documents(api, checked, stu
 
 async def test_unknown_document_is_404_document_not_found(api, checked, stub, db):
     policy = await make_policy(api)
-    before = await outbox(db)
+    before = await outbox_rows(db)
     response = await link(checked, policy["id"], uuid.uuid4())
     assert_problem(response, 404, "document_not_found", "document_id")
     assert await db.fetchval("SELECT count(*) FROM crm.policy_documents") == 0
-    assert await outbox(db) == before
+    assert await outbox_rows(db) == before
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 401, 429])
@@ -277,7 +257,7 @@ async def test_documents_stopped_is_503(api, settings, db):
 
 async def test_documents_on_a_closed_port_is_503(api, settings, db):
     policy = await make_policy(api)
-    async with documents_api(settings, f"http://127.0.0.1:{closed_port()}") as client:
+    async with documents_api(settings, f"http://127.0.0.1:{free_port()}") as client:
         assert_problem(await link(client, policy["id"], uuid.uuid4()), 503, "documents_unavailable")
         # Unlinking and listing never ask Documents.
         assert (await client.get(f"/api/v1/policies/{policy['id']}/documents")).status_code == 200

@@ -1,27 +1,37 @@
-"""Pieces the messaging tests share: apps with a relay, a consumer queue, a real HTTP server, a cuttable proxy."""
+"""Pieces the messaging tests share: due reminders, a consumer queue, a real HTTP server, a cuttable proxy, SSE."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import socket
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 
 from crm.app import jobs
 from crm.app.config import Settings
 from crm.app.main import create_app
 from crm.app.wiring import Wiring
+from tests.apps import free_port
+
+
+async def make_due(db: asyncpg.Connection, reminder: dict[str, Any]) -> datetime:
+    """The API only takes reminders in the future; move this one a minute into the past. Its new time."""
+    return await db.fetchval(
+        "UPDATE crm.task_reminders SET remind_at = now() - interval '1 minute' WHERE id = $1 RETURNING remind_at",
+        uuid.UUID(reminder["id"]),
+    )
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0, message: str = "") -> None:
@@ -32,25 +42,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0
         await asyncio.sleep(0.05)
 
 
-@contextlib.asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """An app with its lifespan (relay, fan-out) running, and an ASGI client for it."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
-            yield app, client
-
-
 async def run_job(name: str, pool: Any, settings: Settings) -> dict[str, Any]:
     """One crm-worker job, once, on the tests' pool, as ``crm-worker run`` does it."""
     return await jobs.run(name, Wiring.of(pool, settings))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from crm.app.events import sweep_outbox
 from crm.infrastructure.db.pool import create_pool
 from tests.factories import assert_problem, make_deal
 from tests.messaging.support import TcpProxy, host_port, open_stream, served_app
+from tests.outbox import outbox_rows
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ async def test_a_process_streams_deal_events_written_through_another_one(lead_se
         deal = await new_deal(api)
         event = await stream.next()
 
-    row = await db.fetchrow("SELECT sequence, event_id FROM crm.outbox WHERE routing_key = 'deal.created'")
+    row = (await outbox_rows(db, routing_key="deal.created"))[0]
     assert event.event == "deal.created"
     assert event.id == str(row["sequence"])
     assert event.cloudevent["id"] == str(row["event_id"])

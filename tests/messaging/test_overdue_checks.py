@@ -6,16 +6,14 @@ from datetime import date, timedelta
 
 from tests.factories import make_payment, make_policy, payments_url, post_line
 from tests.messaging.support import run_job
-
-
-def days_ago(days: int) -> str:
-    return (date.today() - timedelta(days=days)).isoformat()
+from tests.outbox import event_data, outbox_rows
+from tests.values import day
 
 
 async def test_every_past_due_payment_is_checked_once_whatever_its_status(api, db, pool, settings):
     policy = await make_policy(api)
-    overdue = await make_payment(api, policy, planned_date=days_ago(2))
-    paid = await make_payment(api, policy, planned_date=days_ago(2))
+    overdue = await make_payment(api, policy, planned_date=day(-2))
+    paid = await make_payment(api, policy, planned_date=day(-2))
     await post_line(api, policy, paid, "incomes", "1000.00")
     upcoming = await make_payment(api, policy)
 
@@ -36,14 +34,12 @@ async def test_every_past_due_payment_is_checked_once_whatever_its_status(api, d
 
 async def test_a_payment_that_turns_overdue_by_a_write_is_told_by_that_write(api, db, pool, settings):
     policy = await make_policy(api)
-    payment = await make_payment(api, policy, planned_date=days_ago(2))
+    payment = await make_payment(api, policy, planned_date=day(-2))
     income = await post_line(api, policy, payment, "incomes", "1000.00")
     assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}
 
     assert (await api.delete(payments_url(policy, payment["id"], "incomes", income["id"]))).status_code == 204
 
-    last = await db.fetchrow(
-        "SELECT routing_key, payload->'data'->'payment'->>'status' AS status FROM crm.outbox ORDER BY id DESC LIMIT 1"
-    )
-    assert (last["routing_key"], last["status"]) == ("deal.payment.updated", "overdue")
+    last = (await outbox_rows(db))[-1]
+    assert (last["routing_key"], event_data(last)["payment"]["status"]) == ("deal.payment.updated", "overdue")
     assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}

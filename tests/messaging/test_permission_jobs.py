@@ -13,12 +13,9 @@ from crm.app.jobs import NO_PERMISSIONS_REDIS
 from crm.app.wiring import Wiring
 from crm.domain.permissions.stranded import GRACE_PERIOD, StrandedPermissionJobs
 from crm.infrastructure.permissions_queue import BullMqPermissionQueue
-from tests.bullmq_queues import bullmq_queue_of
+from tests.bullmq_queues import CLOSED_PORT_URL, PREFIX, bullmq_queue_of
 from tests.messaging.support import run_job
 
-BULL_PREFIX = "bull"
-# Nothing listens on port 1: connections are refused at once.
-CLOSED_PORT_URL = "redis://127.0.0.1:1/0"
 STRANDED = GRACE_PERIOD + timedelta(minutes=1)
 
 
@@ -30,7 +27,7 @@ def permissions_queue_name(run_id):
 @pytest.fixture(scope="module")
 async def bullmq_queue(cache_url, permissions_queue_name):
     """The queue as the Auth side sees it; every key of this run's queue is deleted at the end."""
-    async with bullmq_queue_of(cache_url, permissions_queue_name, BULL_PREFIX) as queue:
+    async with bullmq_queue_of(cache_url, permissions_queue_name, PREFIX) as queue:
         yield queue
 
 
@@ -41,7 +38,7 @@ def permission_settings(settings, cache_url, permissions_queue_name, bullmq_queu
             "redis_url": None,
             "permissions_redis_url": cache_url,
             "permissions_queue_name": permissions_queue_name,
-            "permissions_queue_prefix": BULL_PREFIX,
+            "permissions_queue_prefix": PREFIX,
         }
     )
 
@@ -174,7 +171,7 @@ async def test_stranded_jobs_are_enqueued_oldest_first_batch_after_batch(db, poo
     oldest_first = sorted(ages, key=lambda job_id: -ages[job_id])
     queue = BullMqPermissionQueue(
         permission_settings.permissions_redis,
-        prefix=BULL_PREFIX,
+        prefix=PREFIX,
         queue_name=permission_settings.permissions_queue_name,
         job_name=permission_settings.permissions_job_name,
         timeout=2,

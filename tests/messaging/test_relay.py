@@ -11,8 +11,10 @@ from cloudevents.core.v1.event import CloudEvent
 
 from crm.app.events import sweep_outbox
 from crm.infrastructure.db.pool import create_pool
+from tests.apps import running_app
 from tests.factories import make_client, make_deal, make_payment, make_policy, post_line
-from tests.messaging.support import TcpProxy, consumer, eventually, host_port, running_app
+from tests.messaging.support import TcpProxy, consumer, eventually, host_port
+from tests.outbox import all_published, outbox_rows, outbox_rows_in_publishing_order
 
 FLOW_KEYS = [
     "client.created",
@@ -33,14 +35,6 @@ async def broker_flow(api) -> None:
     await post_line(api, policy, payment, "incomes", "400.00")
 
 
-async def outbox_rows(db):
-    return await db.fetch("SELECT * FROM crm.outbox ORDER BY sequence NULLS LAST, id")
-
-
-async def all_published(db) -> bool:
-    return not await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL")
-
-
 async def test_every_event_of_a_flow_reaches_the_exchange_once_in_order_as_a_cloudevent(
     db, event_settings, broker_url, exchange_name
 ):
@@ -48,7 +42,7 @@ async def test_every_event_of_a_flow_reaches_the_exchange_once_in_order_as_a_clo
         before = (await api.get("/readyz")).json()["components"]["broker"]
         await broker_flow(api)
         await eventually(lambda: all_published(db), message="outbox published")
-        rows = await outbox_rows(db)
+        rows = await outbox_rows_in_publishing_order(db)
         messages = await queue.wait_for(len(rows))
         await queue.quiet()
         after = (await api.get("/readyz")).json()["components"]["broker"]
@@ -112,9 +106,7 @@ async def test_a_broker_outage_delays_events_and_loses_none(db, event_settings, 
         assert response.status_code == 201, response.text
 
         async def retried() -> bool:
-            return bool(
-                await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL AND attempts > 0")
-            )
+            return any(r["published_at"] is None and r["attempts"] > 0 for r in await outbox_rows(db))
 
         await eventually(retried, message="failed attempts recorded while the broker is away")
         ready = (await api.get("/readyz")).json()
@@ -125,7 +117,7 @@ async def test_a_broker_outage_delays_events_and_loses_none(db, event_settings, 
 
         await proxy.restore()
         await eventually(lambda: all_published(db), timeout=30, message="caught up after the outage")
-        rows = await outbox_rows(db)
+        rows = await outbox_rows_in_publishing_order(db)
         await queue.wait_for(len(rows))
         await queue.quiet()
         await proxy.cut()
@@ -148,7 +140,7 @@ async def test_two_relays_at_once_publish_each_event_once(db, event_settings, br
         for _ in range(3):
             await broker_flow(api)
         await eventually(lambda: all_published(db), message="outbox published")
-        rows = await outbox_rows(db)
+        rows = await outbox_rows_in_publishing_order(db)
         await queue.wait_for(len(rows))
         await queue.quiet()
         roles = sorted(a.state.events.relay.state.role for a in (first_app, second_app))
@@ -174,7 +166,7 @@ async def test_events_written_while_no_relay_runs_are_published_by_the_worker_sw
 ):
     # The shared `api` app runs no relay: its events wait in the outbox.
     await broker_flow(api)
-    rows = await outbox_rows(db)
+    rows = await outbox_rows_in_publishing_order(db)
     assert all(r["sequence"] is None for r in rows)
     pool = await create_pool(database_url, min_size=1, max_size=2, command_timeout=10)
     try:
@@ -201,7 +193,7 @@ async def test_an_event_no_queue_is_bound_for_is_marked_published_with_a_note(
         await eventually(lambda: all_published(db), message="outbox published")
         await queue.wait_for(1)
         await queue.quiet()
-    rows = {r["routing_key"]: r for r in await outbox_rows(db)}
+    rows = {r["routing_key"]: r for r in await outbox_rows_in_publishing_order(db)}
     assert rows["client.created"]["last_error"].startswith("unroutable")
     assert rows["deal.created"]["last_error"] is None
     assert [m.routing_key for m in queue.messages] == ["deal.created"]
@@ -215,7 +207,7 @@ async def test_the_api_keeps_answering_when_the_broker_url_points_nowhere(db, ev
         await asyncio.sleep(0.5)
         ready = await api.get("/readyz")
     assert ready.status_code == 200
-    assert await db.fetchval("SELECT published_at FROM crm.outbox") is None
+    assert [r["published_at"] for r in await outbox_rows(db)] == [None]
 
 
 async def test_notify_wakes_the_relay_long_before_its_poll_timer(db, event_settings, broker_url, exchange_name):

@@ -5,45 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
-
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
+from datetime import UTC, timedelta
 
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 from crm.infrastructure.events.relay import LEAD_LOCK
-from tests.factories import make_deal, make_payment, make_policy, make_task, payments_url, post_line
-from tests.messaging.support import consumer, run_job
-
-TASKS = "/api/v1/tasks"
-ASSIGNEE = "0b9c7f5e-3f1a-4d2b-9a8e-6c5d4b3a2f10"
-
-
-def at(hours: float) -> str:
-    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
-
-
-async def events(db, routing_key):
-    rows = await db.fetch("SELECT * FROM crm.outbox WHERE routing_key = $1 ORDER BY id", routing_key)
-    return [
-        (r["aggregate_type"], str(r["aggregate_id"]), JSONFormat().read(CloudEvent, r["payload"]).get_data())
-        for r in rows
-    ]
-
-
-async def add_reminder(api, task, *, channel="telegram"):
-    response = await api.post(f"{TASKS}/{task['id']}/reminders", json={"remind_at": at(1), "channel": channel})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def make_due(db, reminder):
-    """The API only takes reminders in the future; move this one a minute into the past."""
-    return await db.fetchval(
-        "UPDATE crm.task_reminders SET remind_at = now() - interval '1 minute' WHERE id = $1 RETURNING remind_at",
-        uuid.UUID(reminder["id"]),
-    )
-
+from tests.factories import (
+    TASKS,
+    add_reminder,
+    make_deal,
+    make_payment,
+    make_policy,
+    make_task,
+    payments_url,
+    post_line,
+)
+from tests.messaging.support import consumer, make_due, run_job
+from tests.outbox import outbox_rows, recorded_events, unpublished_count
+from tests.values import ASSIGNEE, at, day
 
 # --- task-reminders -----------------------------------------------------------------------------------
 
@@ -57,7 +35,7 @@ async def test_a_due_reminder_fires_once_even_when_two_runs_race(api, db, pool, 
     runs = await asyncio.gather(run_job("task-reminders", pool, settings), run_job("task-reminders", pool, settings))
 
     assert sorted(run["fired"] for run in runs) == [0, 1]
-    assert await events(db, "task.reminder") == [
+    assert await recorded_events(db, "task.reminder") == [
         (
             "task",
             task["id"],
@@ -74,7 +52,7 @@ async def test_a_due_reminder_fires_once_even_when_two_runs_race(api, db, pool, 
         )
     ]
     assert await run_job("task-reminders", pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 0}
-    assert len(await events(db, "task.reminder")) == 1
+    assert len(await recorded_events(db, "task.reminder")) == 1
 
 
 async def test_many_due_reminders_each_fire_once_across_concurrent_runs(api, db, pool, settings):
@@ -85,7 +63,7 @@ async def test_many_due_reminders_each_fire_once_across_concurrent_runs(api, db,
     runs = await asyncio.gather(*(run_job("task-reminders", pool, settings) for _ in range(4)))
 
     assert sum(run["fired"] for run in runs) == 12
-    fired = [data["task_id"] for _, _, data in await events(db, "task.reminder")]
+    fired = [data["task_id"] for _, _, data in await recorded_events(db, "task.reminder")]
     assert sorted(fired) == sorted(task["id"] for task in tasks)
 
 
@@ -94,7 +72,7 @@ async def test_a_reminder_in_the_future_does_not_fire(api, db, pool, settings):
     await add_reminder(api, task)
 
     assert await run_job("task-reminders", pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 0}
-    assert await events(db, "task.reminder") == []
+    assert await recorded_events(db, "task.reminder") == []
     assert await db.fetchval("SELECT sent_at FROM crm.task_reminders") is None
 
 
@@ -109,7 +87,7 @@ async def test_a_reminder_of_a_closed_task_is_dropped_without_an_event(api, db, 
         await make_due(db, reminder)
 
     assert await run_job("task-reminders", pool, settings) == {"job": "task-reminders", "fired": 0, "dropped": 2}
-    assert await events(db, "task.reminder") == []
+    assert await recorded_events(db, "task.reminder") == []
     assert await db.fetchval("SELECT count(*) FROM crm.task_reminders WHERE sent_at IS NULL") == 0
 
 
@@ -121,7 +99,7 @@ async def test_a_scheduled_task_becomes_pending_at_its_time_with_its_event(api, 
 
     assert await run_job("scheduled-tasks", pool, settings) == {"job": "scheduled-tasks", "started": 0}
     assert (await api.get(f"{TASKS}/{task['id']}")).json()["status"] == "scheduled"
-    assert await events(db, "task.status.changed") == []
+    assert await recorded_events(db, "task.status.changed") == []
 
     await db.execute(
         "UPDATE crm.tasks SET scheduled_for = now() - interval '1 second' WHERE id = $1", uuid.UUID(task["id"])
@@ -133,7 +111,7 @@ async def test_a_scheduled_task_becomes_pending_at_its_time_with_its_event(api, 
     assert (started["status"], started["scheduled_for"], started["version"]) == ("pending", None, 2)
     assert response.headers["etag"] == '"2"'
     assert started["updated_at"] > task["updated_at"]
-    assert await events(db, "task.status.changed") == [
+    assert await recorded_events(db, "task.status.changed") == [
         (
             "task",
             task["id"],
@@ -147,7 +125,7 @@ async def test_a_scheduled_task_becomes_pending_at_its_time_with_its_event(api, 
         )
     ]
     assert await run_job("scheduled-tasks", pool, settings) == {"job": "scheduled-tasks", "started": 0}
-    assert len(await events(db, "task.status.changed")) == 1
+    assert len(await recorded_events(db, "task.status.changed")) == 1
 
 
 async def test_a_scheduled_task_starts_once_when_two_runs_race(api, db, pool, settings):
@@ -158,7 +136,7 @@ async def test_a_scheduled_task_starts_once_when_two_runs_race(api, db, pool, se
 
     assert sorted(run["started"] for run in runs) == [0, 1]
     assert (await api.get(f"{TASKS}/{task['id']}")).json()["version"] == 2
-    assert len(await events(db, "task.status.changed")) == 1
+    assert len(await recorded_events(db, "task.status.changed")) == 1
 
 
 async def test_a_deleted_scheduled_task_is_left_alone(api, db, pool, settings):
@@ -172,10 +150,6 @@ async def test_a_deleted_scheduled_task_is_left_alone(api, db, pool, settings):
 # --- overdue-payments ---------------------------------------------------------------------------------
 
 
-def days_ago(days: int) -> str:
-    return (date.today() - timedelta(days=days)).isoformat()
-
-
 def announcements(updates):
     """The worker's deal.payment.updated events: the API's have no ``previous``."""
     return [data for _, _, data in updates if "previous" in data]
@@ -187,14 +161,14 @@ def as_announced(payment):
 
 async def test_an_overdue_payment_is_announced_once_per_planned_date(api, db, pool, settings):
     policy = await make_policy(api)
-    payment = await make_payment(api, policy, planned_date=days_ago(3))
+    payment = await make_payment(api, policy, planned_date=day(-3))
     url = payments_url(policy, payment["id"])
 
     assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 1}
 
     seen = (await api.get(url)).json()
     assert (seen["status"], seen["version"]) == ("overdue", payment["version"])  # nothing stored changed
-    updates = await events(db, "deal.payment.updated")
+    updates = await recorded_events(db, "deal.payment.updated")
     assert updates == [
         (
             "deal",
@@ -209,44 +183,44 @@ async def test_an_overdue_payment_is_announced_once_per_planned_date(api, db, po
     ]
     assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}
 
-    assert (await api.patch(url, json={"planned_date": days_ago(2)})).status_code == 200
+    assert (await api.patch(url, json={"planned_date": day(-2)})).status_code == 200
     assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 1}
     assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}
-    announced = announcements(await events(db, "deal.payment.updated"))
-    assert [data["payment"]["planned_date"] for data in announced] == [days_ago(3), days_ago(2)]
+    announced = announcements(await recorded_events(db, "deal.payment.updated"))
+    assert [data["payment"]["planned_date"] for data in announced] == [day(-3), day(-2)]
 
 
 async def test_an_overdue_payment_is_announced_once_when_two_runs_race(api, db, pool, settings):
     policy = await make_policy(api)
     for days in (1, 2, 3):
-        await make_payment(api, policy, planned_date=days_ago(days))
+        await make_payment(api, policy, planned_date=day(-days))
 
     runs = await asyncio.gather(*(run_job("overdue-payments", pool, settings) for _ in range(3)))
 
     assert sum(run["announced"] for run in runs) == 3
-    assert len(announcements(await events(db, "deal.payment.updated"))) == 3
+    assert len(announcements(await recorded_events(db, "deal.payment.updated"))) == 3
 
 
 async def test_paid_cancelled_deleted_and_future_payments_are_not_announced(api, db, pool, settings):
     policy = await make_policy(api)
-    paid = await make_payment(api, policy, planned_date=days_ago(5))
+    paid = await make_payment(api, policy, planned_date=day(-5))
     await post_line(api, policy, paid, "incomes", "1000.00")
-    partly = await make_payment(api, policy, planned_date=days_ago(5))
+    partly = await make_payment(api, policy, planned_date=day(-5))
     await post_line(api, policy, partly, "incomes", "10.00")
-    cancelled = await make_payment(api, policy, planned_date=days_ago(5))
+    cancelled = await make_payment(api, policy, planned_date=day(-5))
     assert (await api.post(payments_url(policy, cancelled["id"], "cancel"))).status_code == 200
-    deleted = await make_payment(api, policy, planned_date=days_ago(5))
+    deleted = await make_payment(api, policy, planned_date=day(-5))
     assert (await api.delete(payments_url(policy, deleted["id"]))).status_code == 204
-    await make_payment(api, policy, planned_date=date.today().isoformat())
+    await make_payment(api, policy, planned_date=day(0))
     await make_payment(api, policy)  # in 30 days
 
     assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}
-    assert announcements(await events(db, "deal.payment.updated")) == []
+    assert announcements(await recorded_events(db, "deal.payment.updated")) == []
 
 
 async def test_a_payment_of_a_deleted_policy_is_not_announced(api, db, pool, settings):
     policy = await make_policy(api)
-    await make_payment(api, policy, planned_date=days_ago(5))
+    await make_payment(api, policy, planned_date=day(-5))
     await db.execute("UPDATE crm.policies SET is_deleted = true")
 
     assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 0}
@@ -278,7 +252,7 @@ async def test_prune_outbox_removes_only_published_rows_older_than_the_retention
 
     assert await run_job("prune-outbox", pool, settings) == {"job": "prune-outbox", "deleted": 1}
 
-    left = {row["id"] for row in await db.fetch("SELECT id FROM crm.outbox")}
+    left = {row["id"] for row in await outbox_rows(db)}
     assert left == {old_unpublished, recent_published}
     assert old_published not in left
     assert await run_job("prune-outbox", pool, settings) == {"job": "prune-outbox", "deleted": 0}
@@ -290,7 +264,7 @@ async def test_prune_outbox_goes_batch_after_batch_until_none_are_left(db, pool)
     await add_outbox_row(db, age=timedelta(days=10), published=False)
 
     assert await prune_published_outbox(pool, timedelta(days=1), batch_size=3) == 7
-    assert await db.fetchval("SELECT count(*) FROM crm.outbox") == 1
+    assert len(await outbox_rows(db)) == 1
 
 
 async def test_prune_idempotency_keys_forgets_keys_past_their_ttl(db, pool, settings):
@@ -316,7 +290,7 @@ async def test_relay_sweep_publishes_what_waits_when_no_relay_leads(api, db, poo
 
         (message,) = await received.wait_for(1)
         assert (message.routing_key, json.loads(message.body)["subject"]) == ("task.created", task["id"])
-        assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL") == 0
+        assert await unpublished_count(db) == 0
         assert await run_job("relay-sweep", pool, event_settings) == {"job": "relay-sweep", "published": 0}
         await received.quiet()
         assert len(received.messages) == 1
@@ -329,4 +303,4 @@ async def test_relay_sweep_leaves_the_outbox_to_a_relay_that_leads(api, db, pool
         assert await run_job("relay-sweep", pool, event_settings) == {"job": "relay-sweep", "published": 0}
     finally:
         await db.execute("SELECT pg_advisory_unlock($1)", LEAD_LOCK)
-    assert await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL") == 1
+    assert await unpublished_count(db) == 1

@@ -8,8 +8,7 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,9 @@ from crm.app.config import Settings
 from crm.app.jobs import Job
 from crm.app.wiring import Wiring
 from crm.app.worker import JobRuntime, create_celery_app, task_name
-from tests.factories import make_task
+from tests.factories import add_reminder, make_task
+from tests.messaging.support import make_due
+from tests.outbox import outbox_rows
 
 CRM_WORKER = Path(sys.executable).with_name("crm-worker")
 TIMEOUT = 30.0
@@ -34,15 +35,8 @@ def worker_env(tmp_path: Path, **settings: str) -> dict[str, str]:
 
 
 async def due_reminder(api, db) -> dict:
-    task = await make_task(api)
-    remind_at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    response = await api.post(f"/api/v1/tasks/{task['id']}/reminders", json={"remind_at": remind_at, "channel": "sse"})
-    assert response.status_code == 201, response.text
-    reminder = response.json()
-    await db.execute(
-        "UPDATE crm.task_reminders SET remind_at = now() - interval '1 minute' WHERE id = $1",
-        uuid.UUID(reminder["id"]),
-    )
+    reminder = await add_reminder(api, await make_task(api), channel="sse")
+    await make_due(db, reminder)
     return reminder
 
 
@@ -90,9 +84,7 @@ async def test_a_worker_runs_the_job_it_is_sent(api, db, database_url, cache_url
         deadline = time.monotonic() + TIMEOUT
         fired = None
         while time.monotonic() < deadline and process.poll() is None:
-            fired = await db.fetchrow(
-                "SELECT aggregate_id, payload FROM crm.outbox WHERE routing_key = 'task.reminder'"
-            )
+            fired = next(iter(await outbox_rows(db, routing_key="task.reminder")), None)
             if fired is not None:
                 break
             await asyncio.sleep(0.2)
@@ -126,7 +118,7 @@ async def test_run_fires_a_due_reminder_and_prints_its_summary(api, db, database
     assert process.returncode == 0, stderr.decode()
     lines = stdout.decode().splitlines()
     assert [json.loads(line) for line in lines] == [{"job": "task-reminders", "fired": 1, "dropped": 0}], lines
-    row = await db.fetchrow("SELECT aggregate_id FROM crm.outbox WHERE routing_key = 'task.reminder'")
+    row = (await outbox_rows(db, routing_key="task.reminder"))[0]
     assert str(row["aggregate_id"]) == reminder["task_id"]
 
 

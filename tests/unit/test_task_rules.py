@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from crm.domain.tasks.rules import FINAL_STATUSES, TaskStatus, initial_status, transition_refusal
 from crm.domain.tasks.schemas import JSON_MAX_BYTES, JSON_MAX_DEPTH, TaskCreate, TaskReminderCreate, TaskUpdate
+from tests.values import ASSIGNEE
 
 S = TaskStatus
 ALLOWED = {
@@ -23,7 +24,6 @@ ALLOWED = {
     (S.IN_PROGRESS, S.COMPLETED),
     (S.IN_PROGRESS, S.CANCELLED),
 }
-ASSIGNEE = "0b9c7f5e-3f1a-4d2b-9a8e-6c5d4b3a2f10"
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.permutations(TaskStatus, 2)))

@@ -1,59 +1,9 @@
-"""Calculations, incomes and expenses are soft-deleted like every record, and come back with POST …/restore."""
+"""A deleted income or expense comes back with POST …/restore and counts in the payment's totals again."""
 
 from __future__ import annotations
 
-from tests.factories import assert_problem, make_deal, make_payment, make_policy, payments_url, post_line
-
-
-async def calculation_of(api, deal):
-    response = await api.post(
-        f"/api/v1/deals/{deal['id']}/calculations",
-        json={"insurance_company": "Ingosstrakh", "calculation_date": "2026-11-20"},
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def routing_keys(db):
-    return [row["routing_key"] for row in await db.fetch("SELECT routing_key FROM crm.outbox ORDER BY id")]
-
-
-async def test_a_deleted_calculation_is_restored_with_its_event(api, db):
-    deal = await make_deal(api)
-    calculation = await calculation_of(api, deal)
-    url = f"/api/v1/deals/{deal['id']}/calculations/{calculation['id']}"
-    assert (await api.delete(url)).status_code == 204
-    assert (await api.get(url)).status_code == 404
-
-    restored = await api.post(f"{url}/restore")
-
-    assert restored.status_code == 200, restored.text
-    assert (restored.json()["is_deleted"], restored.json()["version"]) == (False, calculation["version"] + 2)
-    assert restored.headers["etag"] == f'"{calculation["version"] + 2}"'
-    assert (await api.get(url)).json() == restored.json()
-    assert (await routing_keys(db))[-1] == "deal.calculation.restored"
-
-
-async def test_restoring_a_live_calculation_changes_nothing(api, db):
-    deal = await make_deal(api)
-    calculation = await calculation_of(api, deal)
-    before = await routing_keys(db)
-
-    response = await api.post(f"/api/v1/deals/{deal['id']}/calculations/{calculation['id']}/restore")
-
-    assert response.status_code == 200
-    assert response.json()["version"] == calculation["version"]
-    assert await routing_keys(db) == before
-
-
-async def test_a_calculation_of_another_deal_is_not_restored(api):
-    deal, other = await make_deal(api), await make_deal(api)
-    calculation = await calculation_of(api, deal)
-    await api.delete(f"/api/v1/deals/{deal['id']}/calculations/{calculation['id']}")
-
-    response = await api.post(f"/api/v1/deals/{other['id']}/calculations/{calculation['id']}/restore")
-
-    assert_problem(response, 404, "calculation_not_found")
+from tests.factories import assert_problem, make_payment, make_policy, payments_url, post_line
+from tests.outbox import routing_keys
 
 
 async def test_a_restored_income_counts_in_the_totals_again(api, db):

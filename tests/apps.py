@@ -1,0 +1,30 @@
+"""An app of a test's own, in this process with its lifespan running behind an ASGI client; and free local ports."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI
+
+from crm.app.config import Settings
+from crm.app.main import create_app
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app made with ``settings``, its lifespan (relay, fan-out, outside services) running, and a client for it."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
+            yield app, client
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on right now: for a server to take, or to be refused on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,66 @@
+"""Reading ``crm.outbox`` behind the API: the rows a change recorded, their routing keys, the events they carry.
+
+Every reader takes the tests' own connection (the ``db`` fixture) and answers oldest first (by ``id``, the order
+the rows were written) unless its name says otherwise.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+
+
+async def outbox_rows(
+    db: asyncpg.Connection, *, routing_key: str | None = None, aggregate_id: uuid.UUID | str | None = None
+) -> list[dict[str, Any]]:
+    """Every column of every row, or of the rows with this routing key and/or of this aggregate."""
+    rows = await db.fetch(
+        "SELECT * FROM crm.outbox"
+        " WHERE ($1::text IS NULL OR routing_key = $1) AND ($2::uuid IS NULL OR aggregate_id = $2)"
+        " ORDER BY id",
+        routing_key,
+        None if aggregate_id is None else uuid.UUID(str(aggregate_id)),
+    )
+    return [dict(row) for row in rows]
+
+
+async def outbox_rows_in_publishing_order(db: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Every row in the order the relay numbered them for publishing (``sequence``); rows not numbered yet last."""
+    return [dict(row) for row in await db.fetch("SELECT * FROM crm.outbox ORDER BY sequence NULLS LAST, id")]
+
+
+async def routing_keys(db: asyncpg.Connection) -> list[str]:
+    """The routing key of every row: which events were recorded, in order."""
+    return [row["routing_key"] for row in await db.fetch("SELECT routing_key FROM crm.outbox ORDER BY id")]
+
+
+async def recorded_events(db: asyncpg.Connection, routing_key: str) -> list[tuple[str, str, Any]]:
+    """``(aggregate type, aggregate id, event data)`` of every event with this routing key."""
+    return [
+        (row["aggregate_type"], str(row["aggregate_id"]), event_data(row))
+        for row in await outbox_rows(db, routing_key=routing_key)
+    ]
+
+
+def cloudevent(row: dict[str, Any]) -> CloudEvent:
+    """The row's payload read as a CloudEvent (the SDK checks the required attributes as it reads)."""
+    return JSONFormat().read(CloudEvent, row["payload"])
+
+
+def event_data(row: dict[str, Any]) -> Any:
+    """The ``data`` of the CloudEvent a row carries: what the event says happened."""
+    return cloudevent(row).get_data()
+
+
+async def unpublished_count(db: asyncpg.Connection) -> int:
+    """How many rows the relay has not published yet."""
+    return int(await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL"))
+
+
+async def all_published(db: asyncpg.Connection) -> bool:
+    """Whether the relay has published every row (for ``eventually``)."""
+    return await unpublished_count(db) == 0

@@ -1,0 +1,20 @@
+"""Values the tests put into requests: an id nothing has, a user to assign, dates and times relative to now."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+# A well-formed UUID no record ever gets: asking for it is asking for something that does not exist.
+MISSING = "00000000-0000-4000-8000-000000000000"
+# Someone to assign tasks to (users live in Auth; the CRM only keeps their ids).
+ASSIGNEE = "0b9c7f5e-3f1a-4d2b-9a8e-6c5d4b3a2f10"
+
+
+def day(offset: int) -> str:
+    """The date ``offset`` days from today (negative: before), as the API writes dates."""
+    return (date.today() + timedelta(days=offset)).isoformat()
+
+
+def at(hours: float) -> str:
+    """The instant ``hours`` from now (negative: before), in UTC, as the API writes times."""
+    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
