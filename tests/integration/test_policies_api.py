@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from tests.factories import assert_problem, make_client, make_deal, make_policy
+from tests.integration.calculations import make_in_status
 from tests.outbox import event_data, outbox_rows
 from tests.values import MISSING, day
 
@@ -22,19 +23,6 @@ def policy_body(deal, **fields):
         "effective_to": day(365),
         **fields,
     }
-
-
-async def link_calculation(db, policy):
-    """A confirmed calculation of the policy's deal pointing at it (written directly: another module's API)."""
-    calculation_id = uuid.uuid4()
-    await db.execute(
-        "INSERT INTO crm.calculations (id, deal_id, insurance_company, calculation_date, status, linked_policy_id)"
-        " VALUES ($1, $2, 'Ingosstrakh', current_date, 'confirmed', $3)",
-        calculation_id,
-        uuid.UUID(policy["deal_id"]),
-        uuid.UUID(policy["id"]),
-    )
-    return str(calculation_id)
 
 
 async def test_create_policy(api):
@@ -263,9 +251,10 @@ async def test_patch_moves_the_policy_between_deals_of_its_client_only(api):
     assert_problem(response, 404, "deal_not_found", "deal_id")
 
 
-async def test_policy_shows_its_calculation_and_cannot_leave_its_deal(api, db):
+async def test_policy_shows_its_calculation_and_cannot_leave_its_deal(api):
     policy = await make_policy(api)
-    calculation_id = await link_calculation(db, policy)
+    deal = {"id": policy["deal_id"]}
+    calculation_id = (await make_in_status(api, deal, "confirmed", policy_id=policy["id"]))["id"]
     assert (await api.get(f"/api/v1/policies/{policy['id']}")).json()["calculation_id"] == calculation_id
     other_deal = await make_deal(api, policy["client_id"])
     response = await api.patch(f"/api/v1/policies/{policy['id']}", json={"deal_id": other_deal["id"]})
