@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Self
 
 import asyncpg
+import structlog
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
@@ -25,6 +26,8 @@ from crm.infrastructure.db.permissions import PgPermissionSyncRepository
 from crm.infrastructure.db.policies import PgPolicyRepository
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentRepository
 from crm.infrastructure.db.tasks import PgTaskRepository
+
+log = structlog.get_logger(__name__)
 
 
 class PgUnitOfWork:
@@ -96,11 +99,23 @@ class PgUnitOfWork:
             if not self._committed and not connection.is_closed():
                 await transaction.rollback()
         finally:
-            await self._pool.release(connection)
+            await self._release(connection, committed=self._committed and exc is None)
         if exc is not None:
             domain_error = translate(exc)
             if domain_error is not None:
                 raise domain_error from exc
+
+    async def _release(self, connection: PoolConnectionProxy[asyncpg.Record], *, committed: bool) -> None:
+        """Hand the connection back to the pool. Once the change has committed, the use case succeeded whatever
+        happens to its connection now: a failed reset (the connection broke) is logged, not raised, so the caller
+        is told of the success and does not retry into a duplicate. asyncpg terminates such a connection and
+        gives its slot back to the pool."""
+        try:
+            await self._pool.release(connection)
+        except Exception as error:
+            if not committed:
+                raise
+            log.warning("connection lost after commit; the change stands", error=repr(error))
 
     def record(self, event: DomainEvent) -> None:
         self._events.append(event)
