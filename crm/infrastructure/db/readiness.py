@@ -19,7 +19,8 @@ class DatabaseReadiness:
         try:
             async with asyncio.timeout(self._timeout), self._pool.acquire() as connection:
                 revision = await current_revision(connection)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:
+            # Whatever kept us from looking (asyncpg's InternalClientError included) is "not ready", not a 500.
             return {"database": {"ok": False, "error": type(exc).__name__}}
         migrated = revision == self._head
         return {"database": {"ok": migrated, "revision": revision, "head": self._head}}
