@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     relay_max_backoff: float = Field(
         default=30.0, gt=0, le=3600, description="Longest wait, in seconds, between attempts while the broker is away."
     )
+    relay_stall_after: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds without progress after which a leading relay with events waiting is replaced.",
+    )
     outbox_retention: timedelta = Field(
         default=timedelta(days=7), description="How long published outbox rows are kept (and replayable by SSE)."
     )

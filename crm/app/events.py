@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import redis.asyncio as aioredis
 import structlog
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from crm.app.config import Settings
 from crm.infrastructure.db.outbox import OutboxStore, PgDealEventLog
 from crm.infrastructure.events.publisher import BrokerPublisher
-from crm.infrastructure.events.relay import OutboxRelay
+from crm.infrastructure.events.relay import STOP_GRACE, OutboxRelay
 from crm.infrastructure.events.stream import DealStream, Fanout, LocalFanout, LocalHub, RedisFanout, RedisListener
 
 log = structlog.get_logger(__name__)
@@ -21,10 +26,61 @@ log = structlog.get_logger(__name__)
 Component = dict[str, object]
 
 
+def redis_client(url: str) -> aioredis.Redis:
+    """A client that retries a command once on a connection that broke meanwhile (Redis restarted), so the first
+    command after a restart is not reported as a failure, and checks idle connections before using them."""
+    return aioredis.Redis.from_url(
+        url,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        health_check_interval=10,
+        socket_connect_timeout=2,
+    )
+
+
 def _publisher(settings: Settings) -> BrokerPublisher | None:
     if not settings.rabbitmq_url:
         return None
     return BrokerPublisher(settings.rabbitmq_url, settings.events_exchange)
+
+
+class Supervised:
+    """Background loops that must keep running: each is started again (after a pause) whenever it ends, and
+    stopping them never waits on one for longer than a bound."""
+
+    def __init__(self, grace: float = STOP_GRACE) -> None:
+        self._grace = grace
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        self._tasks[name] = asyncio.create_task(self._keep_running(name, loop), name=name)
+
+    def restart(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """A fresh run of ``loop``; the old one is cancelled and left to end on its own."""
+        self._tasks[name].cancel()
+        self.start(name, loop)
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, left = await asyncio.wait(tasks, timeout=self._grace)
+            if left:
+                log.error("background loops did not stop in time", loops=sorted(task.get_name() for task in left))
+
+    @staticmethod
+    async def _keep_running(name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        failures = 0
+        while True:
+            try:
+                await loop()
+                log.error("background loop ended; starting it again", loop=name)
+            except Exception:
+                log.exception("background loop failed; starting it again", loop=name)
+            failures += 1
+            await asyncio.sleep(min(30.0, 0.5 * 2**failures))
 
 
 class EventDelivery:
@@ -37,7 +93,7 @@ class EventDelivery:
         events = PgDealEventLog(pool)
         self.hub = LocalHub()
         self.stream = DealStream(self.hub, events)
-        self._redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self._redis = redis_client(settings.redis_url) if settings.redis_url else None
         self._listener: RedisListener | None = None
         fanout: Fanout
         if self._redis is not None:
@@ -47,10 +103,11 @@ class EventDelivery:
             )
         else:
             fanout = LocalFanout(self.hub)
-        self.relay: OutboxRelay | None = None
-        if settings.relay_enabled:
-            self.relay = OutboxRelay(
-                settings.database_url,
+        database_url = settings.database_url
+
+        def new_relay() -> OutboxRelay:
+            return OutboxRelay(
+                database_url,
                 self._store,
                 events,
                 publisher=_publisher(settings),
@@ -59,28 +116,60 @@ class EventDelivery:
                 poll_interval=settings.relay_poll_interval,
                 max_backoff=settings.relay_max_backoff,
             )
-        self._tasks: list[asyncio.Task[None]] = []
+
+        self._new_relay = new_relay
+        self.relay = new_relay() if settings.relay_enabled else None
+        self._loops = Supervised()
+        # Longer than any wait of a relay that works (its backoff, its poll timer): no progress for this long
+        # while events wait is a stall.
+        self._stall_after = timedelta(
+            seconds=max(settings.relay_stall_after, 2 * settings.relay_max_backoff + settings.relay_poll_interval)
+        )
+        self.relay_restarts = 0
 
     async def start(self) -> None:
         if self._listener is not None:
-            self._tasks.append(asyncio.create_task(self._listener.run(), name="stream fan-out listener"))
+            self._loops.start("stream fan-out listener", self._listener.run)
             # Subscribed before serving, so no event published after start-up passes this process by.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._listener.subscribed.wait(), timeout=5)
         if self.relay is not None:
-            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox relay"))
+            self._loops.start("outbox relay", self.relay.run)
+            self._loops.start("outbox relay watchdog", self._watch_relay)
         if not self._settings.rabbitmq_url:
             log.warning("CRM_RABBITMQ_URL is not set: events wait in the outbox until a broker is configured")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await self._loops.stop()
         if self._redis is not None:
-            await self._redis.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._redis.aclose(), STOP_GRACE)
+
+    async def _watch_relay(self) -> None:
+        """Starts the relay afresh when it leads but stopped making progress (a stall no error reported)."""
+        while True:
+            await asyncio.sleep(self._stall_after.total_seconds() / 4)
+            if await self._relay_stalled():
+                stalled = self.relay
+                assert stalled is not None
+                log.error("outbox relay stalled; starting a new one", state=str(stalled.state))
+                # The stalled relay is dropped whole: its lead connection closes at once (freeing the lead for
+                # the new one), and whatever it still runs can no longer touch what the new one reports.
+                stalled.abandon()
+                self.relay = self._new_relay()
+                self.relay_restarts += 1
+                self._loops.restart("outbox relay", self.relay.run)
+
+    async def _relay_stalled(self, backlog: int | None = None) -> bool:
+        assert self.relay is not None
+        relay, now = self.relay, datetime.now(UTC)
+        if relay.state.numbering_stalled(now, self._stall_after):
+            return True
+        if not (relay.publishing and relay.state.broker_idle(now, self._stall_after)):
+            return False
+        if backlog is None:
+            backlog = await asyncio.wait_for(self._store.backlog(), timeout=2)
+        return backlog > 0
 
     async def check(self) -> dict[str, Component]:
         """Broker and Redis as /readyz reports them; neither makes the service unready (the outbox waits)."""
@@ -88,8 +177,10 @@ class EventDelivery:
 
     async def _broker(self) -> Component:
         state: Component = {"required": False, "configured": self._settings.rabbitmq_url is not None}
+        backlog: int | None = None
         try:
-            state["backlog"] = await asyncio.wait_for(self._store.backlog(), timeout=2)
+            backlog = await asyncio.wait_for(self._store.backlog(), timeout=2)
+            state["backlog"] = backlog
         except Exception as exc:
             # Reported, never raised: readiness answers whatever it could not read.
             state["backlog_error"] = type(exc).__name__
@@ -100,7 +191,12 @@ class EventDelivery:
         state.update(relay=relay.role, published=relay.published, last_error=relay.last_error)
         if relay.last_published_at is not None:
             state["last_published_at"] = relay.last_published_at.isoformat()
-        if self._settings.rabbitmq_url is None:
+        # Progress, not only state: a lead that stopped publishing while events wait is not healthy.
+        stalled = backlog is not None and await self._relay_stalled(backlog)
+        state.update(stalled=stalled, restarts=self.relay_restarts)
+        if stalled:
+            state["ok"] = False
+        elif self._settings.rabbitmq_url is None:
             state["ok"] = True
         elif relay.role == "lead":
             # Unknown until the first publish: only a failed one makes the broker not ok.
@@ -112,12 +208,15 @@ class EventDelivery:
     async def _redis_state(self) -> Component:
         if self._redis is None:
             return {"required": False, "configured": False, "ok": True}
+        state: Component = {"required": False, "configured": True}
+        if self.relay is not None and self.relay.state.role == "lead":
+            state["stream_error"] = self.relay.state.stream_error
         try:
             await asyncio.wait_for(self._redis.ping(), timeout=2)
-        except (RedisError, OSError, TimeoutError) as exc:
-            return {"required": False, "configured": True, "ok": False, "error": type(exc).__name__}
+        except Exception as exc:
+            return {**state, "ok": False, "error": type(exc).__name__}
         listening = self._listener is not None and self._listener.subscribed.is_set()
-        return {"required": False, "configured": True, "ok": True, "listening": listening}
+        return {**state, "ok": True, "listening": listening}
 
 
 async def sweep_outbox(pool: asyncpg.Pool, settings: Settings) -> int:

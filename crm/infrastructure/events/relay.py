@@ -15,7 +15,8 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -23,26 +24,53 @@ import structlog
 from crm.infrastructure.db.outbox import NOTIFY_CHANNEL, NOTIFY_WINDOW, OutboxStore, PgDealEventLog
 from crm.infrastructure.db.pool import asyncpg_dsn
 from crm.infrastructure.events.publisher import BrokerPublisher, BrokerUnavailable
-from crm.infrastructure.events.stream import Fanout, FanoutUnavailable
+from crm.infrastructure.events.stream import Fanout
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 # pg_try_advisory_lock key of the lead: "crm.outbox" as a 64-bit number, fixed so every version agrees.
 LEAD_LOCK = 0x63726D2E6F7574
 
 # The pool is shared with requests: while the database is away a sink waits like it waits for the broker.
 DATABASE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# The longest one sink round (a batch published with its confirms, or pushed to Redis) may take. A round that
+# takes longer is abandoned and retried: nothing here waits on a third-party await that may never return.
+ROUND_TIMEOUT = 30.0
+# A broker that is away is probed at least this often, so publishing resumes within seconds of its return.
+BROKER_PROBE_INTERVAL = 2.0
+# How long the lead waits for its sinks to stop when its term ends, before it leaves them behind.
+STOP_GRACE = 5.0
 
 
 @dataclass(slots=True)
 class RelayState:
-    """What /readyz reports."""
+    """What /readyz reports: the relay's role, and the progress of each of its loops, not only their state."""
 
     role: str = "starting"
+    lead_since: datetime | None = None
+    last_round_at: datetime | None = None  # the lead last looked for new rows (numbering them)
     broker_connected: bool | None = None  # None: nothing published yet since it took the lead
+    broker_attempt_at: datetime | None = None  # the broker sink last tried to publish, with or without luck
     last_published_at: datetime | None = None
-    last_error: str | None = None
+    last_error: str | None = None  # the broker sink's, cleared once it publishes again
+    stream_error: str | None = None  # the stream sink's (Redis), cleared once it pushes again
     published: int = 0
+
+    def numbering_stalled(self, now: datetime, bound: timedelta) -> bool:
+        """A lead whose numbering loop has not looked for new rows for longer than ``bound``."""
+        return (
+            self.role == "lead"
+            and self.lead_since is not None
+            and now - (self.last_round_at or self.lead_since) > bound
+        )
+
+    def broker_idle(self, now: datetime, bound: timedelta) -> bool:
+        """A lead whose broker sink has not tried to publish for longer than ``bound``: stalled if events wait.
+        Waiting for a broker that is away is not idle: the sink keeps probing it."""
+        if self.role != "lead" or self.lead_since is None:
+            return False
+        return now - (self.broker_attempt_at or self.lead_since) > bound
 
 
 class _Backoff:
@@ -80,6 +108,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self.state = RelayState()
+        self._connection: asyncpg.Connection | None = None
 
     async def run(self) -> None:
         """Leads when it can, stands by otherwise, until cancelled."""
@@ -87,18 +116,22 @@ class OutboxRelay:
         while True:
             try:
                 connection = await asyncpg.connect(
-                    self._dsn, timeout=10, server_settings={"application_name": "crm outbox relay"}
+                    self._dsn,
+                    timeout=10,
+                    command_timeout=ROUND_TIMEOUT,
+                    server_settings={"application_name": "crm outbox relay"},
                 )
             except DATABASE_ERRORS as exc:
                 self.state.role, self.state.last_error = "disconnected", f"database: {exc}"
                 await asyncio.sleep(backoff.next_delay())
                 continue
+            self._connection = connection
             try:
                 backoff.reset()
                 while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LEAD_LOCK):
                     self.state.role = "standby"
                     await asyncio.sleep(self._poll_interval)
-                self.state.role = "lead"
+                self.state.role, self.state.lead_since = "lead", _now()
                 log.info("outbox relay leads", broker=self._publisher is not None, fanout=self._fanout is not None)
                 await self._lead(connection)
             except Exception as exc:
@@ -109,10 +142,21 @@ class OutboxRelay:
                 await asyncio.sleep(backoff.next_delay())
             finally:
                 self.state.role = "stopped" if self.state.role == "lead" else self.state.role
+                self.state.lead_since = None
+                self._connection = None
                 connection.terminate()
                 if self._publisher is not None:
-                    await self._publisher.close()
+                    await _bounded(self._publisher.close(), STOP_GRACE)
                 self.state.broker_connected = None
+
+    @property
+    def publishing(self) -> bool:
+        return self._publisher is not None
+
+    def abandon(self) -> None:
+        """Drop the lead connection at once (and with it the lead), whatever the relay's task is doing."""
+        if self._connection is not None:
+            self._connection.terminate()
 
     async def sweep(self) -> int:
         """One round if nobody leads (crm-worker's backstop): number and publish what waits. -1: someone leads."""
@@ -134,6 +178,12 @@ class OutboxRelay:
             connection.terminate()
 
     async def _lead(self, connection: asyncpg.Connection) -> None:
+        """One term as the lead; returns (or raises) when the lead connection is lost.
+
+        The sinks run as tasks of their own and stop on a signal, not on a cancellation alone: a third-party
+        await (redis-py's publish under a socket timeout) has been seen to swallow one. Leaving the term never
+        waits on them for longer than ``STOP_GRACE``.
+        """
         wake = asyncio.Event()
 
         def on_notify(*_: object) -> None:
@@ -143,9 +193,9 @@ class OutboxRelay:
         # A lead that died (or a sweep) may have numbered events it never pushed: push the last batch again.
         # Every client drops what it already has by sequence, so only the ones that missed an event see it.
         streamed = max(0, await self._events.latest_sequence() - self._batch_size)
-        sinks: list[Callable[[], Awaitable[int]]] = []
+        sinks: list[tuple[str, Callable[[], Awaitable[int]], float]] = []
         if self._publisher is not None:
-            sinks.append(self._publish_batch)
+            sinks.append(("broker", self._publish_batch, min(self._max_backoff, BROKER_PROBE_INTERVAL)))
         if self._fanout is not None:
             fanout = self._fanout
 
@@ -155,48 +205,84 @@ class OutboxRelay:
                 if events:
                     await fanout.publish(events)
                     streamed = events[-1].sequence
+                self.state.stream_error = None
                 return len(events)
 
-            sinks.append(push_stream)
+            sinks.append(("stream", push_stream, self._max_backoff))
+        stopping = asyncio.Event()
         due = [asyncio.Event() for _ in sinks]
         for event in due:
             event.set()  # what an earlier lead numbered and left behind
-        async with asyncio.TaskGroup() as group:
-            for sink, sink_due in zip(sinks, due, strict=True):
-                group.create_task(self._drain(sink, sink_due))
-            while True:
-                wake.clear()
-                numbered = await self._store.number_new(connection, self._batch_size)
-                if numbered:
-                    for event in due:
-                        event.set()
-                if numbered == self._batch_size:
-                    continue
-                # While writes flow, look again after one NOTIFY window: writers skip NOTIFY within it. Otherwise
-                # the poll timer is the fallback for a lost NOTIFY. Sinks retry their own failures (``_drain``).
-                timeout = NOTIFY_WINDOW if numbered else self._poll_interval
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout)
+        tasks = [
+            asyncio.create_task(self._drain(name, sink, sink_due, stopping, max_backoff), name=f"relay {name} sink")
+            for (name, sink, max_backoff), sink_due in zip(sinks, due, strict=True)
+        ]
+        numbering = asyncio.create_task(self._number(connection, wake, due), name="relay numbering")
+        try:
+            done, _ = await asyncio.wait([numbering, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # the reason the term ended, raised
+            raise RuntimeError("a relay loop ended")  # pragma: no cover - loops end only by raising
+        finally:
+            stopping.set()
+            for task in (numbering, *tasks):
+                task.cancel()
+            _, left = await asyncio.wait([numbering, *tasks], timeout=STOP_GRACE)
+            if left:
+                log.error("relay loops did not stop; left behind", loops=sorted(task.get_name() for task in left))
 
-    async def _drain(self, sink: Callable[[], Awaitable[int]], due: asyncio.Event) -> None:
-        """Runs ``sink`` until it has nothing left whenever ``due`` is set; backs off while it fails."""
-        backoff = _Backoff(self._max_backoff)
+    async def _number(self, connection: asyncpg.Connection, wake: asyncio.Event, due: list[asyncio.Event]) -> None:
+        """Numbers new rows as they commit and tells the sinks; raises when the lead connection is lost."""
         while True:
-            await due.wait()
+            wake.clear()
+            numbered = await self._store.number_new(connection, self._batch_size)
+            self.state.last_round_at = _now()
+            if numbered:
+                for event in due:
+                    event.set()
+            if numbered == self._batch_size:
+                continue
+            # While writes flow, look again after one NOTIFY window: writers skip NOTIFY within it. Otherwise
+            # the poll timer is the fallback for a lost NOTIFY. Sinks retry their own failures (``_drain``).
+            timeout = NOTIFY_WINDOW if numbered else self._poll_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+
+    async def _drain(
+        self,
+        name: str,
+        sink: Callable[[], Awaitable[int]],
+        due: asyncio.Event,
+        stopping: asyncio.Event,
+        max_backoff: float,
+    ) -> None:
+        """Runs ``sink`` until it has nothing left whenever ``due`` is set, until ``stopping``; backs off while it
+        fails. Each round is bounded in time, and any failure is retried: the sink never dies of one."""
+        backoff = _Backoff(max_backoff)
+        while not stopping.is_set():
+            await _first(due, stopping)
+            if stopping.is_set():
+                return
             due.clear()
             try:
-                while await sink() == self._batch_size:
+                while not stopping.is_set() and await _bounded(sink(), ROUND_TIMEOUT) == self._batch_size:
                     pass
                 backoff.reset()
-            except (BrokerUnavailable, FanoutUnavailable, *DATABASE_ERRORS) as exc:
+            except Exception as exc:
                 delay = backoff.next_delay()
-                self.state.last_error = str(exc)
-                log.warning("event delivery paused", error=str(exc), retry_in=round(delay, 2))
-                await asyncio.sleep(delay)
+                error = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+                if name == "stream":
+                    self.state.stream_error = error
+                else:
+                    self.state.last_error = error
+                log.warning("event delivery paused", sink=name, error=error, retry_in=round(delay, 2))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), delay)
                 due.set()
 
     async def _publish_batch(self) -> int:
         assert self._publisher is not None
+        self.state.broker_attempt_at = _now()
         pending = await self._store.unpublished(self._batch_size)
         if not pending:
             return 0
@@ -223,3 +309,39 @@ class OutboxRelay:
         self.state.published += len(outcomes)
         self.state.last_published_at = datetime.now(UTC)
         return len(pending)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Waits until one of ``events`` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def _bounded(work: Awaitable[T], seconds: float) -> T:
+    """``work``'s result, or ``TimeoutError`` after ``seconds``. The work runs as a task of its own and is not
+    waited for past the bound: a third-party await that swallows its cancellation cannot hold the caller."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait([task], timeout=seconds)
+    except BaseException:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_consume)
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    return task.result()
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Collects the outcome of abandoned work, so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
