@@ -46,15 +46,18 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections
     asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization failure
 )
-# Exponential backoff with full jitter: the n-th retry waits a random 0..min(2**n * 2, 120) seconds.
+# Exponential backoff with full jitter: the n-th retry waits a random 0..min(2**n * 2, 60) seconds.
 RETRY_BACKOFF_BASE = 2
-RETRY_BACKOFF_MAX = 120
+RETRY_BACKOFF_MAX = 60
 MAX_RETRIES = 5
-TASK_TIME_LIMIT = 15 * 60
-# With Redis as broker a message not acknowledged within this time is handed out again. Tasks are
-# acknowledged late (after they ran) and a retry waits for its countdown unacknowledged, so this must
-# outlast the longest run plus the longest countdown, or jobs run twice for nothing.
-VISIBILITY_TIMEOUT = 2 * 60 * 60
+# Every job works in batches committed one by one and takes seconds; a run past this limit is ended (what it
+# committed stays) and the next run, at most one interval later, goes on from there.
+TASK_TIME_LIMIT = 5 * 60
+# With Redis as broker a message not acknowledged within this time is handed out again: the redelivery an
+# operator can expect after a worker was killed mid-job. Tasks are acknowledged late (after they ran) and a
+# retry waits for its countdown unacknowledged, so this must outlast the longest run plus the longest
+# countdown, or jobs run twice for nothing; beyond that it only delays the redelivery.
+VISIBILITY_TIMEOUT = 10 * 60
 assert VISIBILITY_TIMEOUT > TASK_TIME_LIMIT + RETRY_BACKOFF_MAX
 # A worker process runs one task at a time; a job holds one connection, the relay sweep a few.
 POOL_MAX_SIZE = 4
