@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, get_args
 
 from crm.domain.calculations.rules import TRANSITIONS
-from crm.domain.payments.line_service import LineAction
 from crm.domain.payments.schemas import LineKind
+from crm.domain.payments.service import Action
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = ROOT / "crm" / "domain"
@@ -33,7 +33,7 @@ KEY_TEXT = re.compile(r"[a-z_.]+")
 PLACEHOLDER_VALUES: dict[str, tuple[str, ...]] = {
     # payments/line_service.py: f"deal.payment.{kind}.created" and friends.
     "kind": get_args(LineKind),
-    "action": get_args(LineAction),
+    "action": get_args(Action),
     # calculations/service.py: f"deal.calculation.status.{target.value}", target being a status one can move to.
     "target.value": tuple(sorted({status.value for targets in TRANSITIONS.values() for status in targets})),
 }

@@ -6,7 +6,7 @@ then recomputed from the live lines, so concurrent line writes can never lose on
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID, uuid4
 
 from crm.domain.caller import Caller
@@ -25,12 +25,15 @@ from crm.domain.payments.schemas import (
     Payment,
     PaymentLine,
 )
-from crm.domain.payments.service import live_payment_for_update, payment_event, payment_not_found, policy_not_found
+from crm.domain.payments.service import (
+    Action,
+    live_payment_for_update,
+    payment_event,
+    payment_not_found,
+    policy_not_found,
+)
 from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 from crm.domain.versioning import check_version, effective_changes, requested_changes
-
-# What can happen to a line; each is an event of its own (``deal.payment.income.restored``, …).
-LineAction = Literal["created", "updated", "deleted", "restored"]
 
 
 def line_not_found(kind: LineKind, line_id: UUID) -> NotFound:
@@ -180,7 +183,7 @@ class PaymentLineService:
         self,
         uow: UnitOfWork,
         kind: LineKind,
-        action: LineAction,
+        action: Action,
         payment: Payment,
         before: PaymentLine | None,
         line: PaymentLine,

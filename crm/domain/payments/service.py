@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from crm.domain.caller import Caller
@@ -18,6 +18,8 @@ from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 from crm.domain.versioning import check_version, effective_changes, requested_changes
 
 EMBEDDED = frozenset({"incomes", "expenses"})
+# What can happen to a payment or one of its lines; each is an event of its own (``deal.payment.restored``, …).
+Action = Literal["created", "updated", "deleted", "restored"]
 
 
 def snapshot(payment: Payment) -> dict[str, Any]:
@@ -59,20 +61,6 @@ async def live_payment_for_update(uow: UnitOfWork, deal_id: UUID, policy_id: UUI
     return payment
 
 
-async def record_history(
-    uow: UnitOfWork, payment: Payment, action: str, before: Payment | None, caller: Caller
-) -> None:
-    await uow.payments.add_history(
-        payment.id,
-        "payment",
-        payment.id,
-        action,
-        caller.actor_id,
-        None if before is None else snapshot(before),
-        snapshot(payment),
-    )
-
-
 class PaymentService:
     def __init__(self, uow: UnitOfWorkFactory, reader: PaymentReader, clock: Clock) -> None:
         self._uow = uow
@@ -110,8 +98,7 @@ class PaymentService:
                 raise policy_not_found(policy_id)
             values = {**data.model_dump(), "policy_id": policy_id, "currency": data.currency or policy_currency}
             payment = await uow.payments.add(uuid4(), values, caller.actor_id)
-            await record_history(uow, payment, "created", None, caller)
-            uow.record(payment_event("deal.payment.created", payment, self._clock))
+            await self._recorded(uow, "created", payment, None, caller)
             await uow.commit(payment)
         return payment
 
@@ -181,8 +168,7 @@ class PaymentService:
                     f"Payment {payment_id} has incomes or expenses; delete them before the payment."
                 )
             payment = await uow.payments.set_deleted(payment_id, True, caller.actor_id)
-            await record_history(uow, payment, "deleted", current, caller)
-            uow.record(payment_event("deal.payment.deleted", payment, self._clock))
+            await self._recorded(uow, "deleted", payment, current, caller)
             await uow.commit()
 
     async def restore(
@@ -199,8 +185,7 @@ class PaymentService:
             if not current.is_deleted:
                 return current
             payment = await uow.payments.set_deleted(payment_id, False, caller.actor_id)
-            await record_history(uow, payment, "restored", current, caller)
-            uow.record(payment_event("deal.payment.restored", payment, self._clock))
+            await self._recorded(uow, "restored", payment, current, caller)
             await uow.commit(payment)
         return payment
 
@@ -226,6 +211,20 @@ class PaymentService:
     async def _change(self, uow: UnitOfWork, current: Payment, changes: dict[str, Any], caller: Caller) -> Payment:
         """Write the changes with their history and ``deal.payment.updated``; the caller commits."""
         payment = await uow.payments.update(current.id, changes, caller.actor_id)
-        await record_history(uow, payment, "updated", current, caller)
-        uow.record(payment_event("deal.payment.updated", payment, self._clock))
+        await self._recorded(uow, "updated", payment, current, caller)
         return payment
+
+    async def _recorded(
+        self, uow: UnitOfWork, action: Action, payment: Payment, before: Payment | None, caller: Caller
+    ) -> None:
+        """What happened to the payment, in its history and as ``deal.payment.<action>``."""
+        await uow.payments.add_history(
+            payment.id,
+            "payment",
+            payment.id,
+            action,
+            caller.actor_id,
+            None if before is None else snapshot(before),
+            snapshot(payment),
+        )
+        uow.record(payment_event(f"deal.payment.{action}", payment, self._clock))
