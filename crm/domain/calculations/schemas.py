@@ -11,7 +11,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -21,19 +20,14 @@ from crm.domain.calculations.rules import CalculationStatus
 from crm.domain.money import Amount, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import Name, NoNul, SearchTerm, Stripped
+from crm.domain.types import Name, SearchTerm, Text
 
 MAX_FILES = 50
 
 
-FileRef = Annotated[
-    str,
-    Stripped,
-    StringConstraints(min_length=1, max_length=1024),
-    NoNul,
-]
+FileRef = Annotated[str, Text(max_length=1024, blank=False)]
 Files = Annotated[list[FileRef], Field(max_length=MAX_FILES, description=f"File references, at most {MAX_FILES}.")]
-Comments = Annotated[str, StringConstraints(max_length=5000), NoNul]
+Comments = Annotated[str, Text(max_length=5000, strip=False)]
 
 
 class ValidityPeriod(BaseModel):

@@ -8,12 +8,12 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from crm.domain.money import Amount, Currency, PositiveAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import NoNul, Stripped
+from crm.domain.types import Text
 
 
 class PaymentStatus(StrEnum):
@@ -51,7 +51,7 @@ def _not_zero(amount: Decimal) -> Decimal:
     return amount
 
 
-Text = Annotated[str, Stripped, StringConstraints(max_length=2000), NoNul]
+Note = Annotated[str, Text(max_length=2000)]
 PlannedAmount = PositiveAmount
 LineAmount = Annotated[Amount, AfterValidator(_not_zero)]
 
@@ -68,7 +68,7 @@ class PaymentCreate(BaseModel):
     planned_amount: PlannedAmount
     currency: Currency | None = Field(default=None, description="ISO 4217; the policy's currency when absent.")
     actual_date: date | None = Field(default=None, description="Not before `planned_date`, not after today.")
-    comment: Text | None = None
+    comment: Note | None = None
 
 
 class PaymentUpdate(BaseModel):
@@ -80,7 +80,7 @@ class PaymentUpdate(BaseModel):
     planned_amount: PlannedAmount | None = None
     currency: Currency | None = None
     actual_date: date | None = None
-    comment: Text | None = None
+    comment: Note | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"planned_date", "planned_amount", "currency"})
 
@@ -125,7 +125,7 @@ class IncomeCreate(BaseModel):
     currency: Currency | None = Field(default=None, description="Must be the payment's; the payment's when absent.")
     category: IncomeCategory
     posted_at: date = Field(description="Not after today.")
-    note: Text | None = Field(default=None, description="Required when the amount is negative.")
+    note: Note | None = Field(default=None, description="Required when the amount is negative.")
 
 
 class ExpenseCreate(IncomeCreate):
@@ -144,7 +144,7 @@ class IncomeUpdate(BaseModel):
     currency: Currency | None = None
     category: IncomeCategory | None = None
     posted_at: date | None = None
-    note: Text | None = None
+    note: Note | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"amount", "currency", "category", "posted_at"})
 

@@ -7,12 +7,12 @@ from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm.domain.money import Amount, Currency, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import NoNul, SearchTerm, Stripped
+from crm.domain.types import SearchTerm, Text
 
 
 class PolicyStatus(StrEnum):
@@ -24,12 +24,7 @@ class PolicyStatus(StrEnum):
     CLOSED = "closed"
 
 
-PolicyNumber = Annotated[
-    str,
-    Stripped,
-    StringConstraints(min_length=1, max_length=64),
-    NoNul,
-]
+PolicyNumber = Annotated[str, Text(max_length=64, blank=False)]
 Premium = NonNegativeAmount
 
 

@@ -17,14 +17,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
 )
 from pydantic.alias_generators import to_camel
 
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.tasks.rules import ReminderChannel, TaskPriority, TaskStatus
-from crm.domain.types import LongText, NoNul, Stripped, Title
+from crm.domain.types import LongText, Text, Title, unstorable_text
 
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 16
@@ -39,7 +38,8 @@ def _date_time_text(value: object) -> object:
 
 
 def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
-    """Refuse what ``jsonb`` cannot store (NUL, NaN, Infinity) and what is too large to be a task's metadata."""
+    """Refuse what ``jsonb`` cannot store (NUL, unpaired surrogates, NaN, Infinity) and what is too large to be a
+    task's metadata."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -47,14 +47,18 @@ def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"must be nested at most {JSON_MAX_DEPTH} levels deep")
         if isinstance(node, dict):
             for key, item in node.items():
-                if not isinstance(key, str) or "\x00" in key:
-                    raise ValueError("keys must be strings without NUL characters")
+                if not isinstance(key, str):
+                    raise ValueError("keys must be strings")
+                problem = unstorable_text(key)
+                if problem is not None:
+                    raise ValueError(f"keys {problem}")
                 stack.append((item, depth + 1))
         elif isinstance(node, list):
             stack.extend((item, depth + 1) for item in node)
         elif isinstance(node, str):
-            if "\x00" in node:
-                raise ValueError("strings must not contain NUL characters")
+            problem = unstorable_text(node)
+            if problem is not None:
+                raise ValueError(f"strings {problem}")
         elif isinstance(node, float):
             if not math.isfinite(node):
                 raise ValueError("numbers must be finite")
@@ -67,12 +71,7 @@ def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
 
 Moment = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
-Reason = Annotated[
-    str,
-    Stripped,
-    StringConstraints(min_length=1, max_length=2000),
-    NoNul,
-]
+Reason = Annotated[str, Text(max_length=2000, blank=False)]
 
 # The old API took camelCase (`assigneeId`, `dueAt`, …) and `subject` for the title: both spellings
 # are accepted on input (giving both for one field is refused as ambiguous); output is snake_case.

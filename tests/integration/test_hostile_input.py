@@ -1,0 +1,113 @@
+"""Inputs a hostile client sends: each is a 4xx naming what is wrong, never a 500 from the database."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.factories import (
+    assert_problem,
+    make_client,
+    make_deal,
+    make_payment,
+    make_policy,
+    make_task,
+    payments_url,
+)
+
+LONE_SURROGATE = "\ud800"
+
+
+async def send_json(api: httpx.AsyncClient, method: str, url: str, body: object) -> httpx.Response:
+    """``body`` as ASCII JSON, so a lone surrogate travels as the escape ``\\ud800`` (httpx would refuse it)."""
+    return await api.request(method, url, content=json.dumps(body), headers={"Content-Type": "application/json"})
+
+
+# --- Text PostgreSQL cannot store --------------------------------------------------------------------
+
+
+async def _text_routes(api) -> list[tuple[str, str, str, dict]]:
+    """(method, url, field, body without the field) for every route taking a free-text field."""
+    deal = await make_deal(api)
+    policy = await make_policy(api, deal)
+    payment = await make_payment(api, policy)
+    task = await make_task(api)
+    calculation = (
+        await api.post(
+            f"/api/v1/deals/{deal['id']}/calculations",
+            json={"insurance_company": "Ingosstrakh", "calculation_date": "2026-01-10"},
+        )
+    ).json()
+    line = {"amount": "-10.00", "category": "refund", "posted_at": "2026-01-10"}
+    return [
+        ("POST", "/api/v1/clients", "name", {}),
+        ("POST", "/api/v1/clients", "email", {"name": "A"}),
+        ("PATCH", f"/api/v1/clients/{deal['client_id']}", "name", {}),
+        ("POST", "/api/v1/deals", "title", {"client_id": deal["client_id"], "next_review_at": "2026-01-10"}),
+        ("PATCH", f"/api/v1/deals/{deal['id']}", "description", {}),
+        ("POST", f"/api/v1/deals/{deal['id']}/journal", "body", {}),
+        ("POST", "/api/v1/tasks", "title", {}),
+        ("PATCH", f"/api/v1/tasks/{task['id']}", "description", {}),
+        ("PATCH", f"/api/v1/tasks/{task['id']}", "cancelled_reason", {"status": "cancelled"}),
+        (
+            "POST",
+            f"/api/v1/deals/{deal['id']}/calculations",
+            "insurance_company",
+            {"calculation_date": "2026-01-10"},
+        ),
+        ("PATCH", f"/api/v1/deals/{deal['id']}/calculations/{calculation['id']}", "comments", {}),
+        (
+            "POST",
+            "/api/v1/policies",
+            "policy_number",
+            {
+                "client_id": deal["client_id"],
+                "deal_id": deal["id"],
+                "premium": "1.00",
+                "effective_from": "2026-01-01",
+                "effective_to": "2026-12-31",
+            },
+        ),
+        ("PATCH", payments_url(policy, payment["id"]), "comment", {}),
+        ("POST", payments_url(policy, payment["id"], "incomes"), "note", line),
+        ("POST", payments_url(policy, payment["id"], "expenses"), "note", line),
+    ]
+
+
+async def test_a_lone_surrogate_in_any_text_field_is_a_field_error(api):
+    for method, url, field, body in await _text_routes(api):
+        response = await send_json(api, method, url, {**body, field: f"a{LONE_SURROGATE}b"})
+        problem = assert_problem(response, 422, "validation_error", field)
+        assert "surrogate" in problem["errors"][0]["message"], (method, url, problem)
+
+
+async def test_a_lone_surrogate_in_a_calculation_file_is_a_field_error(api):
+    deal = await make_deal(api)
+    body = {"insurance_company": "Ingosstrakh", "calculation_date": "2026-01-10", "files": [LONE_SURROGATE]}
+    response = await send_json(api, "POST", f"/api/v1/deals/{deal['id']}/calculations", body)
+    assert_problem(response, 422, "validation_error", "files.0")
+
+
+@pytest.mark.parametrize("where", ["key", "value"])
+async def test_a_lone_surrogate_in_task_json_is_a_field_error(api, where):
+    context = {LONE_SURROGATE: 1} if where == "key" else {"k": ["x", LONE_SURROGATE]}
+    response = await send_json(api, "POST", "/api/v1/tasks", {"title": "t", "context": context})
+    assert_problem(response, 422, "validation_error", "context")
+
+
+async def test_a_nul_in_any_text_field_is_still_a_field_error(api):
+    for method, url, field, body in await _text_routes(api):
+        response = await api.request(method, url, json={**body, field: "a\x00b"})
+        assert_problem(response, 422, "validation_error", field)
+
+
+async def test_text_is_trimmed_but_its_length_is_the_length_sent(api):
+    client = await make_client(api, name="  Acme  ")
+    assert client["name"] == "Acme"
+    response = await api.post("/api/v1/clients", json={"name": " " * 255 + "A"})
+    assert_problem(response, 422, "validation_error", "name")
+    assert_problem(await api.post("/api/v1/clients", json={"name": " \t "}), 422, "validation_error", "name")
+    client = await make_client(api, email=" office@acme.example ", phone=" +7 495 123-45-67 ")
+    assert (client["email"], client["phone"]) == ("office@acme.example", "+7 495 123-45-67")
