@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -21,7 +20,7 @@ from crm.domain.calculations.schemas import (
     CalculationUpdate,
 )
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.types import SearchTerm
+from crm.domain.types import Day, SearchTerm
 
 router = APIRouter(prefix="/api/v1/deals/{deal_id}/calculations", tags=["calculations"], route_class=IdempotentRoute)
 
@@ -35,8 +34,8 @@ async def calculation_filter(
     insurance_company: Annotated[
         SearchTerm | None, Query(description="Part of the insurer's name, case-insensitive.")
     ] = None,
-    calculation_date_from: Annotated[date | None, Query(description="Inclusive.")] = None,
-    calculation_date_to: Annotated[date | None, Query(description="Inclusive.")] = None,
+    calculation_date_from: Annotated[Day | None, Query(description="Inclusive.")] = None,
+    calculation_date_to: Annotated[Day | None, Query(description="Inclusive.")] = None,
 ) -> CalculationFilter:
     return CalculationFilter(
         deal_id=deal_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -15,7 +14,7 @@ from crm.api.responses import json_response, record_response
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import DocumentLinkCreate, PolicyDocument
 from crm.domain.policies.schemas import Policy, PolicyCreate, PolicyFilter, PolicyStatus, PolicyUpdate
-from crm.domain.types import SearchTerm
+from crm.domain.types import Day, SearchTerm
 
 router = APIRouter(prefix="/api/v1/policies", tags=["policies"], route_class=IdempotentRoute)
 
@@ -44,7 +43,7 @@ async def list_policies(
     client_id: UUID | None = None,
     status_: Annotated[list[PolicyStatus] | None, Query(alias="status", description="Repeatable.")] = None,
     expiring_before: Annotated[
-        date | None, Query(description="Only policies whose `effective_to` is earlier than this day.")
+        Day | None, Query(description="Only policies whose `effective_to` is earlier than this day.")
     ] = None,
     search: Annotated[SearchTerm | None, Query(description="Part of the policy number.")] = None,
 ) -> Response:

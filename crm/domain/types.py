@@ -1,4 +1,4 @@
-"""Value types shared by the modules' schemas: free text and page sizes.
+"""Value types shared by the modules' schemas: free text, instants and days, page sizes.
 
 Each type is checked once, here, so that nothing a client sends can fail later inside the database, and
 each publishes a JSON Schema that says exactly what it accepts (the OpenAPI document is generated from it).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -119,3 +120,110 @@ Phone = Annotated[
 ]
 SearchTerm = Annotated[str, Text(max_length=200, min_length=1, strip=False)]
 PageLimit = Annotated[int, Field(ge=1, le=200)]
+
+
+# --- Days and instants -------------------------------------------------------------------------------
+#
+# Python, asyncpg and so this service carry years 1-9999 only. A day keeps one day of margin on each side,
+# so the day before and the day after always exist (a validity period is stored up to the day after its
+# end); an instant's own day keeps that margin too, which puts it within years 1-9999 in UTC whatever its
+# offset (offsets stay under 24 hours). One grammar, as a regular expression, is both the check and the
+# `pattern` in the OpenAPI document, so the two cannot disagree.
+
+_DD = r"(0[1-9]|[12][0-9]|3[01])"
+_MM_DD = rf"(0[1-9]|1[0-2])-{_DD}"
+DAY_PATTERN = (
+    r"(000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+    rf"-{_MM_DD}"
+    rf"|0001-(01-(0[2-9]|[12][0-9]|3[01])|(0[2-9]|1[0-2])-{_DD})"
+    rf"|9999-((0[1-9]|1[01])-{_DD}|12-(0[1-9]|[12][0-9]|30))"
+)
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+_OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+FIRST_DAY = date(1, 1, 2)
+LAST_DAY = date(9999, 12, 30)
+
+_DAY = re.compile(rf"^({DAY_PATTERN})$")
+_INSTANT = re.compile(rf"^({DAY_PATTERN})T{_TIME}{_OFFSET}$")
+_DAY_MESSAGE = f"must be a date as YYYY-MM-DD, from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+_INSTANT_MESSAGE = (
+    "must be an ISO 8601 date-time with seconds and an offset, e.g. 2026-12-01T09:00:00+03:00, "
+    f"on a day from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+)
+
+
+def parse_day(value: object) -> date:
+    """A business date: a ``YYYY-MM-DD`` string (never a number, which lax parsing reads as a Unix time)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        day = value
+    elif isinstance(value, str) and _DAY.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError as exc:  # 2026-02-30: the grammar allows it, the calendar does not
+            raise PydanticCustomError("day", _DAY_MESSAGE) from exc
+    else:
+        raise PydanticCustomError("day", _DAY_MESSAGE)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise PydanticCustomError("day", _DAY_MESSAGE)
+    return day
+
+
+def parse_instant(value: object) -> datetime:
+    """An instant: an ISO 8601 string with an offset (never a number), within years 1-9999 in UTC."""
+    if isinstance(value, datetime):
+        instant = value
+    elif isinstance(value, str) and _INSTANT.fullmatch(value):
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise PydanticCustomError("instant", _INSTANT_MESSAGE) from exc
+    else:
+        raise PydanticCustomError("instant", _INSTANT_MESSAGE)
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise PydanticCustomError("instant", _INSTANT_MESSAGE)
+    if not FIRST_DAY <= instant.date() <= LAST_DAY:
+        raise PydanticCustomError("instant", _INSTANT_MESSAGE)
+    try:
+        instant.astimezone(UTC)  # what asyncpg does before sending it; outside years 1-9999 it overflows
+    except OverflowError as exc:
+        raise PydanticCustomError("instant", _INSTANT_MESSAGE) from exc
+    return instant
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """Validates with ``parse`` before the standard ``date``/``datetime`` schema; documents ``pattern``."""
+
+    parse: Any
+    pattern: str
+    description: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self.parse, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self.pattern
+        json_schema.setdefault("description", self.description)
+        return json_schema
+
+
+Day = Annotated[
+    date,
+    _Parsed(
+        parse_day,
+        _DAY.pattern,
+        f"YYYY-MM-DD, {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}.",
+    ),
+]
+Instant = Annotated[
+    datetime,
+    _Parsed(
+        parse_instant,
+        _INSTANT.pattern,
+        "ISO 8601 with seconds and an offset (`Z` or `±hh:mm`); its day from "
+        f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}, so it lies within years 1-9999 in UTC.",
+    ),
+]

@@ -111,3 +111,56 @@ async def test_text_is_trimmed_but_its_length_is_the_length_sent(api):
     assert_problem(await api.post("/api/v1/clients", json={"name": " \t "}), 422, "validation_error", "name")
     client = await make_client(api, email=" office@acme.example ", phone=" +7 495 123-45-67 ")
     assert (client["email"], client["phone"]) == ("office@acme.example", "+7 495 123-45-67")
+
+
+# --- Instants outside years 1-9999 in UTC, and numbers sent as dates -------------------------------------
+
+OVERFLOWING_INSTANTS = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"]
+
+
+@pytest.mark.parametrize("instant", OVERFLOWING_INSTANTS)
+async def test_an_instant_beyond_year_9999_in_utc_is_a_field_error(api, instant):
+    task = await make_task(api)
+    cases = [
+        ("POST", "/api/v1/tasks", {"title": "t", "due_at": instant}, "due_at"),
+        ("POST", "/api/v1/tasks", {"title": "t", "scheduled_for": instant}, "scheduled_for"),
+        ("PATCH", f"/api/v1/tasks/{task['id']}", {"due_at": instant}, "due_at"),
+        ("POST", f"/api/v1/tasks/{task['id']}/schedule", {"scheduled_for": instant}, "scheduled_for"),
+        ("POST", f"/api/v1/tasks/{task['id']}/reminders", {"remind_at": instant, "channel": "sse"}, "remind_at"),
+    ]
+    for method, url, body, field in cases:
+        assert_problem(await api.request(method, url, json=body), 422, "validation_error", field)
+
+
+@pytest.mark.parametrize("name", ["due_before", "due_after", "dueBefore", "dueAfter"])
+@pytest.mark.parametrize("instant", OVERFLOWING_INSTANTS)
+async def test_a_task_filter_beyond_year_9999_in_utc_is_a_field_error(api, name, instant):
+    response = await api.get("/api/v1/tasks", params={name: instant})
+    assert_problem(response, 422, "validation_error", name)
+
+
+@pytest.mark.parametrize("instant", ["1767225600", "2026-12-01T09:00:00", "2026-12-01", "2026-12-01T09:00+03:00"])
+async def test_an_instant_must_be_written_with_seconds_and_an_offset(api, instant):
+    response = await api.post("/api/v1/tasks", json={"title": "t", "due_at": instant})
+    assert_problem(response, 422, "validation_error", "due_at")
+
+
+@pytest.mark.parametrize("number", [0, 1767225600, 1.5, True])
+async def test_a_number_is_not_a_date(api, number):
+    client = await make_client(api)
+    deal = {"client_id": client["id"], "title": "t", "next_review_at": number}
+    assert_problem(await api.post("/api/v1/deals", json=deal), 422, "validation_error", "next_review_at")
+    response = await api.post("/api/v1/tasks", json={"title": "t", "due_at": number})
+    assert_problem(response, 422, "validation_error", "due_at")
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2026-02-30", "2026-12-01T00:00:00", "20261201"])
+async def test_a_day_is_yyyy_mm_dd_with_a_day_to_spare_on_each_side(api, day):
+    deal = await make_deal(api)
+    calculations = f"/api/v1/deals/{deal['id']}/calculations"
+    body = {"insurance_company": "I", "calculation_date": "2026-01-10", "validity_period": {"end": day}}
+    assert_problem(await api.post(calculations, json=body), 422, "validation_error", "validity_period.end")
+    response = await api.get(calculations, params={"calculation_date_to": day})
+    assert_problem(response, 422, "validation_error", "calculation_date_to")
+    response = await api.get("/api/v1/policies", params={"expiring_before": day})
+    assert_problem(response, 422, "validation_error", "expiring_before")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import jsonschema_rs
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from crm.domain.types import Email, LongText, Name, Phone, SearchTerm
+from crm.domain.types import Day, Email, Instant, LongText, Name, Phone, SearchTerm
 
 TEXT_TYPES = {"Name": Name, "LongText": LongText, "Email": Email, "Phone": Phone, "SearchTerm": SearchTerm}
 
@@ -58,6 +59,51 @@ def test_text_refuses_unpaired_surrogates_and_nul(name):
 def test_stripped_text_is_stored_without_its_surrounding_whitespace():
     assert TypeAdapter(Name).validate_python("  Acme \n") == "Acme"
     assert TypeAdapter(LongText).validate_python("  as typed \n") == "  as typed \n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(day=st.dates())
+def test_a_day_is_accepted_as_written_when_its_neighbours_exist(day):
+    adapter = TypeAdapter(Day)
+    inside = date(1, 1, 1) < day < date(9999, 12, 31)
+    assert _accepts(adapter, day.isoformat()) == inside == _schema_allows(adapter.json_schema(), day.isoformat())
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    moment=st.datetimes(),
+    offset=st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+    fraction=st.sampled_from(["", ".5", ".123456", ".1234567"]),
+)
+def test_an_instant_is_accepted_exactly_when_its_schema_allows_it_and_it_fits_in_utc(moment, offset, fraction):
+    zone = timezone(timedelta(minutes=offset))
+    text = moment.replace(microsecond=0, tzinfo=zone).isoformat()
+    text = text[:19] + fraction + text[19:]
+    adapter = TypeAdapter(Instant)
+    allowed = _schema_allows(adapter.json_schema(), text)
+    assert _accepts(adapter, text) == allowed
+    if allowed:
+        assert adapter.validate_python(text).astimezone(UTC).year in range(1, 10000)
+
+
+@pytest.mark.parametrize("value", [0, 1767225600, 1.5, True, "1767225600", "2026-12-01", "2026-12-01T09:00:00"])
+def test_an_instant_is_never_a_number_nor_naive(value):
+    with pytest.raises(ValidationError):
+        TypeAdapter(Instant).validate_python(value)
+
+
+@pytest.mark.parametrize("value", [0, 20261201, 1.5, True, "20261201", "2026-12-01T00:00:00", "2026-12-01 "])
+def test_a_day_is_never_a_number_nor_a_date_time(value):
+    with pytest.raises(ValidationError):
+        TypeAdapter(Day).validate_python(value)
+
+
+def test_python_callers_may_pass_dates_and_aware_datetimes():
+    assert TypeAdapter(Day).validate_python(date(2026, 12, 1)) == date(2026, 12, 1)
+    moment = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    assert TypeAdapter(Instant).validate_python(moment) == moment
+    with pytest.raises(ValidationError):
+        TypeAdapter(Instant).validate_python(datetime(2026, 12, 1, 9))
 
 
 def test_the_whitespace_class_is_what_strip_removes():

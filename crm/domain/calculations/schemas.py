@@ -20,7 +20,7 @@ from crm.domain.calculations.rules import CalculationStatus
 from crm.domain.money import Amount, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import Name, SearchTerm, Text
+from crm.domain.types import Day, Name, SearchTerm, Text
 
 MAX_FILES = 50
 
@@ -35,16 +35,13 @@ class ValidityPeriod(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: date | None = None
-    end: date | None = None
+    start: Day | None = None
+    end: Day | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> ValidityPeriod:
         if self.start is not None and self.end is not None and self.end < self.start:
             raise ValueError("end must not be before start")
-        # Stored half-open as [start, end + 1 day); the day after date.max does not exist.
-        if self.end == date.max:
-            raise ValueError(f"end must be before {date.max.isoformat()}")
         return self
 
     @property
@@ -81,7 +78,7 @@ class CalculationCreate(BaseModel):
     program_name: Name | None = None
     premium_amount: NonNegativeAmount | None = None
     coverage_sum: NonNegativeAmount | None = None
-    calculation_date: date
+    calculation_date: Day
     validity_period: Period | None = None
     files: Files = Field(default_factory=list)
     comments: Comments | None = None
@@ -97,7 +94,7 @@ class CalculationUpdate(BaseModel):
     program_name: Name | None = None
     premium_amount: NonNegativeAmount | None = None
     coverage_sum: NonNegativeAmount | None = None
-    calculation_date: date | None = None
+    calculation_date: Day | None = None
     validity_period: Period | None = None
     files: Files | None = None
     comments: Comments | None = None

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from crm.domain.deals.rules import FINAL_STATUSES, STAGE_OF_STATUS, DealStage, DealStatus
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import LongText, SearchTerm, Title
+from crm.domain.types import Day, LongText, SearchTerm, Title
 
 NO_MANAGER = "__NO_MANAGER__"
 
@@ -47,7 +47,7 @@ class DealCreate(BaseModel):
     title: Title
     description: LongText | None = None
     status: DealStatus = Field(default=DealStatus.DRAFT, description="Initial status; won/lost not allowed.")
-    next_review_at: date
+    next_review_at: Day
     owner_id: UUID | None = None
 
 
@@ -60,7 +60,7 @@ class DealUpdate(BaseModel):
     title: Title | None = None
     description: LongText | None = None
     status: DealStatus | None = None
-    next_review_at: date | None = None
+    next_review_at: Day | None = None
     owner_id: UUID | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"client_id", "title", "status", "next_review_at"})

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from crm.domain.money import Amount, Currency, PositiveAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import Text
+from crm.domain.types import Day, Text
 
 
 class PaymentStatus(StrEnum):
@@ -64,10 +64,10 @@ class PaymentCreate(BaseModel):
         },
     )
 
-    planned_date: date
+    planned_date: Day
     planned_amount: PlannedAmount
     currency: Currency | None = Field(default=None, description="ISO 4217; the policy's currency when absent.")
-    actual_date: date | None = Field(default=None, description="Not before `planned_date`, not after today.")
+    actual_date: Day | None = Field(default=None, description="Not before `planned_date`, not after today.")
     comment: Note | None = None
 
 
@@ -76,10 +76,10 @@ class PaymentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"actual_date": "2027-01-16"}]})
 
-    planned_date: date | None = None
+    planned_date: Day | None = None
     planned_amount: PlannedAmount | None = None
     currency: Currency | None = None
-    actual_date: date | None = None
+    actual_date: Day | None = None
     comment: Note | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"planned_date", "planned_amount", "currency"})
@@ -124,7 +124,7 @@ class IncomeCreate(BaseModel):
     amount: LineAmount
     currency: Currency | None = Field(default=None, description="Must be the payment's; the payment's when absent.")
     category: IncomeCategory
-    posted_at: date = Field(description="Not after today.")
+    posted_at: Day = Field(description="Not after today.")
     note: Note | None = Field(default=None, description="Required when the amount is negative.")
 
 
@@ -143,7 +143,7 @@ class IncomeUpdate(BaseModel):
     amount: LineAmount | None = None
     currency: Currency | None = None
     category: IncomeCategory | None = None
-    posted_at: date | None = None
+    posted_at: Day | None = None
     note: Note | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"amount", "currency", "category", "posted_at"})

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm.domain.money import Amount, Currency, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import SearchTerm, Text
+from crm.domain.types import Day, SearchTerm, Text
 
 
 class PolicyStatus(StrEnum):
@@ -53,8 +53,8 @@ class PolicyCreate(BaseModel):
     status: PolicyStatus = PolicyStatus.DRAFT
     premium: Premium
     currency: Currency | None = Field(default=None, description="ISO 4217; the service default when absent.")
-    effective_from: date
-    effective_to: date = Field(description="Last day of cover; not before `effective_from`.")
+    effective_from: Day
+    effective_to: Day = Field(description="Last day of cover; not before `effective_from`.")
 
 
 class PolicyUpdate(BaseModel):
@@ -69,8 +69,8 @@ class PolicyUpdate(BaseModel):
     status: PolicyStatus | None = None
     premium: Premium | None = None
     currency: Currency | None = None
-    effective_from: date | None = None
-    effective_to: date | None = None
+    effective_from: Day | None = None
+    effective_to: Day | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset(
         {"policy_number", "client_id", "deal_id", "status", "premium", "currency", "effective_from", "effective_to"}

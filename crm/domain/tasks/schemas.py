@@ -12,9 +12,7 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     AliasGenerator,
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
 )
@@ -23,18 +21,11 @@ from pydantic.alias_generators import to_camel
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.tasks.rules import ReminderChannel, TaskPriority, TaskStatus
-from crm.domain.types import LongText, Text, Title, unstorable_text
+from crm.domain.types import Instant, LongText, Text, Title, unstorable_text
 
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 16
 LINK_FIELDS = ("deal_id", "client_id", "policy_id", "payment_id")
-
-
-def _date_time_text(value: object) -> object:
-    # Pydantic would read a bare number as a Unix timestamp; the contract's times are ISO 8601 strings.
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00+03:00")
-    return value
 
 
 def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +60,7 @@ def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Moment = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+Moment = Instant
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 Reason = Annotated[str, Text(max_length=2000, blank=False)]
 
