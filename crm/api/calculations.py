@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import page_response, record_response
 from crm.domain.calculations.rules import CalculationStatus
 from crm.domain.calculations.schemas import (
     Calculation,
@@ -77,7 +77,7 @@ async def create_calculation(
 )
 async def list_calculations(services: Services, query: Filter) -> Response:
     """Oldest first (`created_at`, then `id`); live calculations only."""
-    return json_response(await services.calculations.list(query))
+    return page_response(await services.calculations.list(query), services.cursors)
 
 
 @router.get(

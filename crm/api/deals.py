@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import page_response, record_response
 from crm.domain.deals.rules import STAGE_OF_STATUS, DealStage, DealStatus
 from crm.domain.deals.schemas import (
     NO_MANAGER,
@@ -103,7 +103,7 @@ async def create_deal(body: DealCreate, caller: CurrentCaller, services: Service
 @router.get("", response_model=Page[Deal], responses=problem_responses(400, 422), summary="List deals")
 async def list_deals(services: Services, query: Filter) -> Response:
     """Ordered by `next_review_at`, then `updated_at`, then `id`; live deals only."""
-    return json_response(await services.deals.list(query))
+    return page_response(await services.deals.list(query), services.cursors)
 
 
 @router.get(

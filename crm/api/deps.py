@@ -15,6 +15,7 @@ from fastapi import Depends, Header, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from crm.api.cursors import CursorSigner
 from crm.api.errors import ReplayResponse
 from crm.domain.calculations.service import CalculationService
 from crm.domain.caller import Caller
@@ -55,6 +56,7 @@ class ApiServices:
     clock: Clock
     deal_stream: DealEventFeed
     stream_heartbeat: float
+    cursors: CursorSigner
 
 
 async def get_services(request: Request) -> ApiServices:

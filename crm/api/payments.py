@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import page_response, record_response
 from crm.domain.errors import FieldProblem, RuleViolation
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.payments.schemas import (
@@ -72,7 +72,7 @@ async def list_payments(
         include_expenses="expenses" in wanted,
         page=page,
     )
-    return json_response(await services.payments.list(query))
+    return page_response(await services.payments.list(query), services.cursors)
 
 
 @router.post(
@@ -190,7 +190,7 @@ async def reopen_payment(
 async def payment_history(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, page: Paging
 ) -> Response:
-    return json_response(await services.payment_lines.history(deal_id, policy_id, payment_id, page))
+    return page_response(await services.payment_lines.history(deal_id, policy_id, payment_id, page), services.cursors)
 
 
 def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model: type[IncomeUpdate]) -> None:
@@ -200,7 +200,9 @@ def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model:
     async def list_lines(
         deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, page: Paging
     ) -> Response:
-        return json_response(await services.payment_lines.list(kind, deal_id, policy_id, payment_id, page))
+        return page_response(
+            await services.payment_lines.list(kind, deal_id, policy_id, payment_id, page), services.cursors
+        )
 
     async def create_line(
         deal_id: UUID,

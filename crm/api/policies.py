@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm.api.deps import CurrentCaller, IdempotentRoute, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import json_response, page_response, record_response
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import DocumentLinkCreate, PolicyDocument
 from crm.domain.policies.schemas import Policy, PolicyCreate, PolicyFilter, PolicyStatus, PolicyUpdate
@@ -56,7 +56,7 @@ async def list_policies(
         search=search,
         page=page,
     )
-    return json_response(await services.policies.list(query))
+    return page_response(await services.policies.list(query), services.cursors)
 
 
 @router.get(
@@ -119,7 +119,7 @@ async def restore_policy(policy_id: UUID, caller: CurrentCaller, services: Servi
 )
 async def list_policy_documents(policy_id: UUID, services: Services, page: Paging) -> Response:
     """Oldest link first."""
-    return json_response(await services.policy_documents.list(policy_id, page))
+    return page_response(await services.policy_documents.list(policy_id, page), services.cursors)
 
 
 @router.post(

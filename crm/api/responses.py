@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from crm.api.cursors import CursorSigner
 from crm.api.etags import etag_of, matches_none
+from crm.domain.pagination import Page
 from crm.domain.records import Record
 
 
@@ -36,3 +40,10 @@ def record_response(
     if location is not None:
         headers["Location"] = location
     return json_response(record, status_code=status_code, headers=headers)
+
+
+def page_response(page: Page[Any], cursors: CursorSigner) -> Response:
+    """A page of a list, its ``next_cursor`` signed so that only cursors this service issued come back."""
+    if page.next_cursor is not None:
+        page = page.model_copy(update={"next_cursor": cursors.sign(page.next_cursor)})
+    return json_response(page)

@@ -14,6 +14,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
 from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
+from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
 from crm.api.errors import install_error_handlers
 from crm.app.config import Settings
@@ -45,6 +46,7 @@ from crm.infrastructure.db.policies import PgPolicyReader
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.pool import create_pool
 from crm.infrastructure.db.readiness import DatabaseReadiness
+from crm.infrastructure.db.service_keys import CURSOR_KEY, shared_key
 from crm.infrastructure.db.tasks import PgTaskReader
 from crm.infrastructure.db.uow import PgUnitOfWorkFactory
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
@@ -89,12 +91,21 @@ class Readiness:
         return {**await self._database.check(), **await self._events.check()}
 
 
+async def cursor_signing_key(pool: asyncpg.Pool, settings: Settings) -> bytes:
+    """``CRM_CURSOR_SECRET``, else the key kept in the database: every crm-api process must sign alike."""
+    if settings.cursor_secret is not None:
+        return settings.cursor_secret.get_secret_value().encode()
+    return await shared_key(pool, CURSOR_KEY)
+
+
 def build_services(
     pool: asyncpg.Pool,
     settings: Settings,
     events: EventDelivery,
     documents_http: httpx.AsyncClient | None = None,
     permission_queue: PermissionQueue | None = None,
+    *,
+    cursor_key: bytes,
 ) -> ApiServices:
     clock = Clock(settings.business_zone)
     uow = PgUnitOfWorkFactory(pool, OutboxWriter(settings.events_source))
@@ -121,6 +132,7 @@ def build_services(
         clock=clock,
         deal_stream=events.stream,
         stream_heartbeat=settings.stream_heartbeat_seconds,
+        cursors=CursorSigner(cursor_key),
     )
 
 
@@ -149,7 +161,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ensure_migrated(pool)
             events = EventDelivery(settings, pool)
             app.state.events = events
-            app.state.services = build_services(pool, settings, events, documents_http, permission_queue)
+            cursor_key = await cursor_signing_key(pool, settings)
+            app.state.services = build_services(
+                pool, settings, events, documents_http, permission_queue, cursor_key=cursor_key
+            )
             await events.start()
             stack.push_async_callback(events.stop)
             # Start-up leaves ~120 k long-lived objects (Alembic and SQLAlchemy for the migration check);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -164,3 +165,67 @@ async def test_a_day_is_yyyy_mm_dd_with_a_day_to_spare_on_each_side(api, day):
     assert_problem(response, 422, "validation_error", "calculation_date_to")
     response = await api.get("/api/v1/policies", params={"expiring_before": day})
     assert_problem(response, 422, "validation_error", "expiring_before")
+
+
+# --- Cursors nobody issued -----------------------------------------------------------------------------
+
+
+async def _list_urls(api) -> list[str]:
+    deal = await make_deal(api)
+    policy = await make_policy(api, deal)
+    payment = await make_payment(api, policy)
+    return [
+        "/api/v1/clients",
+        "/api/v1/deals",
+        "/api/v1/policies",
+        "/api/v1/tasks",
+        f"/api/v1/deals/{deal['id']}/calculations",
+        f"/api/v1/deals/{deal['id']}/journal",
+        f"/api/v1/policies/{policy['id']}/documents",
+        payments_url(policy),
+        payments_url(policy, payment["id"], "incomes"),
+        payments_url(policy, payment["id"], "expenses"),
+        payments_url(policy, payment["id"], "history"),
+    ]
+
+
+def _well_typed_forgeries() -> list[str]:
+    """Cursors shaped exactly as the lists' own, with values asyncpg cannot send."""
+    from uuid import uuid4
+
+    from crm.domain.pagination import encode_cursor
+
+    far = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    kinds = {
+        "clients": (far, uuid4()),
+        "deals": (date(2026, 1, 1), far, uuid4()),
+        "policies": (far, uuid4()),
+        "tasks": (far, far, uuid4()),
+        "calculations": (far, uuid4()),
+        "deal_journal": (far, uuid4()),
+        "policy_documents": (far, uuid4()),
+        "payments": (2**40, uuid4()),
+        "payment_incomes": (date(2026, 1, 1), far, uuid4()),
+        "payment_expenses": (date(2026, 1, 1), far, uuid4()),
+        "payment_history": (2**70,),
+    }
+    return [encode_cursor(kind, key) for kind, key in kinds.items()]
+
+
+async def test_a_forged_well_typed_cursor_is_400_on_every_list(api):
+    for url in await _list_urls(api):
+        for cursor in _well_typed_forgeries():
+            response = await api.get(url, params={"cursor": cursor})
+            assert_problem(response, 400, "invalid_cursor", "cursor")
+
+
+async def test_a_cursor_with_an_altered_key_is_400(api):
+    for _ in range(3):
+        await make_client(api)
+    signed = (await api.get("/api/v1/clients", params={"limit": 1})).json()["next_cursor"]
+    cursor, _, mac = signed.rpartition(".")
+    forged = _well_typed_forgeries()[0]
+    for candidate in (cursor, f"{forged}.{mac}", f"{cursor}.{mac[::-1]}"):
+        response = await api.get("/api/v1/clients", params={"cursor": candidate})
+        assert_problem(response, 400, "invalid_cursor", "cursor")
+    assert (await api.get("/api/v1/clients", params={"cursor": signed})).status_code == 200
