@@ -36,6 +36,7 @@ from crm.domain.tasks.service import TaskService
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deals import PgDealReader
+from crm.infrastructure.db.errors import translate as translate_database_error
 from crm.infrastructure.db.idempotency import IdempotencyStore
 from crm.infrastructure.db.journal import PgJournalReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
@@ -193,7 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    install_error_handlers(app)
+    install_error_handlers(app, translate=translate_database_error)
     app.include_router(health.router)
     app.include_router(clients.router)
     app.include_router(deals.router)
