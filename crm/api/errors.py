@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm.api.etags import etag_of
+from crm.api.methods import allowed_methods
 from crm.api.problems import problem_response
 from crm.domain.errors import DomainError, PreconditionFailed
 
@@ -145,13 +146,16 @@ def install_error_handlers(app: FastAPI, translate: Translate = _no_translation)
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request.scope))
         return problem_response(
             status=exc.status_code,
             code=codes.get(exc.status_code, f"http_{exc.status_code}"),
             title=str(exc.detail) if exc.status_code != 404 else "Not found",
             detail=str(exc.detail),
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(ReplayResponse)
