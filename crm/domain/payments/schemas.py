@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from crm.domain.money import Amount, Currency, PositiveAmount
+from crm.domain.money import Amount, Currency, NonZeroAmount, PositiveAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.types import Day, Text
@@ -45,15 +44,9 @@ class ExpenseCategory(StrEnum):
 LineKind = Literal["income", "expense"]
 
 
-def _not_zero(amount: Decimal) -> Decimal:
-    if amount == 0:
-        raise ValueError("must not be 0; a negative amount is a correction (refund, write-off) with a note")
-    return amount
-
-
 Note = Annotated[str, Text(max_length=2000)]
 PlannedAmount = PositiveAmount
-LineAmount = Annotated[Amount, AfterValidator(_not_zero)]
+LineAmount = NonZeroAmount
 
 
 class PaymentCreate(BaseModel):
