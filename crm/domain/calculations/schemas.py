@@ -21,6 +21,7 @@ from crm.domain.money import Amount, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.types import Day, Name, SearchTerm, Text
+from crm.domain.versioning import PatchBody
 
 MAX_FILES = 50
 
@@ -85,7 +86,7 @@ class CalculationCreate(BaseModel):
     owner_id: UUID | None = None
 
 
-class CalculationUpdate(BaseModel):
+class CalculationUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"premium_amount": "119000.00"}]})

@@ -14,6 +14,7 @@ from crm.domain.deals.rules import FINAL_STATUSES, STAGE_OF_STATUS, DealStage, D
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.types import Day, LongText, SearchTerm, Title
+from crm.domain.versioning import PatchBody
 
 NO_MANAGER = "__NO_MANAGER__"
 
@@ -51,7 +52,7 @@ class DealCreate(BaseModel):
     owner_id: UUID | None = None
 
 
-class DealUpdate(BaseModel):
+class DealUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"next_review_at": "2026-12-15"}]})

@@ -13,6 +13,7 @@ from crm.domain.money import Amount, Currency, NonZeroAmount, PositiveAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.types import Day, Text
+from crm.domain.versioning import PatchBody
 
 
 class PaymentStatus(StrEnum):
@@ -64,10 +65,10 @@ class PaymentCreate(BaseModel):
     comment: Note | None = None
 
 
-class PaymentUpdate(BaseModel):
+class PaymentUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"actual_date": "2027-01-16"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"planned_amount": "1200.00"}]})
 
     planned_date: Day | None = None
     planned_amount: PlannedAmount | None = None
@@ -130,7 +131,7 @@ class ExpenseCreate(IncomeCreate):
     category: ExpenseCategory  # type: ignore[assignment]
 
 
-class IncomeUpdate(BaseModel):
+class IncomeUpdate(PatchBody):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": "450.00"}]})
 
     amount: LineAmount | None = None

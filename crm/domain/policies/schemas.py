@@ -13,6 +13,7 @@ from crm.domain.money import Amount, Currency, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.types import Day, SearchTerm, Text
+from crm.domain.versioning import PatchBody
 
 
 class PolicyStatus(StrEnum):
@@ -57,7 +58,7 @@ class PolicyCreate(BaseModel):
     effective_to: Day = Field(description="Last day of cover; not before `effective_from`.")
 
 
-class PolicyUpdate(BaseModel):
+class PolicyUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "active"}]})

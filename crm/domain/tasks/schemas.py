@@ -22,6 +22,7 @@ from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.tasks.rules import ReminderChannel, TaskPriority, TaskStatus
 from crm.domain.types import Instant, LongText, Text, Title, unstorable_text
+from crm.domain.versioning import PatchBody
 
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 16
@@ -107,7 +108,7 @@ class TaskCreate(BaseModel):
     payload: JsonObject = Field(default_factory=dict, description="Free-form JSON object.")
 
 
-class TaskUpdate(BaseModel):
+class TaskUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field. camelCase accepted too."""
 
     model_config = ConfigDict(**_INPUT, json_schema_extra={"examples": [{"status": "in_progress"}]})
