@@ -24,6 +24,7 @@ from crm.domain.payments.schemas import (
     PaymentLine,
     PaymentUpdate,
 )
+from crm.domain.types import WHITESPACE
 
 PREFIX = "/api/v1/deals/{deal_id}/policies/{policy_id}/payments"
 router = APIRouter(prefix=PREFIX, tags=["payments"], route_class=IdempotentRoute)
@@ -31,6 +32,9 @@ router = APIRouter(prefix=PREFIX, tags=["payments"], route_class=IdempotentRoute
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 Paging = Annotated[PageRequest, Depends(page_request)]
 EMBEDDABLE = ("incomes", "expenses")
+# What _includes accepts: comma-separated, each part trimmed (str.strip's whitespace), empty parts ignored.
+_PART = rf"[{WHITESPACE}]*(incomes|expenses)?[{WHITESPACE}]*"
+INCLUDE_PATTERN = rf"^{_PART}(,{_PART})*$"
 
 
 def _includes(include: str | None) -> set[str]:
@@ -60,7 +64,8 @@ async def list_payments(
     services: Services,
     page: Paging,
     include: Annotated[
-        str | None, Query(max_length=100, description="`incomes`, `expenses` or both, comma-separated.")
+        str | None,
+        Query(max_length=100, pattern=INCLUDE_PATTERN, description="`incomes`, `expenses` or both, comma-separated."),
     ] = None,
 ) -> Response:
     """In `sequence` order; live payments only."""

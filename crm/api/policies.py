@@ -90,8 +90,8 @@ async def update_policy(
 @router.delete(
     "/{policy_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(404, 412, 422),
-    summary="Soft-delete a policy",
+    responses=problem_responses(404, 409, 412, 422),
+    summary="Soft-delete a policy (refused while it has live payments)",
 )
 async def delete_policy(
     policy_id: UUID, caller: CurrentCaller, services: Services, if_match: ExpectedVersion

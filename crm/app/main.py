@@ -14,10 +14,9 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
 from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
+from crm.api.conventions import install_http_conventions
 from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
-from crm.api.errors import install_error_handlers
-from crm.api.methods import install_head_support
 from crm.app.config import Settings
 from crm.app.events import EventDelivery
 from crm.app.permissions import permission_queue as build_permission_queue
@@ -195,8 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    install_error_handlers(app, translate=translate_database_error)
-    install_head_support(app)
+    install_http_conventions(app, translate=translate_database_error)
     app.include_router(health.router)
     app.include_router(clients.router)
     app.include_router(deals.router)

@@ -121,6 +121,45 @@ Phone = Annotated[
 SearchTerm = Annotated[str, Text(max_length=200, min_length=1, strip=False)]
 PageLimit = Annotated[int, Field(ge=1, le=200)]
 
+# Free-form JSON stored as jsonb: any JSON value, except what jsonb refuses (NUL in a string or key; an
+# unpaired surrogate, which no pattern can state, is refused too: the API takes I-JSON, RFC 7493).
+_NO_NUL = r"^[^\x00]*$"
+
+
+@dataclass(frozen=True, slots=True)
+class JsonObjectSchema:
+    """The JSON Schema of a free-form JSON object jsonb can store (used as ``Annotated[dict[str, Any], ...]``
+    beside the validator that enforces it). The value schema is recursive, so it is one named definition,
+    ``JsonValue``, built through pydantic's own definitions (FastAPI moves it into the components)."""
+
+    description: str
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        key = core_schema.str_schema(pattern=_NO_NUL)
+        value = core_schema.definition_reference_schema("JsonValue")
+        json_value = core_schema.union_schema(
+            [
+                core_schema.none_schema(),
+                core_schema.bool_schema(),
+                core_schema.float_schema(allow_inf_nan=False),
+                core_schema.str_schema(pattern=_NO_NUL),
+                core_schema.list_schema(value),
+                core_schema.dict_schema(keys_schema=key, values_schema=value),
+            ],
+            ref="JsonValue",
+        )
+        result = handler(core_schema.definitions_schema(core_schema.dict_schema(key, value), [json_value]))
+        # pydantic states key rules as patternProperties, which alone let any other key through.
+        result["additionalProperties"] = False
+        definition = handler.resolve_ref_schema(result["patternProperties"][_NO_NUL])
+        for choice in definition["anyOf"]:
+            if choice.get("type") == "object":
+                choice["additionalProperties"] = False
+        result["description"] = self.description
+        return result
+
 
 # --- Days and instants -------------------------------------------------------------------------------
 #

@@ -229,3 +229,20 @@ async def test_a_cursor_with_an_altered_key_is_400(api):
         response = await api.get("/api/v1/clients", params={"cursor": candidate})
         assert_problem(response, 400, "invalid_cursor", "cursor")
     assert (await api.get("/api/v1/clients", params={"cursor": signed})).status_code == 200
+
+
+# --- Query values read exactly as the document states them ------------------------------------------------
+
+
+@pytest.mark.parametrize(("include", "status"), [(" incomes , expenses ", 200), (",incomes,,", 200), ("notes", 422)])
+async def test_include_is_read_as_its_documented_pattern(api, include, status):
+    policy = await make_policy(api)
+    response = await api.get(payments_url(policy), params={"include": include})
+    assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize(
+    ("manager", "status"), [("__NO_MANAGER__", 200), ("6f1c2a7e-4c1d-4c54-9a53-0d7d1b8f6a11", 200)]
+)
+async def test_manager_takes_a_uuid_or_the_unassigned_marker(api, manager, status):
+    assert (await api.get("/api/v1/deals", params={"manager": manager})).status_code == status

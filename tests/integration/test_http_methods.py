@@ -66,3 +66,10 @@ async def test_a_405_lists_every_method_of_the_path(api, method, path, allowed):
     assert response.headers["allow"] == allowed
     if method != "HEAD":
         assert_problem(response, 405, "method_not_allowed")
+
+
+async def test_a_literal_path_is_not_taken_for_an_id_of_its_templated_sibling(api):
+    response = await api.patch("/api/v1/deals/stage-metrics", json={"title": "x"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert_problem(await api.get("/api/v1/deals/not-a-uuid"), 422, "validation_error", "deal_id")

@@ -111,7 +111,10 @@ class CalculationStatusChange(BaseModel):
             "examples": [
                 {"status": "ready"},
                 {"status": "confirmed", "policy_id": "0b7e1c52-3f4a-4d7e-9f0a-2c1b5e8d7a61"},
-            ]
+            ],
+            # policy_id only with `confirmed`, as _only_when_confirming checks.
+            "if": {"properties": {"status": {"not": {"const": "confirmed"}}}, "required": ["status"]},
+            "then": {"properties": {"policy_id": {"type": "null"}}},
         },
     )
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, computed_field
 
 from crm.domain.deals.rules import FINAL_STATUSES, STAGE_OF_STATUS, DealStage, DealStatus
 from crm.domain.pagination import PageRequest
@@ -30,6 +30,19 @@ class ReviewPeriod(StrEnum):
         return None if self is ReviewPeriod.ALL else int(self.value[:-1])
 
 
+def _open(status: DealStatus) -> DealStatus:
+    if status in FINAL_STATUSES:
+        raise ValueError(f"a new deal cannot be {status}; it starts open")
+    return status
+
+
+OpenDealStatus = Annotated[
+    DealStatus,
+    AfterValidator(_open),
+    WithJsonSchema({"type": "string", "enum": [s.value for s in DealStatus if s not in FINAL_STATUSES]}),
+]
+
+
 class DealCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -47,7 +60,7 @@ class DealCreate(BaseModel):
     client_id: UUID
     title: Title
     description: LongText | None = None
-    status: DealStatus = Field(default=DealStatus.DRAFT, description="Initial status; won/lost not allowed.")
+    status: OpenDealStatus = Field(default=DealStatus.DRAFT, description="Initial status; won/lost not allowed.")
     next_review_at: Day
     owner_id: UUID | None = None
 

@@ -112,7 +112,7 @@ class Payment(Record):
 class IncomeCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"amount": "400.00", "category": "premium", "posted_at": "2027-01-15"}]},
+        json_schema_extra={"examples": [{"amount": "400.00", "category": "premium", "posted_at": "2026-01-15"}]},
     )
 
     amount: LineAmount
@@ -125,7 +125,7 @@ class IncomeCreate(BaseModel):
 class ExpenseCreate(IncomeCreate):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"amount": "100.00", "category": "agent_fee", "posted_at": "2027-01-15"}]},
+        json_schema_extra={"examples": [{"amount": "100.00", "category": "agent_fee", "posted_at": "2026-01-15"}]},
     )
 
     category: ExpenseCategory  # type: ignore[assignment]

@@ -21,9 +21,11 @@ from pydantic.alias_generators import to_camel
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.tasks.rules import ReminderChannel, TaskPriority, TaskStatus
-from crm.domain.types import Instant, LongText, Text, Title, unstorable_text
+from crm.domain.types import Instant, JsonObjectSchema, LongText, Text, Title, unstorable_text
 from crm.domain.versioning import PatchBody
 
+# Examples of times that must be in the future: valid whenever the document is read.
+FAR_FUTURE = "2999-12-01T09:00:00+03:00"
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 16
 LINK_FIELDS = ("deal_id", "client_id", "policy_id", "payment_id")
@@ -62,7 +64,11 @@ def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Moment = Instant
-JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_storable_json),
+    JsonObjectSchema(f"Free-form JSON object, at most {JSON_MAX_DEPTH} levels deep and {JSON_MAX_BYTES} bytes."),
+]
 Reason = Annotated[str, Text(max_length=2000, blank=False)]
 
 # The old API took camelCase (`assigneeId`, `dueAt`, …) and `subject` for the title: both spellings
@@ -134,14 +140,14 @@ class TaskUpdate(PatchBody):
 
 
 class TaskSchedule(BaseModel):
-    model_config = ConfigDict(**_INPUT, json_schema_extra={"examples": [{"scheduled_for": "2026-12-01T09:00:00Z"}]})
+    model_config = ConfigDict(**_INPUT, json_schema_extra={"examples": [{"scheduled_for": FAR_FUTURE}]})
 
     scheduled_for: Moment = Field(description="In the future; the task becomes `pending` then.")
 
 
 class TaskReminderCreate(BaseModel):
     model_config = ConfigDict(
-        **_INPUT, json_schema_extra={"examples": [{"remind_at": "2026-12-01T08:30:00Z", "channel": "telegram"}]}
+        **_INPUT, json_schema_extra={"examples": [{"remind_at": FAR_FUTURE, "channel": "telegram"}]}
     )
 
     remind_at: Moment = Field(description="In the future.")
