@@ -67,7 +67,10 @@ Moment = Instant
 JsonObject = Annotated[
     dict[str, Any],
     AfterValidator(_storable_json),
-    JsonObjectSchema(f"Free-form JSON object, at most {JSON_MAX_DEPTH} levels deep and {JSON_MAX_BYTES} bytes."),
+    JsonObjectSchema(
+        f"Free-form JSON object, at most {JSON_MAX_DEPTH} levels deep and {JSON_MAX_BYTES} bytes; like every "
+        "string of the API, its strings hold no NUL and no unpaired surrogate (I-JSON)."
+    ),
 ]
 Reason = Annotated[str, Text(max_length=2000, blank=False)]
 
