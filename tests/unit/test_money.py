@@ -68,7 +68,7 @@ _NUMBERS = (
 
 
 @pytest.mark.parametrize("name", sorted(AMOUNT_TYPES))
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(value=_NUMBERISH | _NUMBERS)
 @example(value=-0.0)
 @example(value=999999999999.99)
