@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import page_response, record_response
 from crm.domain.calculations.rules import CalculationStatus
 from crm.domain.calculations.schemas import (
     Calculation,
@@ -21,7 +20,7 @@ from crm.domain.calculations.schemas import (
     CalculationUpdate,
 )
 from crm.domain.pagination import Page, PageRequest
-from crm.domain.types import SearchTerm
+from crm.domain.types import Day, SearchTerm
 
 router = APIRouter(prefix="/api/v1/deals/{deal_id}/calculations", tags=["calculations"])
 
@@ -35,8 +34,8 @@ async def calculation_filter(
     insurance_company: Annotated[
         SearchTerm | None, Query(description="Part of the insurer's name, case-insensitive.")
     ] = None,
-    calculation_date_from: Annotated[date | None, Query(description="Inclusive.")] = None,
-    calculation_date_to: Annotated[date | None, Query(description="Inclusive.")] = None,
+    calculation_date_from: Annotated[Day | None, Query(description="Inclusive.")] = None,
+    calculation_date_to: Annotated[Day | None, Query(description="Inclusive.")] = None,
 ) -> CalculationFilter:
     return CalculationFilter(
         deal_id=deal_id,
@@ -73,7 +72,7 @@ async def create_calculation(
 )
 async def list_calculations(services: Services, query: Filter) -> Response:
     """Oldest first (`created_at`, then `id`); live calculations only."""
-    return json_response(await services.calculations.list(query))
+    return page_response(await services.calculations.list(query), services.cursors)
 
 
 @router.get(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import page_response, record_response
 from crm.domain.clients.schemas import Client, ClientCreate, ClientFilter, ClientStatus, ClientUpdate
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.types import SearchTerm
@@ -41,7 +41,7 @@ async def list_clients(
 ) -> Response:
     """Newest first; live clients only."""
     query = ClientFilter(search=search, status=status_, owner_id=owner_id, page=page)
-    return json_response(await services.clients.list(query))
+    return page_response(await services.clients.list(query), services.cursors)
 
 
 @router.get(

@@ -7,11 +7,13 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import WithJsonSchema
+from starlette.convertors import Convertor, register_url_convertor
 
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import page_response, record_response
 from crm.domain.deals.rules import STAGE_OF_STATUS, DealStage, DealStatus
 from crm.domain.deals.schemas import (
     NO_MANAGER,
@@ -28,6 +30,28 @@ from crm.domain.pagination import Page, PageRequest
 from crm.domain.types import SearchTerm
 
 router = APIRouter(prefix="/api/v1/deals", tags=["deals"])
+
+
+class DealIdSegment(Convertor[str]):
+    """``/deals/{deal_id}`` without ``/deals/stage-metrics``: that path is a resource of its own (GET only),
+    so ``PATCH /deals/stage-metrics`` is a 405 naming GET, not a deal id that fails validation. Any other
+    segment still reaches the route, which answers 422 for a malformed id as every route does."""
+
+    regex = "(?!stage-metrics$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("deal_id", DealIdSegment())
+
+# A manager filter value, as _managers reads it.
+ManagerRef = Annotated[
+    str, WithJsonSchema({"anyOf": [{"type": "string", "format": "uuid"}, {"type": "string", "const": NO_MANAGER}]})
+]
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
@@ -55,7 +79,7 @@ async def deal_filter(
     stage: Annotated[list[DealStage] | None, Query(description="Repeatable.")] = None,
     status_: Annotated[list[DealStatus] | None, Query(alias="status", description="Repeatable.")] = None,
     manager: Annotated[
-        list[str] | None,
+        list[ManagerRef] | None,
         Query(max_length=50, description=f"Owner ids, repeatable; `{NO_MANAGER}` for unassigned deals."),
     ] = None,
     client_id: UUID | None = None,
@@ -102,7 +126,7 @@ async def create_deal(body: DealCreate, caller: CurrentCaller, services: Service
 @router.get("", response_model=Page[Deal], responses=problem_responses(400, 422), summary="List deals")
 async def list_deals(services: Services, query: Filter) -> Response:
     """Ordered by `next_review_at`, then `updated_at`, then `id`; live deals only."""
-    return json_response(await services.deals.list(query))
+    return page_response(await services.deals.list(query), services.cursors)
 
 
 @router.get(
@@ -117,7 +141,7 @@ async def stage_metrics(services: Services, query: Filter) -> StageMetrics:
 
 
 @router.get(
-    "/{deal_id}",
+    "/{deal_id:deal_id}",
     response_model=Deal,
     responses={**problem_responses(404, 422), 304: {"description": "Not modified"}},
     summary="Get a deal",
@@ -128,7 +152,7 @@ async def get_deal(deal_id: UUID, services: Services, if_none_match: IfNoneMatch
 
 
 @router.patch(
-    "/{deal_id}",
+    "/{deal_id:deal_id}",
     response_model=Deal,
     responses=problem_responses(400, 404, 409, 412, 422),
     summary="Change some fields of a deal",
@@ -162,10 +186,10 @@ async def change_stage(
 
 
 @router.delete(
-    "/{deal_id}",
+    "/{deal_id:deal_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(404, 412, 422),
-    summary="Soft-delete a deal",
+    responses=problem_responses(404, 409, 412, 422),
+    summary="Soft-delete a deal (refused while it has live policies)",
 )
 async def delete_deal(deal_id: UUID, caller: CurrentCaller, services: Services, if_match: ExpectedVersion) -> Response:
     await services.deals.delete(deal_id, caller, if_match=if_match)

@@ -13,6 +13,7 @@ from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from crm.api.cursors import CursorSigner
 from crm.api.errors import ReplayResponse
 from crm.api.responses import post_response
 from crm.domain.calculations.service import CalculationService
@@ -54,6 +55,7 @@ class ApiServices:
     clock: Clock
     deal_stream: DealEventFeed
     stream_heartbeat: float
+    cursors: CursorSigner
 
 
 async def get_services(request: Request) -> ApiServices:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -9,8 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm.api.etags import etag_of
+from crm.api.methods import allowed_methods
 from crm.api.problems import problem_response
 from crm.domain.errors import DomainError, PreconditionFailed
 
@@ -43,21 +47,88 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def install_error_handlers(app: FastAPI) -> None:
+Translate = Callable[[BaseException], DomainError | None]
+
+
+def _no_translation(_: BaseException) -> DomainError | None:
+    return None
+
+
+def domain_problem(exc: DomainError, path: str) -> Response:
+    headers = None
+    if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
+        headers = {"ETag": etag_of(exc.current_version)}
+    return problem_response(
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        instance=path,
+        errors=[{"field": e.field, "message": e.message} for e in exc.errors],
+        headers=headers,
+    )
+
+
+def internal_error_problem(path: str) -> Response:
+    return problem_response(
+        status=500,
+        code="internal_error",
+        title="Internal server error",
+        detail="The service failed to answer; the error was logged.",
+        instance=path,
+    )
+
+
+class UnexpectedErrors:
+    """Answers what a route let escape: the domain error it stands for (``translate``, e.g. a database data
+    exception is the request's fault), else a 500 problem.
+
+    It sits inside the other middleware, so the answer still passes CorrelationIdMiddleware (and carries
+    ``X-Request-ID``), and it does not re-raise: Starlette's own last-resort handler re-raises after answering,
+    which makes the server drop the keep-alive connection. Once an answer has started, nothing can be said
+    any more, and the error goes on to the server.
+    """
+
+    def __init__(self, app: ASGIApp, translate: Translate = _no_translation) -> None:
+        self.app = app
+        self.translate = translate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            if started:
+                raise
+            path = scope.get("path", "")
+            domain_error = self.translate(exc)
+            if domain_error is not None:
+                log.warning("database refused the request's data", path=path, error=repr(exc))
+                response = domain_problem(domain_error, path)
+            else:
+                log.exception("unhandled error", path=path, method=scope.get("method"))
+                response = internal_error_problem(path)
+            await response(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI, translate: Translate = _no_translation) -> None:
+    """Problem answers for every error; ``translate`` names the domain error an infrastructure error stands
+    for (the composition root passes the database's), so that no bad input ends in a 500."""
+    # Innermost of the middleware, whenever the others are added: see UnexpectedErrors.
+    app.user_middleware.append(Middleware(UnexpectedErrors, translate=translate))
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        headers = None
-        if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
-            headers = {"ETag": etag_of(exc.current_version)}
-        return problem_response(
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            errors=[{"field": e.field, "message": e.message} for e in exc.errors],
-            headers=headers,
-        )
+        return domain_problem(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -75,13 +146,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request.scope))
         return problem_response(
             status=exc.status_code,
             code=codes.get(exc.status_code, f"http_{exc.status_code}"),
             title=str(exc.detail) if exc.status_code != 404 else "Not found",
             detail=str(exc.detail),
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(ReplayResponse)
@@ -90,11 +164,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        # Last resort, for an error raised by a middleware itself (UnexpectedErrors answers the rest).
         log.exception("unhandled error", path=request.url.path, method=request.method)
-        return problem_response(
-            status=500,
-            code="internal_error",
-            title="Internal server error",
-            detail="The service failed to answer; the error was logged.",
-            instance=request.url.path,
-        )
+        return internal_error_problem(request.url.path)

@@ -11,6 +11,19 @@ from crm.api.deps import Services
 
 router = APIRouter(tags=["system"])
 
+READINESS = {
+    "type": "object",
+    "required": ["status", "components"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "not_ready"]},
+        "components": {
+            "type": "object",
+            "description": "Each component's state: `ok`, and `required: false` for one that is only reported.",
+            "additionalProperties": {"type": "object"},
+        },
+    },
+}
+
 
 @router.get("/healthz", summary="The process is alive")
 async def healthz() -> dict[str, str]:
@@ -20,7 +33,13 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Ready to serve: database reachable and at the migration head; broker and Redis reported",
-    responses={503: {"description": "Not ready; the body says which component failed"}},
+    responses={
+        200: {"content": {"application/json": {"schema": READINESS}}},
+        503: {
+            "description": "Not ready; the body says which component failed",
+            "content": {"application/json": {"schema": READINESS}},
+        },
+    },
 )
 async def readyz(services: Services) -> JSONResponse:
     components = await services.readiness.check()

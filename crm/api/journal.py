@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response, status
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response
+from crm.api.responses import page_response
 from crm.domain.journal.schemas import JournalEntry, JournalEntryCreate, JournalFilter
 from crm.domain.pagination import Page, PageRequest
 
@@ -28,7 +28,7 @@ async def list_journal(
     deal_id: UUID, services: Services, page: Annotated[PageRequest, Depends(page_request)]
 ) -> Response:
     """Oldest first (`created_at`, then `id`)."""
-    return json_response(await services.journal.list(JournalFilter(deal_id=deal_id, page=page)))
+    return page_response(await services.journal.list(JournalFilter(deal_id=deal_id, page=page)), services.cursors)
 
 
 @router.post(

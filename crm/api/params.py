@@ -6,16 +6,25 @@ from typing import Annotated
 
 from fastapi import Header, Query
 
+from crm.api.deps import Services
 from crm.api.etags import parse_if_match
 from crm.domain.pagination import DEFAULT_LIMIT, PageRequest
 
 
 async def page_request(
+    services: Services,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=1000, description="`next_cursor` of the previous page, as given (400 `invalid_cursor` if not)."
+        ),
+    ] = None,
     with_total: Annotated[bool, Query(description="Also count all matching records.")] = False,
 ) -> PageRequest:
-    return PageRequest(limit=limit, cursor=cursor, with_total=with_total)
+    # The signature is checked here, before the repository decodes anything of the cursor.
+    unsigned = None if cursor is None else services.cursors.verify(cursor)
+    return PageRequest(limit=limit, cursor=unsigned, with_total=with_total)
 
 
 async def expected_version(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import page_response, record_response
 from crm.domain.errors import FieldProblem, RuleViolation
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.payments.schemas import (
@@ -24,6 +24,7 @@ from crm.domain.payments.schemas import (
     PaymentLine,
     PaymentUpdate,
 )
+from crm.domain.types import WHITESPACE
 
 PREFIX = "/api/v1/deals/{deal_id}/policies/{policy_id}/payments"
 router = APIRouter(prefix=PREFIX, tags=["payments"])
@@ -31,6 +32,9 @@ router = APIRouter(prefix=PREFIX, tags=["payments"])
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 Paging = Annotated[PageRequest, Depends(page_request)]
 EMBEDDABLE = ("incomes", "expenses")
+# What _includes accepts: comma-separated, each part trimmed (str.strip's whitespace), empty parts ignored.
+_PART = rf"[{WHITESPACE}]*(incomes|expenses)?[{WHITESPACE}]*"
+INCLUDE_PATTERN = rf"^{_PART}(,{_PART})*$"
 
 
 def _includes(include: str | None) -> set[str]:
@@ -51,7 +55,8 @@ async def list_payments(
     services: Services,
     page: Paging,
     include: Annotated[
-        str | None, Query(max_length=100, description="`incomes`, `expenses` or both, comma-separated.")
+        str | None,
+        Query(max_length=100, pattern=INCLUDE_PATTERN, description="`incomes`, `expenses` or both, comma-separated."),
     ] = None,
 ) -> Response:
     """In `sequence` order; live payments only."""
@@ -63,7 +68,7 @@ async def list_payments(
         include_expenses="expenses" in wanted,
         page=page,
     )
-    return json_response(await services.payments.list(query))
+    return page_response(await services.payments.list(query), services.cursors)
 
 
 @router.post(
@@ -176,7 +181,7 @@ async def reopen_payment(
 async def payment_history(
     deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, page: Paging
 ) -> Response:
-    return json_response(await services.payment_lines.history(deal_id, policy_id, payment_id, page))
+    return page_response(await services.payment_lines.history(deal_id, policy_id, payment_id, page), services.cursors)
 
 
 def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model: type[IncomeUpdate]) -> None:
@@ -186,7 +191,9 @@ def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model:
     async def list_lines(
         deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, page: Paging
     ) -> Response:
-        return json_response(await services.payment_lines.list(kind, deal_id, policy_id, payment_id, page))
+        return page_response(
+            await services.payment_lines.list(kind, deal_id, policy_id, payment_id, page), services.cursors
+        )
 
     async def create_line(
         deal_id: UUID,

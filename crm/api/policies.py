@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -11,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import page_response, record_response
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import DocumentLinkCreate, PolicyDocument
 from crm.domain.policies.schemas import Policy, PolicyCreate, PolicyFilter, PolicyStatus, PolicyUpdate
-from crm.domain.types import SearchTerm
+from crm.domain.types import Day, SearchTerm
 
 router = APIRouter(prefix="/api/v1/policies", tags=["policies"])
 
@@ -45,7 +44,7 @@ async def list_policies(
     client_id: UUID | None = None,
     status_: Annotated[list[PolicyStatus] | None, Query(alias="status", description="Repeatable.")] = None,
     expiring_before: Annotated[
-        date | None, Query(description="Only policies whose `effective_to` is earlier than this day.")
+        Day | None, Query(description="Only policies whose `effective_to` is earlier than this day.")
     ] = None,
     search: Annotated[SearchTerm | None, Query(description="Part of the policy number.")] = None,
 ) -> Response:
@@ -58,7 +57,7 @@ async def list_policies(
         search=search,
         page=page,
     )
-    return json_response(await services.policies.list(query))
+    return page_response(await services.policies.list(query), services.cursors)
 
 
 @router.get(
@@ -92,8 +91,8 @@ async def update_policy(
 @router.delete(
     "/{policy_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(404, 412, 422),
-    summary="Soft-delete a policy",
+    responses=problem_responses(404, 409, 412, 422),
+    summary="Soft-delete a policy (refused while it has live payments)",
 )
 async def delete_policy(
     policy_id: UUID, caller: CurrentCaller, services: Services, if_match: ExpectedVersion
@@ -120,7 +119,7 @@ async def restore_policy(policy_id: UUID, caller: CurrentCaller, services: Servi
 )
 async def list_policy_documents(policy_id: UUID, services: Services, page: Paging) -> Response:
     """Oldest link first."""
-    return json_response(await services.policy_documents.list(policy_id, page))
+    return page_response(await services.policy_documents.list(policy_id, page), services.cursors)
 
 
 @router.post(

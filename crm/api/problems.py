@@ -52,8 +52,12 @@ def problem_response(
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries documenting problem answers."""
+    """OpenAPI ``responses`` entries for the problem answers a route gives beyond those its dependencies give
+    (``crm.api.openapi`` adds those, the ``Problem`` schema and the descriptions)."""
     return {
-        status: {"model": Problem, "content": {PROBLEM_CONTENT_TYPE: {}}, "description": "Problem details"}
+        status: {
+            "description": "Problem details",
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
         for status in statuses
     }

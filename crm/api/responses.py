@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from crm.api.cursors import CursorSigner
 from crm.api.etags import etag_of, matches_none
+from crm.domain.pagination import Page
 from crm.domain.records import Record
 
 
@@ -40,3 +44,10 @@ def post_response(result: BaseModel, *, status_code: int, path: str) -> Response
         return json_response(result, status_code=status_code)
     location = f"{path}/{result.id}" if status_code == 201 else None
     return record_response(result, status_code=status_code, location=location)
+
+
+def page_response(page: Page[Any], cursors: CursorSigner) -> Response:
+    """A page of a list, its ``next_cursor`` signed so that only cursors this service issued come back."""
+    if page.next_cursor is not None:
+        page = page.model_copy(update={"next_cursor": cursors.sign(page.next_cursor)})
+    return json_response(page)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, record_response
+from crm.api.responses import page_response, record_response
 from crm.domain.errors import FieldProblem, RuleViolation
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.tasks.rules import TaskPriority, TaskStatus
@@ -96,7 +96,7 @@ async def create_task(body: TaskCreate, caller: CurrentCaller, services: Service
 @router.get("", response_model=Page[Task], responses=problem_responses(400, 422), summary="List tasks")
 async def list_tasks(services: Services, query: Annotated[TaskFilter, Depends(task_filter)]) -> Response:
     """Ordered by `due_at` (tasks without one last), then `created_at`, then `id`."""
-    return json_response(await services.tasks.list(query))
+    return page_response(await services.tasks.list(query), services.cursors)
 
 
 @router.get(

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm.domain.money import parse_currency
@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     )
     documents_timeout: float = Field(default=3.0, gt=0, le=60, description="Seconds per call to Documents.")
     idempotency_key_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    cursor_secret: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Key list cursors are signed with. Unset: a random key kept in the database (crm.service_keys).",
+    )
     access_log: bool = Field(default=True, description="Log one line per HTTP request.")
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="Log lines as JSON instead of console text.")

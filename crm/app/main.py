@@ -13,8 +13,9 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
 from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
+from crm.api.conventions import install_http_conventions
+from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
-from crm.api.errors import install_error_handlers
 from crm.app.config import Settings
 from crm.app.events import EventDelivery
 from crm.app.permissions import permission_queue as build_permission_queue
@@ -34,6 +35,7 @@ from crm.domain.tasks.service import TaskService
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deals import PgDealReader
+from crm.infrastructure.db.errors import translate as translate_database_error
 from crm.infrastructure.db.journal import PgJournalReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
 from crm.infrastructure.db.payments import PgPaymentReader
@@ -41,6 +43,7 @@ from crm.infrastructure.db.permissions import PgPermissionSyncReader
 from crm.infrastructure.db.policies import PgPolicyReader
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.readiness import DatabaseReadiness
+from crm.infrastructure.db.service_keys import CURSOR_KEY, shared_key
 from crm.infrastructure.db.tasks import PgTaskReader
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
 from crm.infrastructure.permissions_queue import UnconfiguredPermissionQueue
@@ -84,11 +87,20 @@ class Readiness:
         return {**await self._database.check(), **await self._events.check()}
 
 
+async def cursor_signing_key(pool: asyncpg.Pool, settings: Settings) -> bytes:
+    """``CRM_CURSOR_SECRET``, else the key kept in the database: every crm-api process must sign alike."""
+    if settings.cursor_secret is not None:
+        return settings.cursor_secret.get_secret_value().encode()
+    return await shared_key(pool, CURSOR_KEY)
+
+
 def build_services(
     app: Wiring,
     events: EventDelivery,
     documents_http: httpx.AsyncClient | None = None,
     permission_queue: PermissionQueue | None = None,
+    *,
+    cursor_key: bytes,
 ) -> ApiServices:
     pool, clock, uow = app.pool, app.clock, app.uow
     # Without a Documents service configured, policy document links are accepted unchecked.
@@ -114,6 +126,7 @@ def build_services(
         clock=clock,
         deal_stream=events.stream,
         stream_heartbeat=app.settings.stream_heartbeat_seconds,
+        cursors=CursorSigner(cursor_key),
     )
 
 
@@ -142,7 +155,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ensure_migrated(pool)
             events = EventDelivery(settings, pool)
             app.state.events = events
-            app.state.services = build_services(Wiring.of(pool, settings), events, documents_http, permission_queue)
+            cursor_key = await cursor_signing_key(pool, settings)
+            app.state.services = build_services(
+                Wiring.of(pool, settings), events, documents_http, permission_queue, cursor_key=cursor_key
+            )
             await events.start()
             stack.push_async_callback(events.stop)
             # Start-up leaves ~120 k long-lived objects (Alembic and SQLAlchemy for the migration check);
@@ -171,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    install_error_handlers(app)
+    install_http_conventions(app, translate=translate_database_error)
     app.include_router(health.router)
     app.include_router(clients.router)
     app.include_router(deals.router)

@@ -42,6 +42,15 @@ class RuleViolation(DomainError):
     title = "Unprocessable entity"
 
 
+class UnstorableValue(DomainError):
+    """A value passed validation but the database refused it (a data exception): the request is at fault, so
+    it is a 422, never a 500. Input types are meant to refuse such values first; this is the backstop."""
+
+    status = 422
+    code = "invalid_value"
+    title = "Value cannot be stored"
+
+
 class PreconditionFailed(DomainError):
     status = 412
     code = "precondition_failed"

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -45,18 +45,39 @@ def _encode_value(value: _Scalar) -> Any:
     return value
 
 
+# Sort keys are timestamptz, date, uuid and integer columns (bigint at most).
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
 def _decode_value(value: Any) -> _Scalar:
     if isinstance(value, dict) and len(value) == 1:
         ((tag, raw),) = value.items()
         if tag == "t":
-            return datetime.fromisoformat(raw)
+            return _instant(raw)
         if tag == "d":
             return date.fromisoformat(raw)
         if tag == "u":
             return UUID(raw)
+    if isinstance(value, bool):
+        raise ValueError("unexpected cursor value")
+    if isinstance(value, int) and not _INT_MIN <= value <= _INT_MAX:
+        raise ValueError("integer out of range")
     if value is None or isinstance(value, str | int):
         return value
     raise ValueError("unexpected cursor value")
+
+
+def _instant(raw: str) -> datetime:
+    """An aware datetime the database can be sent: asyncpg converts it to UTC first, and an offset can push
+    an instant at either end of years 1-9999 out of them (``0001-01-01T00:00:00+14:00``)."""
+    instant = datetime.fromisoformat(raw)
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError("naive datetime")
+    try:
+        instant.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("datetime out of range") from exc
+    return instant
 
 
 def encode_cursor(kind: str, key: tuple[_Scalar, ...]) -> str:
@@ -73,10 +94,10 @@ def decode_cursor(kind: str, cursor: str, types: tuple[type, ...]) -> tuple[Any,
         if issued_for != kind or not isinstance(values, list) or len(values) != len(types):
             raise InvalidCursor()
         key = tuple(_decode_value(v) for v in values)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError, binascii.Error) as exc:
         raise InvalidCursor() from exc
     for value, expected in zip(key, types, strict=True):
-        # A datetime is a date too; the exact type keeps a crafted cursor from reaching SQL.
-        if type(value) is not expected or (isinstance(value, datetime) and value.tzinfo is None):
+        # A datetime is a date too, and a bool an int; the exact type keeps a crafted cursor from reaching SQL.
+        if type(value) is not expected:
             raise InvalidCursor()
     return key

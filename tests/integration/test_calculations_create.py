@@ -101,7 +101,7 @@ async def test_create_in_deleted_deal_is_404(api):
         ({"calculation_date": 2**40}, "calculation_date"),
         ({"validity_period": {"start": day(10), "end": day(9)}}, "validity_period"),
         ({"validity_period": {"start": "soon", "end": day(9)}}, "validity_period.start"),
-        ({"validity_period": {"start": day(1), "end": "9999-12-31"}}, "validity_period"),
+        ({"validity_period": {"start": day(1), "end": "9999-12-31"}}, "validity_period.end"),
         ({"validity_period": {"start": day(1), "until": day(9)}}, "validity_period.until"),
         ({"validity_period": "2026-01-01/2026-12-31"}, "validity_period"),
         ({"files": "a.pdf"}, "files"),

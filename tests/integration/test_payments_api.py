@@ -287,7 +287,7 @@ async def test_payment_changes_emit_updated_with_totals(api, db):
 async def test_unknown_include_is_a_field_error(api):
     policy = await make_policy(api)
     response = await api.get(payments_url(policy), params={"include": "incomes,notes"})
-    assert_problem(response, 422, "rule_violation", "include")
+    assert_problem(response, 422, "validation_error", "include")  # the pattern the document states
 
 
 async def test_idempotent_payment_creation(api, db):

@@ -67,3 +67,39 @@ def test_a_derived_state_is_part_of_the_etag_but_not_of_the_version():
     assert etag_of(3, "overdue") == '"3-overdue"'
     assert parse_if_match('"3-overdue"') == 3
     assert not matches_none('"3-scheduled"', etag_of(3, "overdue"))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        # Valid Python, but asyncpg converts to UTC first: year 0 and year 10000 cannot be sent.
+        [{"d": "2026-01-01"}, {"t": "0001-01-01T00:00:00+14:00"}, {"u": str(uuid.uuid4())}],
+        [{"d": "2026-01-01"}, {"t": "9999-12-31T23:59:59-14:00"}, {"u": str(uuid.uuid4())}],
+        [{"d": "2026-01-01"}, {"t": 1}, {"u": 7}],
+        [{"d": 20260101}, {"t": "2026-01-01T00:00:00+00:00"}, {"u": str(uuid.uuid4())}],
+    ],
+)
+def test_a_well_typed_cursor_the_database_cannot_take_is_refused(values):
+    with pytest.raises(InvalidCursor):
+        decode_cursor("deals", _forge(["deals", values]), TYPES)
+
+
+@pytest.mark.parametrize("number", [2**63, -(2**63) - 1, 10**30, True])
+def test_a_cursor_integer_must_fit_a_bigint(number):
+    with pytest.raises(InvalidCursor):
+        decode_cursor("payment_history", _forge(["payment_history", [number]]), (int,))
+
+
+def test_a_signed_cursor_verifies_only_under_its_own_key():
+    from crm.api.cursors import CursorSigner
+
+    signer = CursorSigner(b"k" * 32)
+    cursor = encode_cursor("deals", KEY)
+    signed = signer.sign(cursor)
+    assert signer.verify(signed) == cursor
+    assert set(signed) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+    for forged in (cursor, signed[:-1] + ("A" if signed[-1] != "A" else "B"), "." + signed.rpartition(".")[2], ""):
+        with pytest.raises(InvalidCursor):
+            signer.verify(forged)
+    with pytest.raises(InvalidCursor):
+        CursorSigner(b"x" * 32).verify(signed)

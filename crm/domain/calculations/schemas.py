@@ -11,7 +11,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -21,19 +20,15 @@ from crm.domain.calculations.rules import CalculationStatus
 from crm.domain.money import Amount, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import Name, NoNul, SearchTerm, Stripped
+from crm.domain.types import Day, Name, SearchTerm, Text
+from crm.domain.versioning import PatchBody
 
 MAX_FILES = 50
 
 
-FileRef = Annotated[
-    str,
-    Stripped,
-    StringConstraints(min_length=1, max_length=1024),
-    NoNul,
-]
+FileRef = Annotated[str, Text(max_length=1024, blank=False)]
 Files = Annotated[list[FileRef], Field(max_length=MAX_FILES, description=f"File references, at most {MAX_FILES}.")]
-Comments = Annotated[str, StringConstraints(max_length=5000), NoNul]
+Comments = Annotated[str, Text(max_length=5000, strip=False)]
 
 
 class ValidityPeriod(BaseModel):
@@ -41,16 +36,13 @@ class ValidityPeriod(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: date | None = None
-    end: date | None = None
+    start: Day | None = None
+    end: Day | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> ValidityPeriod:
         if self.start is not None and self.end is not None and self.end < self.start:
             raise ValueError("end must not be before start")
-        # Stored half-open as [start, end + 1 day); the day after date.max does not exist.
-        if self.end == date.max:
-            raise ValueError(f"end must be before {date.max.isoformat()}")
         return self
 
     @property
@@ -87,14 +79,14 @@ class CalculationCreate(BaseModel):
     program_name: Name | None = None
     premium_amount: NonNegativeAmount | None = None
     coverage_sum: NonNegativeAmount | None = None
-    calculation_date: date
+    calculation_date: Day
     validity_period: Period | None = None
     files: Files = Field(default_factory=list)
     comments: Comments | None = None
     owner_id: UUID | None = None
 
 
-class CalculationUpdate(BaseModel):
+class CalculationUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"premium_amount": "119000.00"}]})
@@ -103,7 +95,7 @@ class CalculationUpdate(BaseModel):
     program_name: Name | None = None
     premium_amount: NonNegativeAmount | None = None
     coverage_sum: NonNegativeAmount | None = None
-    calculation_date: date | None = None
+    calculation_date: Day | None = None
     validity_period: Period | None = None
     files: Files | None = None
     comments: Comments | None = None
@@ -119,7 +111,10 @@ class CalculationStatusChange(BaseModel):
             "examples": [
                 {"status": "ready"},
                 {"status": "confirmed", "policy_id": "0b7e1c52-3f4a-4d7e-9f0a-2c1b5e8d7a61"},
-            ]
+            ],
+            # policy_id only with `confirmed`, as _only_when_confirming checks.
+            "if": {"properties": {"status": {"not": {"const": "confirmed"}}}, "required": ["status"]},
+            "then": {"properties": {"policy_id": {"type": "null"}}},
         },
     )
 

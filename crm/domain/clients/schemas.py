@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.types import Email, Name, Phone, SearchTerm
+from crm.domain.versioning import PatchBody
 
 
 class ClientStatus(StrEnum):
@@ -34,7 +35,7 @@ class ClientCreate(BaseModel):
     owner_id: UUID | None = Field(default=None, description="Responsible user; null = unassigned.")
 
 
-class ClientUpdate(BaseModel):
+class ClientUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "inactive"}]})

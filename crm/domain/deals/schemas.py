@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, computed_field
 
 from crm.domain.deals.rules import FINAL_STATUSES, STAGE_OF_STATUS, DealStage, DealStatus
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import LongText, SearchTerm, Title
+from crm.domain.types import Day, LongText, SearchTerm, Title
+from crm.domain.versioning import PatchBody
 
 NO_MANAGER = "__NO_MANAGER__"
 
@@ -27,6 +28,19 @@ class ReviewPeriod(StrEnum):
     @property
     def days(self) -> int | None:
         return None if self is ReviewPeriod.ALL else int(self.value[:-1])
+
+
+def _open(status: DealStatus) -> DealStatus:
+    if status in FINAL_STATUSES:
+        raise ValueError(f"a new deal cannot be {status}; it starts open")
+    return status
+
+
+OpenDealStatus = Annotated[
+    DealStatus,
+    AfterValidator(_open),
+    WithJsonSchema({"type": "string", "enum": [s.value for s in DealStatus if s not in FINAL_STATUSES]}),
+]
 
 
 class DealCreate(BaseModel):
@@ -46,12 +60,12 @@ class DealCreate(BaseModel):
     client_id: UUID
     title: Title
     description: LongText | None = None
-    status: DealStatus = Field(default=DealStatus.DRAFT, description="Initial status; won/lost not allowed.")
-    next_review_at: date
+    status: OpenDealStatus = Field(default=DealStatus.DRAFT, description="Initial status; won/lost not allowed.")
+    next_review_at: Day
     owner_id: UUID | None = None
 
 
-class DealUpdate(BaseModel):
+class DealUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"next_review_at": "2026-12-15"}]})
@@ -60,7 +74,7 @@ class DealUpdate(BaseModel):
     title: Title | None = None
     description: LongText | None = None
     status: DealStatus | None = None
-    next_review_at: date | None = None
+    next_review_at: Day | None = None
     owner_id: UUID | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"client_id", "title", "status", "next_review_at"})

@@ -6,18 +6,13 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm.domain.pagination import PageRequest
-from crm.domain.types import NoNul, Stripped
+from crm.domain.types import Text
 
 # Surrounding blank lines are dropped, so a body of only whitespace is empty and refused.
-JournalBody = Annotated[
-    str,
-    Stripped,
-    StringConstraints(min_length=1, max_length=5000),
-    NoNul,
-]
+JournalBody = Annotated[str, Text(max_length=5000, blank=False)]
 
 
 class JournalEntryCreate(BaseModel):

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from crm.domain.money import Amount, Currency, PositiveAmount
+from crm.domain.money import Amount, Currency, NonZeroAmount, PositiveAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import NoNul, Stripped
+from crm.domain.types import Day, Text
+from crm.domain.versioning import PatchBody
 
 
 class PaymentStatus(StrEnum):
@@ -45,15 +45,9 @@ class ExpenseCategory(StrEnum):
 LineKind = Literal["income", "expense"]
 
 
-def _not_zero(amount: Decimal) -> Decimal:
-    if amount == 0:
-        raise ValueError("must not be 0; a negative amount is a correction (refund, write-off) with a note")
-    return amount
-
-
-Text = Annotated[str, Stripped, StringConstraints(max_length=2000), NoNul]
+Note = Annotated[str, Text(max_length=2000)]
 PlannedAmount = PositiveAmount
-LineAmount = Annotated[Amount, AfterValidator(_not_zero)]
+LineAmount = NonZeroAmount
 
 
 class PaymentCreate(BaseModel):
@@ -64,23 +58,23 @@ class PaymentCreate(BaseModel):
         },
     )
 
-    planned_date: date
+    planned_date: Day
     planned_amount: PlannedAmount
     currency: Currency | None = Field(default=None, description="ISO 4217; the policy's currency when absent.")
-    actual_date: date | None = Field(default=None, description="Not before `planned_date`, not after today.")
-    comment: Text | None = None
+    actual_date: Day | None = Field(default=None, description="Not before `planned_date`, not after today.")
+    comment: Note | None = None
 
 
-class PaymentUpdate(BaseModel):
+class PaymentUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"actual_date": "2027-01-16"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"planned_amount": "1200.00"}]})
 
-    planned_date: date | None = None
+    planned_date: Day | None = None
     planned_amount: PlannedAmount | None = None
     currency: Currency | None = None
-    actual_date: date | None = None
-    comment: Text | None = None
+    actual_date: Day | None = None
+    comment: Note | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"planned_date", "planned_amount", "currency"})
 
@@ -121,33 +115,33 @@ class Payment(Record):
 class IncomeCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"amount": "400.00", "category": "premium", "posted_at": "2027-01-15"}]},
+        json_schema_extra={"examples": [{"amount": "400.00", "category": "premium", "posted_at": "2026-01-15"}]},
     )
 
     amount: LineAmount
     currency: Currency | None = Field(default=None, description="Must be the payment's; the payment's when absent.")
     category: IncomeCategory
-    posted_at: date = Field(description="Not after today.")
-    note: Text | None = Field(default=None, description="Required when the amount is negative.")
+    posted_at: Day = Field(description="Not after today.")
+    note: Note | None = Field(default=None, description="Required when the amount is negative.")
 
 
 class ExpenseCreate(IncomeCreate):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"amount": "100.00", "category": "agent_fee", "posted_at": "2027-01-15"}]},
+        json_schema_extra={"examples": [{"amount": "100.00", "category": "agent_fee", "posted_at": "2026-01-15"}]},
     )
 
     category: ExpenseCategory  # type: ignore[assignment]
 
 
-class IncomeUpdate(BaseModel):
+class IncomeUpdate(PatchBody):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": "450.00"}]})
 
     amount: LineAmount | None = None
     currency: Currency | None = None
     category: IncomeCategory | None = None
-    posted_at: date | None = None
-    note: Text | None = None
+    posted_at: Day | None = None
+    note: Note | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"amount", "currency", "category", "posted_at"})
 

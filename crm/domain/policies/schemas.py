@@ -7,12 +7,13 @@ from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm.domain.money import Amount, Currency, NonNegativeAmount
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
-from crm.domain.types import NoNul, SearchTerm, Stripped
+from crm.domain.types import Day, SearchTerm, Text
+from crm.domain.versioning import PatchBody
 
 
 class PolicyStatus(StrEnum):
@@ -24,12 +25,7 @@ class PolicyStatus(StrEnum):
     CLOSED = "closed"
 
 
-PolicyNumber = Annotated[
-    str,
-    Stripped,
-    StringConstraints(min_length=1, max_length=64),
-    NoNul,
-]
+PolicyNumber = Annotated[str, Text(max_length=64, blank=False)]
 Premium = NonNegativeAmount
 
 
@@ -58,13 +54,13 @@ class PolicyCreate(BaseModel):
     status: PolicyStatus = PolicyStatus.DRAFT
     premium: Premium | None = Field(default=None, description="Required unless the policy is a draft.")
     currency: Currency | None = Field(default=None, description="ISO 4217; the service default when absent.")
-    effective_from: date | None = Field(default=None, description="First day of cover; required unless a draft.")
-    effective_to: date | None = Field(
+    effective_from: Day | None = Field(default=None, description="First day of cover; required unless a draft.")
+    effective_to: Day | None = Field(
         default=None, description="Last day of cover; not before `effective_from`; required unless a draft."
     )
 
 
-class PolicyUpdate(BaseModel):
+class PolicyUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "active"}]})
@@ -76,8 +72,8 @@ class PolicyUpdate(BaseModel):
     status: PolicyStatus | None = None
     premium: Premium | None = None
     currency: Currency | None = None
-    effective_from: date | None = None
-    effective_to: date | None = None
+    effective_from: Day | None = None
+    effective_to: Day | None = None
 
     # premium and the cover dates may be cleared while the policy is a draft.
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"policy_number", "client_id", "deal_id", "status", "currency"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
@@ -13,34 +12,28 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     AliasGenerator,
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
 )
 from pydantic.alias_generators import to_camel
 
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
 from crm.domain.tasks.rules import ReminderChannel, TaskPriority, TaskStatus
-from crm.domain.types import LongText, NoNul, Stripped, Title
+from crm.domain.types import Day, Instant, JsonObjectSchema, LongText, Text, Title, unstorable_text
+from crm.domain.versioning import PatchBody
 
+# Examples of times that must be in the future: valid whenever the document is read.
+FAR_FUTURE = "2999-12-01T09:00:00+03:00"
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 16
 LINK_FIELDS = ("deal_id", "client_id", "policy_id", "payment_id")
 
 
-def _date_time_text(value: object) -> object:
-    # Pydantic would read a bare number as a Unix timestamp; the contract's times are ISO 8601 strings.
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00+03:00")
-    return value
-
-
 def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
-    """Refuse what ``jsonb`` cannot store (NUL, NaN, Infinity) and what is too large to be a task's metadata."""
+    """Refuse what ``jsonb`` cannot store (NUL, unpaired surrogates, NaN, Infinity) and what is too large to be a
+    task's metadata."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -48,14 +41,18 @@ def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"must be nested at most {JSON_MAX_DEPTH} levels deep")
         if isinstance(node, dict):
             for key, item in node.items():
-                if not isinstance(key, str) or "\x00" in key:
-                    raise ValueError("keys must be strings without NUL characters")
+                if not isinstance(key, str):
+                    raise ValueError("keys must be strings")
+                problem = unstorable_text(key)
+                if problem is not None:
+                    raise ValueError(f"keys {problem}")
                 stack.append((item, depth + 1))
         elif isinstance(node, list):
             stack.extend((item, depth + 1) for item in node)
         elif isinstance(node, str):
-            if "\x00" in node:
-                raise ValueError("strings must not contain NUL characters")
+            problem = unstorable_text(node)
+            if problem is not None:
+                raise ValueError(f"strings {problem}")
         elif isinstance(node, float):
             if not math.isfinite(node):
                 raise ValueError("numbers must be finite")
@@ -66,26 +63,18 @@ def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Moment = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
-
-
-def _day_text(value: object) -> object:
-    if not isinstance(value, str | date) or (isinstance(value, str) and not _DAY.fullmatch(value)):
-        raise ValueError("must be a date (YYYY-MM-DD) or a date-time with an offset")
-    return value
-
-
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+Moment = Instant
 # A filter bound: an instant, or a plain day meaning its midnight in the business time zone.
-Day = Annotated[date, BeforeValidator(_day_text)]
-MomentOrDay = Annotated[Moment | Day, Field(union_mode="left_to_right")]
-JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
-Reason = Annotated[
-    str,
-    Stripped,
-    StringConstraints(min_length=1, max_length=2000),
-    NoNul,
+MomentOrDay = Annotated[Instant | Day, Field(union_mode="left_to_right")]
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_storable_json),
+    JsonObjectSchema(
+        f"Free-form JSON object, at most {JSON_MAX_DEPTH} levels deep and {JSON_MAX_BYTES} bytes; like every "
+        "string of the API, its strings hold no NUL and no unpaired surrogate (I-JSON)."
+    ),
 ]
+Reason = Annotated[str, Text(max_length=2000, blank=False)]
 
 # The old API took camelCase (`assigneeId`, `dueAt`, …) and `subject` for the title: both spellings
 # are accepted on input (giving both for one field is refused as ambiguous); output is snake_case.
@@ -130,7 +119,7 @@ class TaskCreate(BaseModel):
     payload: JsonObject = Field(default_factory=dict, description="Free-form JSON object.")
 
 
-class TaskUpdate(BaseModel):
+class TaskUpdate(PatchBody):
     """Partial update: absent fields stay, ``null`` clears a nullable field. camelCase accepted too."""
 
     model_config = ConfigDict(**_INPUT, json_schema_extra={"examples": [{"status": "in_progress"}]})
@@ -156,14 +145,14 @@ class TaskUpdate(BaseModel):
 
 
 class TaskSchedule(BaseModel):
-    model_config = ConfigDict(**_INPUT, json_schema_extra={"examples": [{"scheduled_for": "2026-12-01T09:00:00Z"}]})
+    model_config = ConfigDict(**_INPUT, json_schema_extra={"examples": [{"scheduled_for": FAR_FUTURE}]})
 
     scheduled_for: Moment = Field(description="In the future; the task becomes `pending` then.")
 
 
 class TaskReminderCreate(BaseModel):
     model_config = ConfigDict(
-        **_INPUT, json_schema_extra={"examples": [{"remind_at": "2026-12-01T08:30:00Z", "channel": "telegram"}]}
+        **_INPUT, json_schema_extra={"examples": [{"remind_at": FAR_FUTURE, "channel": "telegram"}]}
     )
 
     remind_at: Moment = Field(description="In the future.")

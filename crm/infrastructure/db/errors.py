@@ -1,8 +1,9 @@
-"""Constraint violations that reach the database, named and turned into domain errors."""
+"""Constraint violations and data exceptions that reach the database, turned into domain errors."""
 
 from __future__ import annotations
 
 import asyncpg
+from asyncpg.exceptions._base import DataError as ArgumentDataError
 
 from crm.domain.errors import (
     ClientNotFound,
@@ -17,6 +18,7 @@ from crm.domain.errors import (
     PolicyNumberConflict,
     RuleViolation,
     TaskReminderConflict,
+    UnstorableValue,
 )
 
 # Foreign keys and unique constraints whose violation is a caller's mistake, not a bug.
@@ -65,6 +67,15 @@ def translate(exc: BaseException) -> DomainError | None:
         return RuleViolation(
             "The change would make a total exceed 12 integer digits.",
             errors=[FieldProblem("amount", "the resulting total is out of range")],
+        )
+    if isinstance(exc, asyncpg.DataError | ArgumentDataError):
+        # A value PostgreSQL refused (SQLSTATE class 22: invalid text representation, datetime overflow,
+        # untranslatable character, ...) or asyncpg could not encode (a year outside 1-9999 in UTC, an
+        # integer past the column's range, text with no UTF-8 form): the request's data, never a crash.
+        column = getattr(exc, "column_name", None) or "body"
+        return UnstorableValue(
+            "A value in the request cannot be stored or compared by the database.",
+            errors=[FieldProblem(column, "out of range or not representable")],
         )
     if not isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return None

@@ -14,6 +14,7 @@ from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxRow
 from crm.infrastructure.db.models.payments import PaymentExpenseRow, PaymentHistoryRow, PaymentIncomeRow, PaymentRow
 from crm.infrastructure.db.models.permissions import PermissionSyncJobRow
 from crm.infrastructure.db.models.policies import PolicyDocumentRow, PolicyRow
+from crm.infrastructure.db.models.service_keys import ServiceKeyRow
 from crm.infrastructure.db.models.tasks import TaskReminderRow, TaskRow, TaskStatusRow
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "PolicyDocumentRow",
     "PolicyRow",
     "RecordColumns",
+    "ServiceKeyRow",
     "TaskReminderRow",
     "TaskRow",
     "TaskStatusRow",

@@ -1,0 +1,201 @@
+"""The OpenAPI document, made to say what the routes really do.
+
+FastAPI writes the operations from the route declarations; this module adds what only the composition of a
+route tells (each addition is derived from the route itself, so it cannot drift from behaviour):
+
+* the answers every route gives by the dependencies it uses: ``400 invalid_header`` where the caller is read,
+  ``409 idempotency_key_in_use`` and ``422 idempotency_key_reused`` on keyed POSTs, ``412`` with ``If-Match``,
+  ``400 invalid_cursor`` on lists, ``304`` with ``If-None-Match``, ``422 validation_error`` wherever there is
+  input; routes declare their domain answers (404, 409, ...) themselves;
+* one ``Problem`` schema under ``application/problem+json`` for every error answer;
+* ``ETag`` on every answer carrying a record (and on 304 and 412), ``Location`` on every record created;
+* links from each create to the operations on what it created, for clients and for stateful testing;
+* query, path and header parameters without the ``null`` alternative (a parameter is absent, never null).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from crm.api.deps import get_caller
+from crm.api.params import expected_version, page_request
+from crm.api.problems import PROBLEM_CONTENT_TYPE, Problem
+from crm.domain.records import Record
+
+PROBLEM_REF = "#/components/schemas/Problem"
+_METHODS = ("get", "put", "post", "patch", "delete")
+_PARAMETER = re.compile(r"\{([^}]+)\}")
+
+STATUS_TEXT = {
+    400: "Bad request",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    412: "Precondition failed: `If-Match` names a version other than the current one (its `ETag` is sent)",
+    422: "Unprocessable: the input is invalid (`validation_error` names each field) or breaks a rule",
+    503: "Service unavailable",
+}
+
+ETAG_HEADER = {
+    "description": 'The record\'s version as an entity tag, e.g. `"3"` (a payment adds its status: `"3-overdue"`).',
+    "schema": {"type": "string"},
+}
+LOCATION_HEADER = {"description": "The path of the record just created.", "schema": {"type": "string"}}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve the refined document at ``/openapi.json`` (built once, on first use)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            refine(document, app)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def refine(document: dict[str, Any], app: FastAPI) -> None:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas["Problem"] = problem
+    paths = document.get("paths", {})
+    for route in iter_route_contexts(app.routes):
+        original = route.original_route
+        if not isinstance(original, APIRoute) or not original.include_in_schema:
+            continue
+        for method in sorted(route.methods or ()):
+            operation = paths.get(route.path_format, {}).get(method.lower())
+            if operation is not None:
+                _refine_operation(operation, original, method)
+    for item in paths.values():
+        for method in _METHODS:
+            if method in item:
+                _drop_null_parameters(item[method])
+    _add_links(paths, schemas)
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for child in dependant.dependencies:
+        yield from _dependants(child)
+
+
+def _refine_operation(operation: dict[str, Any], route: APIRoute, method: str) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    dependants = list(_dependants(route.dependant))
+    calls = {d.call for d in dependants}
+    headers = {p.alias.lower() for d in dependants for p in d.header_params}
+    has_input = route.body_field is not None or any(
+        d.path_params or d.query_params or d.header_params for d in dependants
+    )
+    codes: dict[int, list[str]] = {}
+    if get_caller in calls:
+        codes.setdefault(400, []).append("`invalid_header` (`X-User-Id`, `Idempotency-Key`)")
+        if method == "POST":
+            codes.setdefault(409, []).append("`idempotency_key_in_use` (a request with this key is still running)")
+            codes.setdefault(422, []).append("`idempotency_key_reused` (the key came with another body)")
+    if expected_version in calls:
+        codes.setdefault(412, []).append("`precondition_failed`")
+    if page_request in calls:
+        codes.setdefault(400, []).append("`invalid_cursor` (not a `next_cursor` this service issued)")
+    if has_input:
+        codes.setdefault(422, []).append("`validation_error`")
+    for status in codes:
+        responses.setdefault(str(status), {})
+    for key, response in responses.items():
+        status = int(key)
+        declared = set(response.get("content", {})) - {PROBLEM_CONTENT_TYPE}
+        if status >= 400 and not declared:  # readyz's 503 declares its own JSON body
+            response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": PROBLEM_REF}}}
+            text = STATUS_TEXT.get(status, "Problem details")
+            known = "; ".join(codes.get(status, []))
+            response["description"] = f"{text}. Codes include {known}." if known else f"{text}."
+    if "if-none-match" in headers:
+        responses.setdefault("304", {})["description"] = "Not modified: `If-None-Match` names the current version."
+    _document_headers(responses, route)
+
+
+def _document_headers(responses: dict[str, Any], route: APIRoute) -> None:
+    model = route.response_model
+    if not (isinstance(model, type) and issubclass(model, Record)):
+        return
+    for key in ("200", "201", "304"):
+        if key in responses:
+            responses[key].setdefault("headers", {})["ETag"] = {**ETAG_HEADER, "required": True}
+    if "201" in responses:
+        responses["201"]["headers"]["Location"] = {**LOCATION_HEADER, "required": True}
+    if "412" in responses:
+        # Sent when the record exists (the answer names its current version).
+        responses["412"].setdefault("headers", {})["ETag"] = ETAG_HEADER
+
+
+def _drop_null_parameters(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        choices = schema.get("anyOf")
+        if choices and {"type": "null"} in choices:
+            rest = [c for c in choices if c != {"type": "null"}]
+            del schema["anyOf"]
+            if len(rest) == 1:
+                schema.update(rest[0])
+            else:
+                schema["anyOf"] = rest
+
+
+def _add_links(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """From each POST answering a record to every operation below the path it posted to that the answer
+    (and the request's own path) can fill in: ``POST /clients`` → ``GET /clients/{client_id}``, …"""
+    for path, item in paths.items():
+        create = item.get("post")
+        if create is None:
+            continue
+        answer = _answer_fields(create, schemas)
+        if answer is None:
+            continue
+        status, fields = answer
+        own = set(_PARAMETER.findall(path))
+        links: dict[str, Any] = {}
+        for target_path, target_item in paths.items():
+            rest = target_path.removeprefix(path)
+            if rest == target_path or not rest.startswith("/{"):
+                continue
+            new = _PARAMETER.match(rest[1:])
+            assert new is not None
+            parameters: dict[str, str] = {}
+            for name in _PARAMETER.findall(target_path):
+                if name in own:
+                    parameters[name] = f"$request.path.{name}"
+                elif name in fields:
+                    parameters[name] = f"$response.body#/{name}"
+                elif name == new.group(1) and "id" in fields:
+                    parameters[name] = "$response.body#/id"
+                else:
+                    break
+            else:
+                for method in _METHODS:
+                    target = target_item.get(method)
+                    if target is not None and "operationId" in target:
+                        links[target["operationId"]] = {"operationId": target["operationId"], "parameters": parameters}
+        if links:
+            create["responses"][status]["links"] = links
+
+
+def _answer_fields(operation: dict[str, Any], schemas: dict[str, Any]) -> tuple[str, set[str]] | None:
+    """The 2xx status of a POST and the fields of the object it answers with."""
+    for key, response in operation.get("responses", {}).items():
+        if key.startswith("2"):
+            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+            name = schema.get("$ref", "").rpartition("/")[2]
+            if name in schemas:
+                return key, set(schemas[name].get("properties", {}))
+    return None
