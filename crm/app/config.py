@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     )
     celery_broker_url: str | None = Field(default=None, description="crm-worker's Celery broker. Unset: CRM_REDIS_URL.")
     worker_queue: str = Field(default="crm-worker", min_length=1, description="The Celery queue crm-worker consumes.")
+    worker_visibility_timeout: int = Field(
+        default=600,
+        ge=4,
+        le=86_400,
+        description="Seconds before a job message a worker took but never acknowledged (killed) is handed out again.",
+    )
     relay_enabled: bool = Field(default=True, description="Run the outbox relay in crm-api.")
     relay_batch_size: int = Field(default=500, ge=1, le=10_000, description="Outbox rows published per round.")
     relay_poll_interval: float = Field(

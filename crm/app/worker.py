@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -53,12 +54,40 @@ MAX_RETRIES = 5
 # Every job works in batches committed one by one and takes seconds; a run past this limit is ended (what it
 # committed stays) and the next run, at most one interval later, goes on from there.
 TASK_TIME_LIMIT = 5 * 60
-# With Redis as broker a message not acknowledged within this time is handed out again: the redelivery an
-# operator can expect after a worker was killed mid-job. Tasks are acknowledged late (after they ran) and a
-# retry waits for its countdown unacknowledged, so this must outlast the longest run plus the longest
-# countdown, or jobs run twice for nothing; beyond that it only delays the redelivery.
-VISIBILITY_TIMEOUT = 10 * 60
-assert VISIBILITY_TIMEOUT > TASK_TIME_LIMIT + RETRY_BACKOFF_MAX
+# With Redis as broker a message not acknowledged within the visibility timeout (CRM_WORKER_VISIBILITY_TIMEOUT,
+# 10 minutes) is handed out again: the redelivery an operator can expect after a worker was killed mid-job.
+# Tasks are acknowledged late (after they ran) and a retry waits for its countdown unacknowledged, so the
+# timeout must outlast the longest run plus the longest countdown, or jobs run twice for nothing; beyond that
+# it only delays the redelivery. ``Redelivery.of`` keeps that true for any timeout the setting allows.
+
+
+@dataclass(frozen=True, slots=True)
+class Redelivery:
+    """When an unacknowledged message comes back, and the run limit and retry cap that fit within that."""
+
+    visibility_timeout: int
+    time_limit: float
+    retry_backoff_max: int
+
+    @classmethod
+    def of(cls, visibility_timeout: int) -> Redelivery:
+        """The default limits, shortened for a shorter timeout: a run gets at most half of it and a retry's
+        countdown at most a quarter, so a message is handed out again only once its run has ended."""
+        return cls(
+            visibility_timeout=visibility_timeout,
+            time_limit=min(TASK_TIME_LIMIT, visibility_timeout / 2),
+            retry_backoff_max=min(RETRY_BACKOFF_MAX, visibility_timeout // 4),
+        )
+
+    def __post_init__(self) -> None:
+        if not (self.retry_backoff_max >= 1 and self.visibility_timeout > self.time_limit + self.retry_backoff_max):
+            raise ValueError(f"a visibility timeout of {self.visibility_timeout} s leaves no room for a run: {self}")
+
+
+# The default timeout leaves the default limits whole.
+_DEFAULT_VISIBILITY: int = Settings.model_fields["worker_visibility_timeout"].default
+assert Redelivery.of(_DEFAULT_VISIBILITY) == Redelivery(_DEFAULT_VISIBILITY, TASK_TIME_LIMIT, RETRY_BACKOFF_MAX)
+
 # A worker process runs one task at a time; a job holds one connection, the relay sweep a few.
 POOL_MAX_SIZE = 4
 
@@ -140,6 +169,7 @@ def create_celery_app(settings: Settings) -> Celery:
     broker = settings.celery_broker
     if not broker:
         raise BrokerNotConfigured(NO_BROKER)
+    redelivery = Redelivery.of(settings.worker_visibility_timeout)
     app = Celery("crm-worker", broker=broker, set_as_current=False)
     app.conf.update(
         task_default_queue=settings.worker_queue,
@@ -150,8 +180,8 @@ def create_celery_app(settings: Settings) -> Celery:
         result_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
-        task_time_limit=TASK_TIME_LIMIT,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        task_time_limit=redelivery.time_limit,
+        broker_transport_options={"visibility_timeout": redelivery.visibility_timeout},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         enable_utc=True,
@@ -161,7 +191,7 @@ def create_celery_app(settings: Settings) -> Celery:
     )
     runtime = JobRuntime(settings)
     for job in JOBS.values():
-        _register(app, runtime, job)
+        _register(app, runtime, job, redelivery)
 
     def close_runtime(**_: object) -> None:
         runtime.close()
@@ -173,18 +203,20 @@ def create_celery_app(settings: Settings) -> Celery:
     return app
 
 
-def _register(app: Celery, runtime: JobRuntime, job: Job) -> None:
+def _register(app: Celery, runtime: JobRuntime, job: Job, redelivery: Redelivery) -> None:
     def run_job() -> Summary:
         summary = runtime.run(job)
         log.info("job done", **summary)
         return summary
 
     run_job.__doc__ = job.work.__doc__
+    # Not shared: Celery otherwise registers the task, with these options, in every app made later in the process.
     app.task(
         name=task_name(job.name),
+        shared=False,
         autoretry_for=TRANSIENT_ERRORS,
         retry_backoff=RETRY_BACKOFF_BASE,
-        retry_backoff_max=RETRY_BACKOFF_MAX,
+        retry_backoff_max=redelivery.retry_backoff_max,
         retry_jitter=True,
         max_retries=MAX_RETRIES,
     )(run_job)

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from crm.infrastructure.db.outbox import OutboxStore, PgDealEventLog
-from crm.infrastructure.events.publisher import BrokerPublisher
+from crm.infrastructure.events.publisher import BrokerPublisher, BrokerUnavailable
 from crm.infrastructure.events.relay import LEAD_LOCK, OutboxRelay, RelayState
 from tests.apps import running_app
 from tests.factories import make_client, make_deal
@@ -135,3 +135,57 @@ BOUND = timedelta(seconds=60)
 def test_a_lead_is_stalled_when_a_loop_made_no_progress_within_the_bound(state, numbering_stalled, broker_idle):
     assert state.numbering_stalled(NOW, BOUND) is numbering_stalled
     assert state.broker_idle(NOW, BOUND) is broker_idle
+
+
+class CutOffAfter(BrokerPublisher):
+    """Publishes the first ``budget`` messages of a batch, which the broker confirms, and is then cut off, once:
+    its connection breaks, or the round hangs until it is cancelled (as when the lead's term ends)."""
+
+    def __init__(self, url: str, exchange: str, budget: int, how: str) -> None:
+        super().__init__(url, exchange)
+        self.budget: int | None = budget
+        self.how = how
+        self.cut = asyncio.Event()
+
+    async def publish(self, events, taken=None):  # type: ignore[no-untyped-def]
+        if self.budget is None:
+            return await super().publish(events, taken)
+        budget, self.budget = self.budget, None
+        await super().publish(events[:budget], taken)
+        self.cut.set()
+        if self.how == "the connection breaks":
+            await self.close()
+            raise BrokerUnavailable("ConnectionResetError: the connection broke after the confirms")
+        await asyncio.Event().wait()  # until the round is cancelled
+
+
+@pytest.mark.parametrize("how", ["the connection breaks", "the round is cancelled"])
+async def test_a_batch_cut_off_midway_keeps_what_the_broker_took_and_sends_none_of_it_again(
+    how, api, db, pool, database_url, broker_url, exchange_name
+):
+    # Under cuts that come sooner than a batch takes (a kill storm ending the lead's term every few seconds
+    # while a busy process publishes slowly), a relay that kept nothing of a cut batch sent the same first
+    # rows again every term and never got past them.
+    for number in range(30):
+        await make_client(api, name=f"Batch {number} LLC")  # the shared app runs no relay: events wait
+    publisher = CutOffAfter(broker_url, exchange_name, budget=20, how=how)
+    relay = OutboxRelay(database_url, OutboxStore(pool), PgDealEventLog(pool), publisher=publisher, fanout=None)
+    async with consumer(broker_url, exchange_name) as queue:
+        if how == "the connection breaks":
+            with pytest.raises(BrokerUnavailable):
+                await relay.sweep()
+        else:
+            cut_off = asyncio.create_task(relay.sweep())
+            await eventually(lambda: asyncio.sleep(0, publisher.cut.is_set()), message="20 messages confirmed")
+            cut_off.cancel()
+            await asyncio.wait([cut_off], timeout=10)
+            assert cut_off.cancelled()
+        kept = await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NOT NULL")
+        assert await relay.sweep() == 10
+        await queue.wait_for(30)
+        await queue.quiet()
+
+    assert kept == 20
+    assert await all_published(db)
+    ids = [m.message_id for m in queue.messages]
+    assert len(ids) == len(set(ids)) == 30

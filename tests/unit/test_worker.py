@@ -15,6 +15,7 @@ from crm.app.worker import (
     RETRY_BACKOFF_MAX,
     TASK_TIME_LIMIT,
     BrokerNotConfigured,
+    Redelivery,
     create_celery_app,
     main,
     task_name,
@@ -47,7 +48,27 @@ def test_tasks_are_acknowledged_after_they_ran_one_at_a_time_in_json(app):
 
 def test_redis_hands_a_message_out_again_only_after_the_longest_run_and_retry_wait(app):
     visibility = app.conf.broker_transport_options["visibility_timeout"]
+    assert visibility == 600
     assert visibility > TASK_TIME_LIMIT + RETRY_BACKOFF_MAX
+    assert app.conf.task_time_limit == TASK_TIME_LIMIT
+
+
+@pytest.mark.parametrize("visibility", [4, 5, 7, 30, 361, 599, 86_400])
+def test_a_shorter_visibility_timeout_shortens_the_run_and_the_retry_wait_to_fit_within_it(visibility):
+    app = create_celery_app(settings(celery_broker_url="redis://broker:6379/1", worker_visibility_timeout=visibility))
+    time_limit = app.conf.task_time_limit
+    retry_backoff_max = {app.tasks[task_name(job)].retry_backoff_max for job in JOBS}
+    assert app.conf.broker_transport_options["visibility_timeout"] == visibility
+    assert len(retry_backoff_max) == 1 and 1 <= retry_backoff_max.pop() <= RETRY_BACKOFF_MAX
+    assert 0 < time_limit <= TASK_TIME_LIMIT
+    assert Redelivery.of(visibility).visibility_timeout > time_limit + Redelivery.of(visibility).retry_backoff_max
+
+
+def test_a_visibility_timeout_that_leaves_no_room_for_a_run_is_refused():
+    with pytest.raises(ValueError, match="visibility_timeout"):
+        settings(worker_visibility_timeout=3)
+    with pytest.raises(ValueError, match="leaves no room"):
+        Redelivery(visibility_timeout=10, time_limit=9, retry_backoff_max=1)
 
 
 def test_every_job_is_a_task_retried_with_bounded_jittered_backoff(app):

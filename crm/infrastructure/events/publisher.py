@@ -75,15 +75,22 @@ class BrokerPublisher:
     def connected(self) -> bool:
         return self._connection is not None and not self._connection.is_closed
 
-    async def publish(self, events: Sequence[PendingEvent]) -> list[PublishOutcome]:
-        """Publishes in the given order and waits for every confirm; raises ``BrokerUnavailable`` if it can't."""
+    async def publish(
+        self, events: Sequence[PendingEvent], taken: list[PublishOutcome] | None = None
+    ) -> list[PublishOutcome]:
+        """Publishes in the given order and waits for every confirm; raises ``BrokerUnavailable`` if it can't.
+
+        ``taken``, when given, collects the outcome of each message the broker took (confirmed, or returned as
+        unroutable) as soon as it does: a caller cut off midway, by an exception or a cancellation, still knows
+        which messages need not be sent again."""
+        taken = [] if taken is None else taken
         try:
             exchange = await self._open()
             async with asyncio.timeout(self._timeout):
                 # Tasks reach the channel's lock in creation order, so the frames keep the sequence order
                 # while the confirms are awaited together.
                 results = await asyncio.gather(
-                    *(self._publish_one(exchange, event) for event in events), return_exceptions=True
+                    *(self._publish_one(exchange, event, taken) for event in events), return_exceptions=True
                 )
         except (TimeoutError, *CONNECTION_EXCEPTIONS) as exc:
             await self.close()
@@ -101,8 +108,13 @@ class BrokerPublisher:
                 raise BrokerUnavailable(f"{type(result).__name__}: {result}") from result
         return outcomes
 
-    async def _publish_one(self, exchange: AbstractExchange, event: PendingEvent) -> None:
-        await exchange.publish(to_message(event), routing_key=event.routing_key, mandatory=True)
+    async def _publish_one(self, exchange: AbstractExchange, event: PendingEvent, taken: list[PublishOutcome]) -> None:
+        try:
+            await exchange.publish(to_message(event), routing_key=event.routing_key, mandatory=True)
+        except PublishError:
+            taken.append(PublishOutcome(event, confirmed=True, unroutable=True, error="unroutable"))
+            raise
+        taken.append(PublishOutcome(event, confirmed=True))
 
     async def _open(self) -> AbstractExchange:
         if self._exchange is not None and self.connected:

@@ -23,7 +23,7 @@ import structlog
 
 from crm.infrastructure.db.outbox import NOTIFY_CHANNEL, NOTIFY_WINDOW, OutboxStore, PgDealEventLog
 from crm.infrastructure.db.pool import asyncpg_dsn
-from crm.infrastructure.events.publisher import BrokerPublisher, BrokerUnavailable
+from crm.infrastructure.events.publisher import BrokerPublisher, BrokerUnavailable, PublishOutcome
 from crm.infrastructure.events.stream import Fanout
 
 log = structlog.get_logger(__name__)
@@ -286,29 +286,44 @@ class OutboxRelay:
         pending = await self._store.unpublished(self._batch_size)
         if not pending:
             return 0
+        taken: list[PublishOutcome] = []
         try:
-            outcomes = await self._publisher.publish(pending)
+            outcomes = await self._publisher.publish(pending, taken)
         except BrokerUnavailable as exc:
             self.state.broker_connected = False
-            await self._store.record_failure([event.id for event in pending], str(exc))
+            await self._keep_taken(taken)
+            kept = {outcome.event.id for outcome in taken}
+            await self._store.record_failure([event.id for event in pending if event.id not in kept], str(exc))
+            raise
+        except BaseException:
+            # Cut off midway (the lead's term ended): what the broker already took is marked published all the
+            # same, so whoever publishes next goes on from there instead of sending it again. Under repeated
+            # cuts shorter than a batch the relay would otherwise send the same first rows over and over.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._keep_taken(taken), STOP_GRACE)
             raise
         self.state.broker_connected = True
         self.state.last_error = None
-        confirmed = [o.event.id for o in outcomes if o.confirmed and not o.unroutable]
-        unroutable = [o.event.id for o in outcomes if o.unroutable]
+        await self._keep_taken([o for o in outcomes if o.confirmed])
         nacked = [o for o in outcomes if not o.confirmed]
+        if nacked:
+            await self._store.record_failure([o.event.id for o in nacked], nacked[0].error or "nacked")
+            raise BrokerUnavailable(f"broker refused {len(nacked)} events")
+        return len(pending)
+
+    async def _keep_taken(self, taken: list[PublishOutcome]) -> None:
+        """Marks published what the broker took: confirmed, or returned because no queue is bound for it."""
+        confirmed = [o.event.id for o in taken if not o.unroutable]
+        unroutable = [o.event.id for o in taken if o.unroutable]
         if confirmed:
             await self._store.mark_published(confirmed)
         if unroutable:
             # The broker took them, but no queue is bound for their routing keys: recorded, not retried.
             await self._store.mark_published(unroutable, note="unroutable: no queue bound for this routing key")
             log.warning("events reached no queue", count=len(unroutable))
-        if nacked:
-            await self._store.record_failure([o.event.id for o in nacked], nacked[0].error or "nacked")
-            raise BrokerUnavailable(f"broker refused {len(nacked)} events")
-        self.state.published += len(outcomes)
-        self.state.last_published_at = datetime.now(UTC)
-        return len(pending)
+        if taken:
+            self.state.published += len(taken)
+            self.state.last_published_at = datetime.now(UTC)
 
 
 def _now() -> datetime:
