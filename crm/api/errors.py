@@ -55,9 +55,11 @@ def _no_translation(_: BaseException) -> DomainError | None:
 
 
 def domain_problem(exc: DomainError, path: str) -> Response:
-    headers = None
+    headers = {}
     if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
-        headers = {"ETag": etag_of(exc.current_version)}
+        headers["ETag"] = etag_of(exc.current_version)
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     return problem_response(
         status=exc.status,
         code=exc.code,
@@ -112,7 +114,7 @@ class UnexpectedErrors:
             path = scope.get("path", "")
             domain_error = self.translate(exc)
             if domain_error is not None:
-                log.warning("database refused the request's data", path=path, error=repr(exc))
+                log.warning("answered for the database", path=path, code=domain_error.code, error=repr(exc))
                 response = domain_problem(domain_error, path)
             else:
                 log.exception("unhandled error", path=path, method=scope.get("method"))

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(default=2, ge=0, le=100)
     db_pool_max_size: int = Field(default=10, ge=1, le=100)
     db_command_timeout: float = Field(default=30.0, gt=0, description="Seconds before a query is cancelled.")
+    db_acquire_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds a request waits for a free connection before it is answered 503 with Retry-After.",
+    )
     business_timezone: str = Field(default="Europe/Moscow", description="Zone in which 'today' is computed.")
     default_currency: str = Field(default="RUB", description="ISO 4217 code used when none is given.")
     events_source: str = Field(default="crm.deals", min_length=1, description="CloudEvents `source`.")

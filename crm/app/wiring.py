@@ -48,5 +48,6 @@ async def open_pool(settings: Settings, *, application_name: str, min_size: int,
         min_size=min_size,
         max_size=max_size,
         command_timeout=settings.db_command_timeout,
+        acquire_timeout=settings.db_acquire_timeout,
         application_name=application_name,
     )

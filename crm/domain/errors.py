@@ -17,6 +17,7 @@ class DomainError(Exception):
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
+    retry_after: int | None = None  # seconds, for an answer that is worth retrying (Retry-After)
 
     def __init__(self, detail: str, *, errors: list[FieldProblem] | None = None) -> None:
         super().__init__(detail)
@@ -40,6 +41,20 @@ class RuleViolation(DomainError):
     status = 422
     code = "rule_violation"
     title = "Unprocessable entity"
+
+
+class Unavailable(DomainError):
+    """A service this one depends on is away or overloaded: the request may succeed when retried."""
+
+    status = 503
+    code = "unavailable"
+    title = "Service unavailable"
+    retry_after = 2
+
+
+class DatabaseUnavailable(Unavailable):
+    code = "database_unavailable"
+    title = "Database unavailable"
 
 
 class UnstorableValue(DomainError):
@@ -146,8 +161,7 @@ class DocumentNotFound(NotFound):
     title = "Document not found"
 
 
-class DocumentsUnavailable(DomainError):
-    status = 503
+class DocumentsUnavailable(Unavailable):
     code = "documents_unavailable"
     title = "Documents service unavailable"
 

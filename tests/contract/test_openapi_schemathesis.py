@@ -90,9 +90,6 @@ NULL_REFUSED = "may be changed but not set to null"
 CROSS_FIELD_MESSAGES = {"end must not be before start"}
 # Items of a list unique by one of their fields (a permission sync's users) is beyond uniqueItems too.
 UNSTATABLE_MESSAGE_PARTS = ("unpaired UTF-16 surrogates", "levels deep", "bytes as JSON", "listed more than once")
-# The deps.py owner documents X-User-Id (a UUID) and Idempotency-Key (1-255 visible ASCII); until then a
-# value the document allows there is refused as invalid_header.
-UNDOCUMENTED_HEADERS = {"X-User-Id", "Idempotency-Key"}
 
 
 def _problem(response: Any) -> dict[str, Any]:
@@ -126,8 +123,6 @@ def _is_a_failure(failure: Any, response: Any) -> bool:
     fields = {error.get("field") for error in problem.get("errors", [])}
     messages = {error.get("message") for error in problem.get("errors", [])}
     if code in STATE_AND_RULE_CODES:
-        return False
-    if code == "invalid_header" and fields <= UNDOCUMENTED_HEADERS:
         return False
     if code == "rule_violation" and fields and fields <= RULE_FIELDS and NULL_REFUSED not in messages:
         return False

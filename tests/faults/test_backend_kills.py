@@ -33,12 +33,6 @@ class AnsweredServerErrors(AssertionError):
     """Requests were answered 500: a database connection lost under a request is not yet a 503."""
 
 
-@pytest.mark.xfail(
-    raises=AnsweredServerErrors,
-    strict=True,
-    reason="issue 10, defect 2: a database connection lost under a request answers 500, not 503 with Retry-After"
-    " (crm/api/errors.py; the fix is being made separately). Only the 500s fail this test: any other failure fails.",
-)
 async def test_backends_killed_every_2_s_under_write_load_answer_2xx_or_503_and_lose_no_event(
     db, fault_settings, report
 ):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm.domain.errors import DomainError, NotFound
+from crm.domain.errors import NotFound, Unavailable
 
 
 class PermissionSyncJobNotFound(NotFound):
@@ -10,9 +10,8 @@ class PermissionSyncJobNotFound(NotFound):
     title = "Permission sync job not found"
 
 
-class QueueUnavailable(DomainError):
+class QueueUnavailable(Unavailable):
     """The permission queue (BullMQ in Redis) is not configured or did not take the job."""
 
-    status = 503
     code = "queue_unavailable"
     title = "Permission queue unavailable"

@@ -7,6 +7,7 @@ from asyncpg.exceptions._base import DataError as ArgumentDataError
 
 from crm.domain.errors import (
     ClientNotFound,
+    DatabaseUnavailable,
     DealNotFound,
     DocumentAlreadyLinked,
     DomainError,
@@ -60,8 +61,37 @@ _BY_CONSTRAINT: dict[str, tuple[type[DomainError], str, str]] = {
 }
 
 
+# The database is away, or it cannot serve this request now: the request may succeed when retried. Connection
+# errors (SQLSTATE class 08), an admin shutdown or a statement timeout (class 57), too many connections (53),
+# a deadlock or serialization failure (40), the socket itself, a pool that gave no connection in time, and
+# asyncpg's own complaints about a connection that died under it.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.TransactionRollbackError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True if ``exc`` says the connection (or the database) went away, not that the request was wrong."""
+    if isinstance(exc, CONNECTION_LOST):
+        return True
+    # "cannot call Connection.is_closed(): connection has been released back to the pool", "connection is
+    # closed", "cannot perform operation: another operation is in progress" on a connection that broke.
+    return isinstance(exc, asyncpg.InterfaceError) and (
+        "connection" in str(exc) or "another operation is in progress" in str(exc)
+    )
+
+
 def translate(exc: BaseException) -> DomainError | None:
     """The domain error a database error stands for, or ``None`` if it is a real fault."""
+    if connection_lost(exc):
+        return DatabaseUnavailable("The database cannot be reached right now; retry in a moment.")
     if isinstance(exc, asyncpg.NumericValueOutOfRangeError):
         # Amounts are checked on input; only a sum (a payment's totals) can outgrow NUMERIC(14, 2).
         return RuleViolation(

@@ -17,7 +17,7 @@ from crm.domain.idempotency import IdempotentRequest
 from crm.infrastructure.db.calculations import PgCalculationRepository
 from crm.infrastructure.db.clients import PgClientRepository
 from crm.infrastructure.db.deals import PgDealRepository
-from crm.infrastructure.db.errors import translate
+from crm.infrastructure.db.errors import connection_lost, translate
 from crm.infrastructure.db.idempotency import store_answer
 from crm.infrastructure.db.journal import PgJournalRepository
 from crm.infrastructure.db.outbox import OutboxWriter
@@ -65,13 +65,20 @@ class PgUnitOfWork:
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        connection = await self._pool.acquire()
         try:
-            transaction = connection.transaction()
-            await transaction.start()
-        except BaseException:
-            await self._pool.release(connection)
-            raise
+            connection, transaction = await self._begin()
+        except Exception as exc:
+            if not connection_lost(exc):
+                raise
+            # The pool lent a connection whose backend died while it was idle; nothing has happened yet, so a
+            # fresh one is as good. A second failure means the database itself is away.
+            try:
+                connection, transaction = await self._begin()
+            except Exception as again:
+                unavailable = translate(again)
+                if unavailable is None:
+                    raise
+                raise unavailable from again
         self._connection, self._transaction = connection, transaction
         self.calculations = PgCalculationRepository(connection)
         self.clients = PgClientRepository(connection)
@@ -96,14 +103,34 @@ class PgUnitOfWork:
         if connection is None or transaction is None:
             return
         try:
-            if not self._committed and not connection.is_closed():
-                await transaction.rollback()
+            if not self._committed:
+                await self._rollback(connection, transaction)
         finally:
             await self._release(connection, committed=self._committed and exc is None)
         if exc is not None:
             domain_error = translate(exc)
             if domain_error is not None:
                 raise domain_error from exc
+
+    async def _begin(self) -> tuple[PoolConnectionProxy[asyncpg.Record], Transaction]:
+        connection = await self._pool.acquire()
+        try:
+            transaction = connection.transaction()
+            await transaction.start()
+        except BaseException:
+            await self._release(connection, committed=False)
+            raise
+        return connection, transaction
+
+    @staticmethod
+    async def _rollback(connection: PoolConnectionProxy[asyncpg.Record], transaction: Transaction) -> None:
+        """Roll back what the use case left; a connection that broke took its transaction with it."""
+        try:
+            if not connection.is_closed():
+                await transaction.rollback()
+        except Exception as error:
+            if not connection_lost(error):
+                raise
 
     async def _release(self, connection: PoolConnectionProxy[asyncpg.Record], *, committed: bool) -> None:
         """Hand the connection back to the pool. Once the change has committed, the use case succeeded whatever
@@ -113,9 +140,10 @@ class PgUnitOfWork:
         try:
             await self._pool.release(connection)
         except Exception as error:
-            if not committed:
+            if not (committed or connection_lost(error)):
                 raise
-            log.warning("connection lost after commit; the change stands", error=repr(error))
+            # asyncpg terminated the connection and gave its slot back; nothing is owed to the caller.
+            log.warning("connection lost on release", committed=committed, error=repr(error))
 
     def record(self, event: DomainEvent) -> None:
         self._events.append(event)
