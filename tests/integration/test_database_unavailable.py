@@ -32,8 +32,10 @@ async def test_a_request_that_gets_no_connection_in_time_is_503_with_retry_after
 
 
 async def test_a_write_on_a_connection_whose_backend_died_is_done_on_a_fresh_one(db, settings):
+    settings = settings.model_copy(update={"db_pool_min_size": 4, "db_pool_max_size": 4})
     async with running_app(settings) as (_, api):
         client = await make_client(api)
+        await asyncio.gather(*(api.get(f"/api/v1/clients/{client['id']}") for _ in range(8)))  # fill the pool
         # Every idle connection of the app's pool loses its backend; the pool does not know yet.
         killed = await db.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"

@@ -70,8 +70,10 @@ class PgUnitOfWork:
         except Exception as exc:
             if not connection_lost(exc):
                 raise
-            # The pool lent a connection whose backend died while it was idle; nothing has happened yet, so a
-            # fresh one is as good. A second failure means the database itself is away.
+            # The pool lent a connection whose backend died while it was idle, and its other idle ones likely
+            # died with it (a restart, a kill of every backend): they are replaced, and since nothing has
+            # happened yet, the use case begins again on a fresh one. A second failure: the database is away.
+            await self._pool.expire_connections()
             try:
                 connection, transaction = await self._begin()
             except Exception as again:
