@@ -32,8 +32,8 @@ from crm.app.main import create_app
 from crm.infrastructure.db.migrations import upgrade_to_head
 
 SEED = 20261201
-MAX_EXAMPLES = 25
-STATEFUL_EXAMPLES = 100
+MAX_EXAMPLES = 15
+STATEFUL_EXAMPLES = 60
 
 CONFIG: dict[str, Any] = {
     "seed": SEED,
