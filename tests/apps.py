@@ -23,6 +23,22 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
             yield app, client
 
 
+def relay_settings(settings: Settings, *, broker_url: str, redis_url: str, exchange: str, channel: str) -> Settings:
+    """``settings`` plus a relay publishing to ``exchange`` and fanning out through ``redis_url`` on ``channel``,
+    quick to poll and to retry, as the messaging and fault tests run it."""
+    return settings.model_copy(
+        update={
+            "relay_enabled": True,
+            "rabbitmq_url": broker_url,
+            "events_exchange": exchange,
+            "redis_url": redis_url,
+            "stream_channel": channel,
+            "relay_poll_interval": 0.2,
+            "relay_max_backoff": 0.5,
+        }
+    )
+
+
 def free_port() -> int:
     """A local TCP port nothing listens on right now: for a server to take, or to be refused on."""
     with socket.socket() as sock:

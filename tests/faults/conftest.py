@@ -14,6 +14,7 @@ import pytest
 import structlog
 
 from crm.app.config import Settings
+from tests.apps import relay_settings
 from tests.faults.servers import summary_line
 from tests.messaging.support import delete_exchange
 
@@ -35,16 +36,12 @@ def fault_settings(
 ) -> Settings:
     """As tests/messaging's ``event_settings``: a relay publishing to this run's exchange on the shared broker,
     fanning out through the shared Redis on this run's channel, quick to retry."""
-    return settings.model_copy(
-        update={
-            "relay_enabled": True,
-            "rabbitmq_url": broker_url,
-            "events_exchange": fault_exchange,
-            "redis_url": cache_url,
-            "stream_channel": f"crm.stream.faults.{run_id}",
-            "relay_poll_interval": 0.2,
-            "relay_max_backoff": 0.5,
-        }
+    return relay_settings(
+        settings,
+        broker_url=broker_url,
+        redis_url=cache_url,
+        exchange=fault_exchange,
+        channel=f"crm.stream.faults.{run_id}",
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from crm.app.config import Settings
 from crm.infrastructure.db.pool import create_pool
+from tests.apps import relay_settings
 from tests.messaging.support import delete_exchange
 
 
@@ -27,16 +28,12 @@ def event_settings(
     settings: Settings, broker_url: str, cache_url: str, exchange_name: str, run_id: str, _drop_exchange: None
 ) -> Settings:
     """The shared settings plus a relay that publishes to this run's exchange and fans out through Redis."""
-    return settings.model_copy(
-        update={
-            "relay_enabled": True,
-            "rabbitmq_url": broker_url,
-            "events_exchange": exchange_name,
-            "redis_url": cache_url,
-            "stream_channel": f"crm.stream.test.{run_id}",
-            "relay_poll_interval": 0.2,
-            "relay_max_backoff": 0.5,
-        }
+    return relay_settings(
+        settings,
+        broker_url=broker_url,
+        redis_url=cache_url,
+        exchange=exchange_name,
+        channel=f"crm.stream.test.{run_id}",
     )
 
 
