@@ -6,7 +6,7 @@ while the broker sink reads rows in sequence order, publishes them in batches wi
 them published) and as crm-worker's sweep runs it (``OutboxRelay.sweep``: all numbering first, then publishing).
 In the same round the ceiling is measured: raw aio-pika publishing the same number of messages, in batches of
 the same size, with confirms, to the same durable topic exchange with a bound durable queue (the shape of
-``../shared/bench-tools/rabbit_bench.py --mode confirm-batch``). The ratio relay / raw is what to watch.
+a plain confirm-batch publisher). The ratio relay / raw is what to watch.
 
 Usage: .venv/bin/python bench/relay_bench.py [--events 20000] [--batch 500] [--rounds 3]
 Env: BENCH_PG_URL (admin URL, default postgresql://postgres@127.0.0.1:5432/postgres),
