@@ -147,7 +147,8 @@ def install_error_handlers(app: FastAPI, translate: Translate = _no_translation)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        # 400: FastAPI's answer to a body it cannot decode (not UTF-8), before any validation.
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request.app.router.routes, request.scope))

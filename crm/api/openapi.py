@@ -108,6 +108,8 @@ def _refine_operation(operation: dict[str, Any], route: APIRoute, method: str) -
         codes.setdefault(412, []).append("`precondition_failed`")
     if page_request in calls:
         codes.setdefault(400, []).append("`invalid_cursor` (not a `next_cursor` this service issued)")
+    if route.body_field is not None:
+        codes.setdefault(400, []).append("`bad_request` (a body that is not UTF-8 text)")
     if has_input:
         codes.setdefault(422, []).append("`validation_error`")
     for status in codes:

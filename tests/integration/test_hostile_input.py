@@ -246,3 +246,10 @@ async def test_include_is_read_as_its_documented_pattern(api, include, status):
 )
 async def test_manager_takes_a_uuid_or_the_unassigned_marker(api, manager, status):
     assert (await api.get("/api/v1/deals", params={"manager": manager})).status_code == status
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_bad_request(api):
+    response = await api.post(
+        "/api/v1/clients", content=b'{"name": "\xfb\xe7"}', headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 400, "bad_request")
