@@ -41,12 +41,10 @@ def payment_not_found(payment_id: UUID) -> PaymentNotFound:
     return PaymentNotFound(f"Payment {payment_id} does not exist in this policy.")
 
 
-async def payment_for_update(
-    uow: UnitOfWork, deal_id: UUID, policy_id: UUID, payment_id: UUID, *, lock_policy_exclusive: bool = False
-) -> Payment:
+async def payment_for_update(uow: UnitOfWork, deal_id: UUID, policy_id: UUID, payment_id: UUID) -> Payment:
     """The payment of that policy, live or deleted, locked: the policy first, then the payment (always in
     that order, so writers cannot deadlock)."""
-    if await uow.payments.lock_policy(deal_id, policy_id, exclusive=lock_policy_exclusive) is None:
+    if await uow.payments.lock_policy(deal_id, policy_id, exclusive=False) is None:
         raise policy_not_found(policy_id)
     payment = await uow.payments.get_for_update(payment_id)
     if payment is None or payment.policy_id != policy_id:
