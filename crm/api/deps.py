@@ -17,7 +17,7 @@ from crm.api.cursors import CursorSigner
 from crm.api.errors import ReplayResponse
 from crm.api.responses import post_response
 from crm.domain.calculations.service import CalculationService
-from crm.domain.caller import Caller
+from crm.domain.caller import Caller, Role, roles_of
 from crm.domain.clients.service import ClientService
 from crm.domain.clock import Clock
 from crm.domain.deals.service import DealService
@@ -113,7 +113,7 @@ async def get_caller(
     ] = None,
 ) -> Caller:
     """The one function that decides who is calling; authentication will replace its header reading."""
-    roles = frozenset(r.strip() for r in (x_user_roles or "admin").split(",") if r.strip())
+    roles = roles_of(x_user_roles.split(",")) if x_user_roles is not None else frozenset({Role.ADMIN})
     return Caller(actor_id=_actor(x_user_id), roles=roles)
 
 

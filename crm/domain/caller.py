@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from uuid import UUID
 
-ADMIN_ROLES = frozenset({"admin", "ROLE_ADMIN"})
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    SELLER = "seller"
+    EXECUTOR = "executor"
+    USER = "user"
+
+
+PRIVILEGED = frozenset({Role.ADMIN, Role.MANAGER})
+
+
+def roles_of(claimed: Iterable[str]) -> frozenset[Role]:
+    """The roles a token's ``roles`` claim names, in either spelling (``ROLE_ADMIN`` or ``admin``); names this
+    service does not know are ignored."""
+    roles = set()
+    for name in claimed:
+        value = name.strip().lower().removeprefix("role_")
+        if value in Role.__members__.values():
+            roles.add(Role(value))
+    return frozenset(roles)
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
     actor_id: UUID | None = None
-    roles: frozenset[str] = field(default_factory=frozenset)
+    roles: frozenset[Role] = field(default_factory=frozenset)
 
     @property
     def is_admin(self) -> bool:
-        return bool(self.roles & ADMIN_ROLES)
+        return Role.ADMIN in self.roles
+
+    @property
+    def is_privileged(self) -> bool:
+        """Admins and managers see and change everything."""
+        return bool(self.roles & PRIVILEGED)
 
 
-SYSTEM = Caller(roles=frozenset({"admin"}))
+SYSTEM = Caller(roles=frozenset({Role.ADMIN}))
