@@ -70,9 +70,9 @@ async def create_calculation(
     responses=problem_responses(400, 404, 422),
     summary="List a deal's calculations",
 )
-async def list_calculations(services: Services, query: Filter) -> Response:
+async def list_calculations(caller: CurrentCaller, services: Services, query: Filter) -> Response:
     """Oldest first (`created_at`, then `id`); live calculations only."""
-    return page_response(await services.calculations.list(query), services.cursors)
+    return page_response(await services.calculations.list(query, caller), services.cursors)
 
 
 @router.get(
@@ -82,9 +82,9 @@ async def list_calculations(services: Services, query: Filter) -> Response:
     summary="Get a calculation",
 )
 async def get_calculation(
-    deal_id: UUID, calculation_id: UUID, services: Services, if_none_match: IfNoneMatch = None
+    deal_id: UUID, calculation_id: UUID, caller: CurrentCaller, services: Services, if_none_match: IfNoneMatch = None
 ) -> Response:
-    calculation = await services.calculations.get(deal_id, calculation_id)
+    calculation = await services.calculations.get(deal_id, calculation_id, caller)
     return record_response(calculation, if_none_match=if_none_match)
 
 

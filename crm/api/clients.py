@@ -33,6 +33,7 @@ async def create_client(body: ClientCreate, caller: CurrentCaller, services: Ser
 
 @router.get("", response_model=Page[Client], responses=problem_responses(400, 422), summary="List clients")
 async def list_clients(
+    caller: CurrentCaller,
     services: Services,
     page: Annotated[PageRequest, Depends(page_request)],
     search: Annotated[SearchTerm | None, Query(description="Part of the name, email or phone.")] = None,
@@ -41,7 +42,7 @@ async def list_clients(
 ) -> Response:
     """Newest first; live clients only."""
     query = ClientFilter(search=search, status=status_, owner_id=owner_id, page=page)
-    return page_response(await services.clients.list(query), services.cursors)
+    return page_response(await services.clients.list(query, caller), services.cursors)
 
 
 @router.get(
@@ -50,8 +51,10 @@ async def list_clients(
     responses={**problem_responses(404, 422), 304: {"description": "Not modified"}},
     summary="Get a client",
 )
-async def get_client(client_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
-    client = await services.clients.get(client_id)
+async def get_client(
+    client_id: UUID, caller: CurrentCaller, services: Services, if_none_match: IfNoneMatch = None
+) -> Response:
+    client = await services.clients.get(client_id, caller)
     return record_response(client, if_none_match=if_none_match)
 
 

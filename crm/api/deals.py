@@ -20,6 +20,8 @@ from crm.domain.deals.schemas import (
     Deal,
     DealCreate,
     DealFilter,
+    DealMember,
+    DealMemberCreate,
     DealUpdate,
     ReviewPeriod,
     StageChange,
@@ -124,9 +126,9 @@ async def create_deal(body: DealCreate, caller: CurrentCaller, services: Service
 
 
 @router.get("", response_model=Page[Deal], responses=problem_responses(400, 422), summary="List deals")
-async def list_deals(services: Services, query: Filter) -> Response:
+async def list_deals(caller: CurrentCaller, services: Services, query: Filter) -> Response:
     """Ordered by `next_review_at`, then `updated_at`, then `id`; live deals only."""
-    return page_response(await services.deals.list(query), services.cursors)
+    return page_response(await services.deals.list(query, caller), services.cursors)
 
 
 @router.get(
@@ -135,9 +137,9 @@ async def list_deals(services: Services, query: Filter) -> Response:
     responses=problem_responses(422),
     summary="Deal counts, values and funnel rates per stage",
 )
-async def stage_metrics(services: Services, query: Filter) -> StageMetrics:
+async def stage_metrics(caller: CurrentCaller, services: Services, query: Filter) -> StageMetrics:
     """Takes the list's filters (paging aside). One row per stage, in funnel order."""
-    return await services.deals.stage_metrics(query)
+    return await services.deals.stage_metrics(query, caller)
 
 
 @router.get(
@@ -146,8 +148,10 @@ async def stage_metrics(services: Services, query: Filter) -> StageMetrics:
     responses={**problem_responses(404, 422), 304: {"description": "Not modified"}},
     summary="Get a deal",
 )
-async def get_deal(deal_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
-    deal = await services.deals.get(deal_id)
+async def get_deal(
+    deal_id: UUID, caller: CurrentCaller, services: Services, if_none_match: IfNoneMatch = None
+) -> Response:
+    deal = await services.deals.get(deal_id, caller)
     return record_response(deal, if_none_match=if_none_match)
 
 
@@ -204,3 +208,46 @@ async def delete_deal(deal_id: UUID, caller: CurrentCaller, services: Services, 
 )
 async def restore_deal(deal_id: UUID, caller: CurrentCaller, services: Services, answer: Answer) -> Response:
     return answer(await services.deals.restore(deal_id, caller, answer.idempotency))
+
+
+@router.get(
+    "/{deal_id}/members",
+    response_model=Page[DealMember],
+    responses=problem_responses(400, 404, 422),
+    summary="List the team of a deal",
+    tags=["deal team"],
+)
+async def list_members(
+    deal_id: UUID, caller: CurrentCaller, services: Services, page: Annotated[PageRequest, Depends(page_request)]
+) -> Response:
+    """Oldest first. Whoever sees the deal sees its team."""
+    return page_response(await services.deal_team.list(deal_id, page, caller), services.cursors)
+
+
+@router.post(
+    "/{deal_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DealMember,
+    responses=problem_responses(400, 404, 409, 422),
+    summary="Put a person on the team of a deal",
+    tags=["deal team"],
+)
+async def add_member(
+    deal_id: UUID, body: DealMemberCreate, caller: CurrentCaller, services: Services, answer: Answer
+) -> Response:
+    """An `executor` sees the deal and what hangs off it, and writes its journal; a `co_owner` may do what its
+    owner does. Only who may change the deal changes its team; someone already on it is a 409 `member_exists`."""
+    return answer(await services.deal_team.add(deal_id, body, caller, answer.idempotency))
+
+
+@router.delete(
+    "/{deal_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 422),
+    summary="Take a person off the team of a deal",
+    tags=["deal team"],
+)
+async def remove_member(deal_id: UUID, user_id: UUID, caller: CurrentCaller, services: Services) -> Response:
+    """They lose what only the team gave them at once, on open streams too."""
+    await services.deal_team.remove(deal_id, user_id, caller)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -21,6 +21,7 @@ from crm.domain.caller import Caller, Role, roles_of
 from crm.domain.clients.service import ClientService
 from crm.domain.clock import Clock
 from crm.domain.deals.service import DealService
+from crm.domain.deals.team import DealTeamService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
 from crm.domain.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer
 from crm.domain.journal.service import JournalService
@@ -42,6 +43,7 @@ class ReadinessProbe(Protocol):
 class ApiServices:
     clients: ClientService
     deals: DealService
+    deal_team: DealTeamService
     calculations: CalculationService
     policies: PolicyService
     policy_documents: PolicyDocumentService

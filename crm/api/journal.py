@@ -25,10 +25,12 @@ router = APIRouter(prefix="/api/v1/deals/{deal_id}/journal", tags=["journal"])
     summary="List the notes of a deal",
 )
 async def list_journal(
-    deal_id: UUID, services: Services, page: Annotated[PageRequest, Depends(page_request)]
+    deal_id: UUID, caller: CurrentCaller, services: Services, page: Annotated[PageRequest, Depends(page_request)]
 ) -> Response:
     """Oldest first (`created_at`, then `id`)."""
-    return page_response(await services.journal.list(JournalFilter(deal_id=deal_id, page=page)), services.cursors)
+    return page_response(
+        await services.journal.list(JournalFilter(deal_id=deal_id, page=page), caller), services.cursors
+    )
 
 
 @router.post(
@@ -41,5 +43,5 @@ async def list_journal(
 async def append_journal_entry(
     deal_id: UUID, body: JournalEntryCreate, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
-    """`author_id` is the caller (the `X-User-Id` development header until authentication lands)."""
+    """`author_id` is the caller. Whoever sees the deal writes its journal, executors on its team included."""
     return answer(await services.journal.append(deal_id, body, caller, answer.idempotency))

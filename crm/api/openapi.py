@@ -101,6 +101,8 @@ def _refine_operation(operation: dict[str, Any], route: APIRoute, method: str) -
     codes: dict[int, list[str]] = {}
     if get_caller in calls:
         codes.setdefault(400, []).append("`invalid_header` (`X-User-Id`, `Idempotency-Key`)")
+        if method != "GET":
+            codes.setdefault(403, []).append("`forbidden` (the caller sees the record but may not do this to it)")
         if method == "POST":
             codes.setdefault(409, []).append("`idempotency_key_in_use` (a request with this key is still running)")
             codes.setdefault(422, []).append("`idempotency_key_reused` (the key came with another body)")

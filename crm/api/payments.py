@@ -52,6 +52,7 @@ def _includes(include: str | None) -> set[str]:
 async def list_payments(
     deal_id: UUID,
     policy_id: UUID,
+    caller: CurrentCaller,
     services: Services,
     page: Paging,
     include: Annotated[
@@ -68,7 +69,7 @@ async def list_payments(
         include_expenses="expenses" in wanted,
         page=page,
     )
-    return page_response(await services.payments.list(query), services.cursors)
+    return page_response(await services.payments.list(query, caller), services.cursors)
 
 
 @router.post(
@@ -92,9 +93,14 @@ async def create_payment(
     summary="Get a payment",
 )
 async def get_payment(
-    deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, if_none_match: IfNoneMatch = None
+    deal_id: UUID,
+    policy_id: UUID,
+    payment_id: UUID,
+    caller: CurrentCaller,
+    services: Services,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
-    payment = await services.payments.get(deal_id, policy_id, payment_id)
+    payment = await services.payments.get(deal_id, policy_id, payment_id, caller)
     return record_response(payment, if_none_match=if_none_match)
 
 
@@ -179,9 +185,11 @@ async def reopen_payment(
     summary="Changes of a payment and its lines, newest first",
 )
 async def payment_history(
-    deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, page: Paging
+    deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services, page: Paging
 ) -> Response:
-    return page_response(await services.payment_lines.history(deal_id, policy_id, payment_id, page), services.cursors)
+    return page_response(
+        await services.payment_lines.history(deal_id, policy_id, payment_id, page, caller), services.cursors
+    )
 
 
 def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model: type[IncomeUpdate]) -> None:
@@ -189,10 +197,10 @@ def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model:
     path = f"/{{payment_id}}/{kind}s"
 
     async def list_lines(
-        deal_id: UUID, policy_id: UUID, payment_id: UUID, services: Services, page: Paging
+        deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: CurrentCaller, services: Services, page: Paging
     ) -> Response:
         return page_response(
-            await services.payment_lines.list(kind, deal_id, policy_id, payment_id, page), services.cursors
+            await services.payment_lines.list(kind, deal_id, policy_id, payment_id, page, caller), services.cursors
         )
 
     async def create_line(
@@ -209,8 +217,10 @@ def _line_routes(kind: LineKind, create_model: type[IncomeCreate], update_model:
         )
         return answer(line)
 
-    async def get_line(deal_id: UUID, policy_id: UUID, payment_id: UUID, line_id: UUID, services: Services) -> Response:
-        return record_response(await services.payment_lines.get(kind, deal_id, policy_id, payment_id, line_id))
+    async def get_line(
+        deal_id: UUID, policy_id: UUID, payment_id: UUID, line_id: UUID, caller: CurrentCaller, services: Services
+    ) -> Response:
+        return record_response(await services.payment_lines.get(kind, deal_id, policy_id, payment_id, line_id, caller))
 
     async def update_line(
         deal_id: UUID,

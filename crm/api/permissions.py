@@ -33,9 +33,9 @@ async def request_permission_sync(
 @router.get(
     "/{job_id}",
     response_model=PermissionSyncJob,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(403, 404, 422),
     summary="Show a permission sync job",
 )
-async def get_permission_sync_job(job_id: UUID, services: Services) -> Response:
+async def get_permission_sync_job(job_id: UUID, caller: CurrentCaller, services: Services) -> Response:
     """`pending` until the enqueue is answered, then `queued` or `failed` (with `error`)."""
-    return json_response(await services.permissions.get(job_id))
+    return json_response(await services.permissions.get(job_id, caller))

@@ -38,6 +38,7 @@ async def create_policy(body: PolicyCreate, caller: CurrentCaller, services: Ser
 
 @router.get("", response_model=Page[Policy], responses=problem_responses(400, 422), summary="List policies")
 async def list_policies(
+    caller: CurrentCaller,
     services: Services,
     page: Paging,
     deal_id: UUID | None = None,
@@ -57,7 +58,7 @@ async def list_policies(
         search=search,
         page=page,
     )
-    return page_response(await services.policies.list(query), services.cursors)
+    return page_response(await services.policies.list(query, caller), services.cursors)
 
 
 @router.get(
@@ -66,8 +67,10 @@ async def list_policies(
     responses={**problem_responses(404, 422), 304: {"description": "Not modified"}},
     summary="Get a policy",
 )
-async def get_policy(policy_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
-    policy = await services.policies.get(policy_id)
+async def get_policy(
+    policy_id: UUID, caller: CurrentCaller, services: Services, if_none_match: IfNoneMatch = None
+) -> Response:
+    policy = await services.policies.get(policy_id, caller)
     return record_response(policy, if_none_match=if_none_match)
 
 
@@ -117,9 +120,9 @@ async def restore_policy(policy_id: UUID, caller: CurrentCaller, services: Servi
     responses=problem_responses(400, 404, 422),
     summary="List the documents linked to a policy",
 )
-async def list_policy_documents(policy_id: UUID, services: Services, page: Paging) -> Response:
+async def list_policy_documents(policy_id: UUID, caller: CurrentCaller, services: Services, page: Paging) -> Response:
     """Oldest link first."""
-    return page_response(await services.policy_documents.list(policy_id, page), services.cursors)
+    return page_response(await services.policy_documents.list(policy_id, page, caller), services.cursors)
 
 
 @router.post(

@@ -14,8 +14,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from crm.api.deps import CurrentCaller, Services
 from crm.api.problems import problem_responses
+from crm.domain.access import Access
 from crm.domain.errors import DomainError, FieldProblem
-from crm.domain.streams import DealEventFeed, Resync, StreamFilter, Subscription
+from crm.domain.streams import DealEventFeed, Resync, StreamAccess, StreamFilter, Subscription
 
 router = APIRouter(tags=["streams"])
 
@@ -75,7 +76,7 @@ async def _close_on(shutdown: anyio.Event, subscription: Subscription) -> None:
 
 
 async def _events(
-    feed: DealEventFeed, start: int, wanted: StreamFilter, shutdown: anyio.Event
+    feed: DealEventFeed, start: int, wanted: StreamFilter, allowed: StreamAccess, shutdown: anyio.Event
 ) -> AsyncIterator[ServerSentEvent]:
     async with feed.subscribe() as subscription:
         # On shutdown the stream ends cleanly, within the grace period, instead of being cut off.
@@ -86,7 +87,7 @@ async def _events(
             replay = True
             while not shutdown.is_set():
                 if replay:
-                    page = await feed.replay(last, wanted.deal_ids, wanted.types, REPLAY_PAGE)
+                    page = await feed.replay(last, wanted.deal_ids, wanted.types, REPLAY_PAGE, allowed.access)
                     for event in page:
                         last = event.sequence
                         yield ServerSentEvent(data=event.cloudevent, event=event.routing_key, id=str(event.sequence))
@@ -99,7 +100,7 @@ async def _events(
                     replay = True
                 elif item.sequence > last:
                     last = item.sequence
-                    if wanted.matches(item):
+                    if wanted.matches(item) and await allowed.allows(item):
                         yield ServerSentEvent(data=item.cloudevent, event=item.routing_key, id=str(item.sequence))
         finally:
             closer.cancel()
@@ -135,11 +136,11 @@ async def stream_deals(
     if start is None:
         # Fixed before the response starts: whatever happens after the client sees 200 reaches it.
         start = await services.deal_stream.latest_sequence()
-    # `caller` is resolved here so that authentication, when it replaces get_caller, guards the stream too.
-    del caller
+    # A caller sees the events of the deals they see, on replay and live alike.
+    allowed = StreamAccess(services.deal_stream, Access.of(caller))
     shutdown = anyio.Event()
     return EventSourceResponse(
-        _events(services.deal_stream, start, wanted, shutdown),
+        _events(services.deal_stream, start, wanted, allowed, shutdown),
         ping=services.stream_heartbeat,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         shutdown_event=shutdown,

@@ -94,9 +94,11 @@ async def create_task(body: TaskCreate, caller: CurrentCaller, services: Service
 
 
 @router.get("", response_model=Page[Task], responses=problem_responses(400, 422), summary="List tasks")
-async def list_tasks(services: Services, query: Annotated[TaskFilter, Depends(task_filter)]) -> Response:
+async def list_tasks(
+    caller: CurrentCaller, services: Services, query: Annotated[TaskFilter, Depends(task_filter)]
+) -> Response:
     """Ordered by `due_at` (tasks without one last), then `created_at`, then `id`."""
-    return page_response(await services.tasks.list(query), services.cursors)
+    return page_response(await services.tasks.list(query, caller), services.cursors)
 
 
 @router.get(
@@ -105,8 +107,10 @@ async def list_tasks(services: Services, query: Annotated[TaskFilter, Depends(ta
     responses={**problem_responses(404, 422), 304: {"description": "Not modified"}},
     summary="Get a task",
 )
-async def get_task(task_id: UUID, services: Services, if_none_match: IfNoneMatch = None) -> Response:
-    task = await services.tasks.get(task_id)
+async def get_task(
+    task_id: UUID, caller: CurrentCaller, services: Services, if_none_match: IfNoneMatch = None
+) -> Response:
+    task = await services.tasks.get(task_id, caller)
     return record_response(task, if_none_match=if_none_match)
 
 

@@ -23,6 +23,7 @@ from crm.app.wiring import Wiring, open_pool
 from crm.domain.calculations.service import CalculationService
 from crm.domain.clients.service import ClientService
 from crm.domain.deals.service import DealService
+from crm.domain.deals.team import DealTeamService
 from crm.domain.journal.service import JournalService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
@@ -34,6 +35,7 @@ from crm.domain.policies.service import PolicyService
 from crm.domain.tasks.service import TaskService
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
+from crm.infrastructure.db.deal_members import PgDealMemberReader
 from crm.infrastructure.db.deals import PgDealReader
 from crm.infrastructure.db.errors import translate as translate_database_error
 from crm.infrastructure.db.journal import PgJournalReader
@@ -110,6 +112,7 @@ def build_services(
     return ApiServices(
         clients=ClientService(uow, PgClientReader(pool), clock),
         deals=DealService(uow, PgDealReader(pool), clock),
+        deal_team=DealTeamService(uow, PgDealMemberReader(pool), clock),
         calculations=CalculationService(uow, PgCalculationReader(pool), clock),
         policies=PolicyService(uow, policy_reader, clock, default_currency=app.settings.default_currency),
         policy_documents=PolicyDocumentService(uow, policy_reader, PgPolicyDocumentReader(pool), catalog, clock),
@@ -176,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "clients", "description": "People and companies the broker sells to."},
             {"name": "deals", "description": "Sales to a client, from first contact to won or lost."},
+            {"name": "deal team", "description": "Who besides its owner works on a deal, and so sees it."},
             {"name": "calculations", "description": "Insurers' quotes within a deal, from draft to confirmed."},
             {"name": "policies", "description": "Issued policies and the documents linked to them."},
             {"name": "payments", "description": "Instalments of a policy, their incomes, expenses and history."},

@@ -31,6 +31,14 @@ class NotFound(DomainError):
     title = "Not found"
 
 
+class Forbidden(DomainError):
+    """The caller sees the record but may not do this to it (one they may not see is a ``NotFound``)."""
+
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"
@@ -252,6 +260,16 @@ class ScheduledForRequired(RuleViolation):
     title = "Scheduling needs a time"
 
 
+class MemberExists(Conflict):
+    code = "member_exists"
+    title = "Already on the deal team"
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    title = "Not on the deal team"
+
+
 class DealHasPolicies(Conflict):
     code = "deal_has_policies"
     title = "Deal has policies"
@@ -299,12 +317,6 @@ class PostedAtInFuture(DomainError):
 class CorrectionNeedsNote(RuleViolation):
     code = "correction_needs_note"
     title = "A negative line needs a note"
-
-
-class PaymentReopenForbidden(DomainError):
-    status = 403
-    code = "forbidden"
-    title = "Only an admin may reopen a cancelled payment"
 
 
 class PolicyHasPayments(Conflict):

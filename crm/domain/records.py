@@ -32,17 +32,23 @@ class Record(BaseModel):
 
 
 class RecordRepository(Protocol[R_co]):
-    """The writes every record's repository has, inside a unit of work; a row read here stays locked until the
-    transaction ends. Modules add their own (``PolicyRepository(RecordRepository[Policy], Protocol)``)."""
+    """The writes every record's repository has, inside a unit of work, for its caller (``crm.domain.access``);
+    a row read here stays locked until the transaction ends. Modules add their own
+    (``PolicyRepository(RecordRepository[Policy], Protocol)``)."""
 
     async def add(self, record_id: UUID, values: Mapping[str, Any], actor_id: UUID | None) -> R_co:
         """Insert a record made by ``actor_id``; ``values`` holds its columns."""
 
     async def get_for_update(self, record_id: UUID) -> R_co | None:
-        """The record, live or deleted, locked against concurrent changes."""
+        """The record, live or deleted, locked against concurrent changes; ``None`` if the unit of work's caller
+        may not see it, ``Forbidden`` if they may not change it."""
 
     async def lock_live_for_share(self, record_id: UUID) -> bool:
-        """True if the record exists and is not deleted; it stays so until the transaction ends."""
+        """True if the record exists, is not deleted and the caller sees it; it stays so until the transaction
+        ends."""
+
+    async def reach(self, record_id: UUID, *, change: bool) -> bool:
+        """Whether the caller sees the record; with ``change``, ``Forbidden`` unless they may change it."""
 
     async def update(self, record_id: UUID, changes: Mapping[str, Any], actor_id: UUID | None) -> R_co:
         """Set the changed columns, bumping the version."""

@@ -8,7 +8,7 @@ from typing import Protocol, Self
 from crm.domain.calculations.repository import CalculationRepository
 from crm.domain.caller import Caller
 from crm.domain.clients.repository import ClientRepository
-from crm.domain.deals.repository import DealRepository
+from crm.domain.deals.repository import DealMemberRepository, DealRepository
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
 from crm.domain.journal.repository import JournalRepository
@@ -24,6 +24,9 @@ class UnitOfWork(Protocol):
 
     @property
     def deals(self) -> DealRepository: ...
+
+    @property
+    def deal_members(self) -> DealMemberRepository: ...
 
     @property
     def policies(self) -> PolicyRepository: ...

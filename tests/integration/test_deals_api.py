@@ -145,9 +145,10 @@ async def test_closing_sets_closed_at_and_reopening_clears_it(api):
 
 
 async def test_won_deal_is_final_for_non_admins(api):
-    deal = await make_deal(api)
+    seller_id = uuid.uuid4()
+    deal = await make_deal(api, owner_id=str(seller_id))
     await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "closedWon"})
-    seller = {"X-User-Id": str(uuid.uuid4()), "X-User-Roles": "ROLE_SELLER"}
+    seller = {"X-User-Id": str(seller_id), "X-User-Roles": "ROLE_SELLER"}
     response = await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "proposal"}, headers=seller)
     assert_problem(response, 409, "invalid_stage_transition")
 

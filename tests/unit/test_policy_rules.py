@@ -83,7 +83,7 @@ class FakeReader:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
 
-    async def get(self, policy_id):
+    async def get(self, policy_id, access):
         self.journal.append("read policy")
         return object()
 
@@ -103,6 +103,9 @@ class FakeCatalog:
 class FakePolicies:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
+
+    async def reach(self, policy_id, *, change):
+        return True
 
     async def lock_live_for_share(self, policy_id):
         self.journal.append("lock policy")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
+from crm.domain.access import Access
 from crm.domain.calculations.schemas import Calculation, CalculationFilter
 from crm.domain.pagination import Page
 from crm.domain.records import RecordRepository
@@ -30,11 +31,11 @@ class CalculationRepository(RecordRepository[Calculation], Protocol):
 
 
 class CalculationReader(Protocol):
-    """Reads outside any transaction."""
+    """Reads outside any transaction, of what ``access`` sees."""
 
-    async def deal_is_live(self, deal_id: UUID) -> bool: ...
+    async def deal_is_live(self, deal_id: UUID, access: Access) -> bool: ...
 
-    async def get_of_deal(self, deal_id: UUID, calculation_id: UUID) -> Calculation | None:
+    async def get_of_deal(self, deal_id: UUID, calculation_id: UUID, access: Access) -> Calculation | None:
         """The live calculation if it belongs to this deal."""
 
-    async def page(self, query: CalculationFilter) -> Page[Calculation]: ...
+    async def page(self, query: CalculationFilter, access: Access) -> Page[Calculation]: ...

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
+from crm.domain.access import Access
 from crm.domain.calculations.repository import CalculationReader
 from crm.domain.calculations.rules import (
     READ_ONLY_STATUSES,
@@ -58,16 +59,18 @@ class CalculationService:
         self._reader = reader
         self._clock = clock
 
-    async def get(self, deal_id: UUID, calculation_id: UUID) -> Calculation:
-        await self._require_deal(deal_id)
-        calculation = await self._reader.get_of_deal(deal_id, calculation_id)
+    async def get(self, deal_id: UUID, calculation_id: UUID, caller: Caller) -> Calculation:
+        access = Access.of(caller)
+        await self._require_deal(deal_id, access)
+        calculation = await self._reader.get_of_deal(deal_id, calculation_id, access)
         if calculation is None:
             raise CalculationNotFound(f"Calculation {calculation_id} does not exist in deal {deal_id}.")
         return calculation
 
-    async def list(self, query: CalculationFilter) -> Page[Calculation]:
-        await self._require_deal(query.deal_id)
-        return await self._reader.page(query)
+    async def list(self, query: CalculationFilter, caller: Caller) -> Page[Calculation]:
+        access = Access.of(caller)
+        await self._require_deal(query.deal_id, access)
+        return await self._reader.page(query, access)
 
     async def create(
         self, deal_id: UUID, data: CalculationCreate, caller: Caller, idempotency: IdempotentRequest | None = None
@@ -167,8 +170,8 @@ class CalculationService:
             await uow.commit(calculation)
         return calculation
 
-    async def _require_deal(self, deal_id: UUID) -> None:
-        if not await self._reader.deal_is_live(deal_id):
+    async def _require_deal(self, deal_id: UUID, access: Access) -> None:
+        if not await self._reader.deal_is_live(deal_id, access):
             raise DealNotFound(f"Deal {deal_id} does not exist.")
 
     @staticmethod

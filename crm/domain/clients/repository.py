@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
+from crm.domain.access import Access
 from crm.domain.clients.schemas import Client, ClientFilter
 from crm.domain.pagination import Page
 from crm.domain.records import RecordRepository
@@ -15,8 +16,8 @@ class ClientRepository(RecordRepository[Client], Protocol):
 
 
 class ClientReader(Protocol):
-    """Reads outside any transaction: one statement each, for the hot read paths."""
+    """Reads outside any transaction: one statement each, for the hot read paths; only what ``access`` sees."""
 
-    async def get(self, client_id: UUID) -> Client | None: ...
+    async def get(self, client_id: UUID, access: Access) -> Client | None: ...
 
-    async def page(self, query: ClientFilter) -> Page[Client]: ...
+    async def page(self, query: ClientFilter, access: Access) -> Page[Client]: ...

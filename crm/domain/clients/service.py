@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from crm.domain.access import Access, Resource, check_reassignment, owner_for, require_creator
 from crm.domain.caller import Caller
 from crm.domain.clients.repository import ClientReader
 from crm.domain.clients.schemas import Client, ClientCreate, ClientFilter, ClientUpdate
@@ -22,18 +23,20 @@ class ClientService:
         self._reader = reader
         self._clock = clock
 
-    async def get(self, client_id: UUID) -> Client:
-        client = await self._reader.get(client_id)
+    async def get(self, client_id: UUID, caller: Caller) -> Client:
+        client = await self._reader.get(client_id, Access.of(caller))
         if client is None:
             raise ClientNotFound(f"Client {client_id} does not exist.")
         return client
 
-    async def list(self, query: ClientFilter) -> Page[Client]:
-        return await self._reader.page(query)
+    async def list(self, query: ClientFilter, caller: Caller) -> Page[Client]:
+        return await self._reader.page(query, Access.of(caller))
 
     async def create(self, data: ClientCreate, caller: Caller, idempotency: IdempotentRequest | None = None) -> Client:
+        require_creator(caller, Resource.CLIENT)
+        values = {**data.model_dump(), "owner_id": owner_for(caller, data.owner_id)}
         async with self._uow(caller, idempotency) as uow:
-            client = await uow.clients.add(uuid4(), data.model_dump(), caller.actor_id)
+            client = await uow.clients.add(uuid4(), values, caller.actor_id)
             uow.record(record_event("client.created", client, self._clock.now()))
             await uow.commit(client)
         return client
@@ -48,6 +51,7 @@ class ClientService:
             changes = effective_changes(current, changes)
             if not changes:
                 return current
+            check_reassignment(caller, changes)
             client = await uow.clients.update(client_id, changes, caller.actor_id)
             uow.record(record_event("client.updated", client, self._clock.now()))
             await uow.commit()

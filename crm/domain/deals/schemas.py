@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, computed_field
 
+from crm.domain.access import MemberRole
 from crm.domain.deals.rules import FINAL_STATUSES, STAGE_OF_STATUS, DealStage, DealStatus
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
@@ -128,3 +129,23 @@ class StageMetric(BaseModel):
 
 class StageMetrics(BaseModel):
     items: list[StageMetric]
+
+
+class DealMemberCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"user_id": "0b6c39f2-1a53-4f43-9f0e-3d0f6a2d4c77", "role": "executor"}]},
+    )
+
+    user_id: UUID
+    role: MemberRole = Field(description="`executor` sees the deal and writes its journal; `co_owner` acts as owner.")
+
+
+class DealMember(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    deal_id: UUID
+    user_id: UUID
+    role: MemberRole
+    created_at: datetime
+    created_by_id: UUID | None = Field(description="Who put the person on the team.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
+from crm.domain.access import Access, Resource, check_reassignment, owner_for, require_creator
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.deals.repository import DealReader
@@ -47,17 +48,17 @@ class DealService:
         self._reader = reader
         self._clock = clock
 
-    async def get(self, deal_id: UUID) -> Deal:
-        deal = await self._reader.get(deal_id)
+    async def get(self, deal_id: UUID, caller: Caller) -> Deal:
+        deal = await self._reader.get(deal_id, Access.of(caller))
         if deal is None:
             raise DealNotFound(f"Deal {deal_id} does not exist.")
         return deal
 
-    async def list(self, query: DealFilter) -> Page[Deal]:
-        return await self._reader.page(query)
+    async def list(self, query: DealFilter, caller: Caller) -> Page[Deal]:
+        return await self._reader.page(query, Access.of(caller))
 
-    async def stage_metrics(self, query: DealFilter) -> StageMetrics:
-        rows = await self._reader.status_counts(query)
+    async def stage_metrics(self, query: DealFilter, caller: Caller) -> StageMetrics:
+        rows = await self._reader.status_counts(query, Access.of(caller))
         return StageMetrics(
             items=[
                 StageMetric(
@@ -77,10 +78,13 @@ class DealService:
                 "A deal starts open.",
                 errors=[FieldProblem("status", f"a new deal cannot be {data.status}")],
             )
+        require_creator(caller, Resource.DEAL)
+        values = {**data.model_dump(), "owner_id": owner_for(caller, data.owner_id)}
         async with self._uow(caller, idempotency) as uow:
-            deal = await uow.deals.add_for_live_client(uuid4(), data.model_dump(), caller.actor_id)
-            if deal is None:
+            # The lock keeps the client live until the deal commits (its foreign key alone would not).
+            if not await uow.clients.lock_live_for_share(data.client_id):
                 raise ClientNotFound(f"Client {data.client_id} does not exist.")
+            deal = await uow.deals.add(uuid4(), values, caller.actor_id)
             uow.record(record_event("deal.created", deal, self._clock.now()))
             await uow.commit(deal)
         return deal
@@ -93,6 +97,7 @@ class DealService:
             changes = effective_changes(current, changes)
             if not changes:
                 return current
+            check_reassignment(caller, changes)
             if "client_id" in changes:
                 if not await uow.clients.lock_live_for_share(changes["client_id"]):
                     raise ClientNotFound(f"Client {changes['client_id']} does not exist.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
+from crm.domain.access import Access
 from crm.domain.journal.schemas import JournalEntry, JournalFilter
 from crm.domain.pagination import Page
 
@@ -17,7 +18,7 @@ class JournalRepository(Protocol):
 
 
 class JournalReader(Protocol):
-    async def deal_is_live(self, deal_id: UUID) -> bool: ...
+    async def deal_is_live(self, deal_id: UUID, access: Access) -> bool: ...
 
-    async def page(self, query: JournalFilter) -> Page[JournalEntry]:
+    async def page(self, query: JournalFilter, access: Access) -> Page[JournalEntry]:
         """The deal's entries, oldest first."""

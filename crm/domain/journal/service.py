@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from crm.domain.access import Access
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import DealNotFound
@@ -21,10 +22,11 @@ class JournalService:
         self._reader = reader
         self._clock = clock
 
-    async def list(self, query: JournalFilter) -> Page[JournalEntry]:
-        if not await self._reader.deal_is_live(query.deal_id):
+    async def list(self, query: JournalFilter, caller: Caller) -> Page[JournalEntry]:
+        access = Access.of(caller)
+        if not await self._reader.deal_is_live(query.deal_id, access):
             raise DealNotFound(f"Deal {query.deal_id} does not exist.")
-        return await self._reader.page(query)
+        return await self._reader.page(query, access)
 
     async def append(
         self, deal_id: UUID, data: JournalEntryCreate, caller: Caller, idempotency: IdempotentRequest | None = None

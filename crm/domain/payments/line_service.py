@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
+from crm.domain.access import Access
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import ExpenseNotFound, IncomeNotFound, NotFound
@@ -53,29 +54,34 @@ class PaymentLineService:
         self._reader = reader
         self._clock = clock
 
-    async def _check_payment(self, deal_id: UUID, policy_id: UUID, payment_id: UUID) -> None:
-        if not await self._reader.policy_is_live(deal_id, policy_id):
+    async def _check_payment(self, deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: Caller) -> None:
+        """A payment's lines and history are reached through its policy: the caller must see it."""
+        if not await self._reader.policy_is_live(deal_id, policy_id, Access.of(caller)):
             raise policy_not_found(policy_id)
         if await self._reader.get(payment_id, policy_id) is None:
             raise payment_not_found(payment_id)
 
     async def list(
-        self, kind: LineKind, deal_id: UUID, policy_id: UUID, payment_id: UUID, page: PageRequest
+        self, kind: LineKind, deal_id: UUID, policy_id: UUID, payment_id: UUID, page: PageRequest, caller: Caller
     ) -> Page[PaymentLine]:
         """Oldest posting first."""
-        await self._check_payment(deal_id, policy_id, payment_id)
+        await self._check_payment(deal_id, policy_id, payment_id, caller)
         return await self._reader.lines(kind, payment_id, page)
 
-    async def get(self, kind: LineKind, deal_id: UUID, policy_id: UUID, payment_id: UUID, line_id: UUID) -> PaymentLine:
-        await self._check_payment(deal_id, policy_id, payment_id)
+    async def get(
+        self, kind: LineKind, deal_id: UUID, policy_id: UUID, payment_id: UUID, line_id: UUID, caller: Caller
+    ) -> PaymentLine:
+        await self._check_payment(deal_id, policy_id, payment_id, caller)
         line = await self._reader.line(kind, line_id, payment_id)
         if line is None:
             raise line_not_found(kind, line_id)
         return line
 
-    async def history(self, deal_id: UUID, policy_id: UUID, payment_id: UUID, page: PageRequest) -> Page[HistoryEntry]:
+    async def history(
+        self, deal_id: UUID, policy_id: UUID, payment_id: UUID, page: PageRequest, caller: Caller
+    ) -> Page[HistoryEntry]:
         """Newest first."""
-        await self._check_payment(deal_id, policy_id, payment_id)
+        await self._check_payment(deal_id, policy_id, payment_id, caller)
         return await self._reader.history(payment_id, page)
 
     async def create(

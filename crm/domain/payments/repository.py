@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any, Protocol
 from uuid import UUID
 
+from crm.domain.access import Access
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.payments.schemas import HistoryEntry, LineKind, Payment, PaymentFilter, PaymentLine
 from crm.domain.records import RecordRepository
@@ -52,9 +53,10 @@ class PaymentRepository(RecordRepository[Payment], Protocol):
 
 
 class PaymentReader(Protocol):
-    """Reads outside any transaction."""
+    """Reads outside any transaction. A policy's payments, lines and history are reached through the policy:
+    ``policy_is_live`` says whether ``access`` sees it, before the rest is read."""
 
-    async def policy_is_live(self, deal_id: UUID, policy_id: UUID) -> bool: ...
+    async def policy_is_live(self, deal_id: UUID, policy_id: UUID, access: Access) -> bool: ...
 
     async def get(self, payment_id: UUID, policy_id: UUID) -> Payment | None: ...
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
+from crm.domain.access import Access, require_admin
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
-from crm.domain.errors import PaymentHasTransactions, PaymentNotFound, PaymentReopenForbidden, PolicyNotFound
+from crm.domain.errors import PaymentHasTransactions, PaymentNotFound, PolicyNotFound
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
 from crm.domain.pagination import Page
@@ -65,19 +66,20 @@ class PaymentService:
         self._reader = reader
         self._clock = clock
 
-    async def _check_policy(self, deal_id: UUID, policy_id: UUID) -> None:
-        if not await self._reader.policy_is_live(deal_id, policy_id):
+    async def _check_policy(self, deal_id: UUID, policy_id: UUID, caller: Caller) -> None:
+        """A policy's payments are reached through it: the caller must see it."""
+        if not await self._reader.policy_is_live(deal_id, policy_id, Access.of(caller)):
             raise policy_not_found(policy_id)
 
-    async def get(self, deal_id: UUID, policy_id: UUID, payment_id: UUID) -> Payment:
-        await self._check_policy(deal_id, policy_id)
+    async def get(self, deal_id: UUID, policy_id: UUID, payment_id: UUID, caller: Caller) -> Payment:
+        await self._check_policy(deal_id, policy_id, caller)
         payment = await self._reader.get(payment_id, policy_id)
         if payment is None:
             raise payment_not_found(payment_id)
         return payment
 
-    async def list(self, query: PaymentFilter) -> Page[Payment]:
-        await self._check_policy(query.deal_id, query.policy_id)
+    async def list(self, query: PaymentFilter, caller: Caller) -> Page[Payment]:
+        await self._check_policy(query.deal_id, query.policy_id, caller)
         return await self._reader.page(query)
 
     async def create(
@@ -139,7 +141,8 @@ class PaymentService:
         caller: Caller,
         idempotency: IdempotentRequest | None = None,
     ) -> Payment:
-        """Cancelling a cancelled payment changes nothing."""
+        """Cancelling a cancelled payment changes nothing (admins only)."""
+        require_admin(caller, "cancel a payment")
         return await self._set_cancelled(True, deal_id, policy_id, payment_id, caller, idempotency)
 
     async def reopen(
@@ -151,8 +154,7 @@ class PaymentService:
         idempotency: IdempotentRequest | None = None,
     ) -> Payment:
         """Undo a cancel (admins only); reopening a payment that is not cancelled changes nothing."""
-        if not caller.is_admin:
-            raise PaymentReopenForbidden("Only an admin may reopen a cancelled payment.")
+        require_admin(caller, "reopen a cancelled payment")
         return await self._set_cancelled(False, deal_id, policy_id, payment_id, caller, idempotency)
 
     async def delete(

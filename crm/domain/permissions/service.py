@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from crm.domain.access import require_privileged
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import ClientNotFound, DealNotFound, FieldProblem, NotFound, PolicyNotFound
@@ -40,7 +41,8 @@ class PermissionSyncService:
         self._queue = queue
         self._clock = clock
 
-    async def get(self, job_id: UUID) -> PermissionSyncJob:
+    async def get(self, job_id: UUID, caller: Caller) -> PermissionSyncJob:
+        require_privileged(caller, "follow permission sync")
         job = await self._reader.get(job_id)
         if job is None:
             raise PermissionSyncJobNotFound(f"Permission sync job {job_id} does not exist.")
@@ -55,6 +57,7 @@ class PermissionSyncService:
         Redis refused is kept as ``failed`` and the caller gets a 503 to retry. The answer ("queued") commits
         with the job: should this process stop before the enqueue, crm-worker's permission-jobs queues it.
         """
+        require_privileged(caller, "request permission sync")
         # Without any queue configured nothing could ever be delivered: refuse before recording anything.
         self._queue.require_configured()
         async with self._uow(caller, idempotency) as uow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from crm.domain.access import Access
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import DocumentAlreadyLinked, DocumentNotFound, DocumentNotLinked, FieldProblem, PolicyNotFound
@@ -30,8 +31,8 @@ class PolicyDocumentService:
         self._catalog = catalog
         self._clock = clock
 
-    async def list(self, policy_id: UUID, page: PageRequest) -> Page[PolicyDocument]:
-        await self._require_policy(policy_id)
+    async def list(self, policy_id: UUID, page: PageRequest, caller: Caller) -> Page[PolicyDocument]:
+        await self._require_policy(policy_id, caller)
         return await self._reader.page(policy_id, page)
 
     async def link(
@@ -39,7 +40,7 @@ class PolicyDocumentService:
     ) -> PolicyDocument:
         # Ask Documents before the transaction starts, so no lock waits on another service's answer;
         # the policy is checked first so an unknown policy never costs a call.
-        await self._require_policy(policy_id)
+        await self._require_policy(policy_id, caller)
         if not await self._catalog.exists(document_id):
             raise DocumentNotFound(
                 f"Document {document_id} does not exist in the Documents service.",
@@ -66,13 +67,14 @@ class PolicyDocumentService:
             uow.record(self._event("policy.document.unlinked", link))
             await uow.commit()
 
-    async def _require_policy(self, policy_id: UUID) -> None:
-        if await self._policies.get(policy_id) is None:
+    async def _require_policy(self, policy_id: UUID, caller: Caller) -> None:
+        if await self._policies.get(policy_id, Access.of(caller)) is None:
             raise PolicyNotFound(f"Policy {policy_id} does not exist.")
 
     @staticmethod
     async def _lock_live_policy(uow: UnitOfWork, policy_id: UUID) -> None:
-        if not await uow.policies.lock_live_for_share(policy_id):
+        """The policy is live and the caller may change it (its documents with it)."""
+        if not (await uow.policies.reach(policy_id, change=True) and await uow.policies.lock_live_for_share(policy_id)):
             raise PolicyNotFound(f"Policy {policy_id} does not exist.")
 
     def _event(self, routing_key: str, link: PolicyDocument) -> DomainEvent:

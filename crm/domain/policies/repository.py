@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
+from crm.domain.access import Access
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import PolicyDocument
 from crm.domain.policies.schemas import Policy, PolicyFilter
@@ -24,9 +25,9 @@ class PolicyRepository(RecordRepository[Policy], Protocol):
 class PolicyReader(Protocol):
     """Reads outside any transaction: one statement each."""
 
-    async def get(self, policy_id: UUID) -> Policy | None: ...
+    async def get(self, policy_id: UUID, access: Access) -> Policy | None: ...
 
-    async def page(self, query: PolicyFilter) -> Page[Policy]: ...
+    async def page(self, query: PolicyFilter, access: Access) -> Page[Policy]: ...
 
 
 class PolicyDocumentRepository(Protocol):
@@ -41,4 +42,4 @@ class PolicyDocumentRepository(Protocol):
 
 class PolicyDocumentReader(Protocol):
     async def page(self, policy_id: UUID, page: PageRequest) -> Page[PolicyDocument]:
-        """The policy's links, oldest first."""
+        """The policy's links, oldest first; the use case checked the caller sees the policy."""

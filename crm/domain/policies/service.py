@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from crm.domain.access import Access, Resource, check_reassignment, owner_for, require_creator
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import (
@@ -34,20 +35,22 @@ class PolicyService:
         self._clock = clock
         self._default_currency = default_currency
 
-    async def get(self, policy_id: UUID) -> Policy:
-        policy = await self._reader.get(policy_id)
+    async def get(self, policy_id: UUID, caller: Caller) -> Policy:
+        policy = await self._reader.get(policy_id, Access.of(caller))
         if policy is None:
             raise PolicyNotFound(f"Policy {policy_id} does not exist.")
         return policy
 
-    async def list(self, query: PolicyFilter) -> Page[Policy]:
-        return await self._reader.page(query)
+    async def list(self, query: PolicyFilter, caller: Caller) -> Page[Policy]:
+        return await self._reader.page(query, Access.of(caller))
 
     async def create(self, data: PolicyCreate, caller: Caller, idempotency: IdempotentRequest | None = None) -> Policy:
         check_period(data.effective_from, data.effective_to)
         check_terms(data.status, data.premium, data.effective_from, data.effective_to)
+        require_creator(caller, Resource.POLICY)
         values = data.model_dump()
         values["currency"] = data.currency or self._default_currency
+        values["owner_id"] = owner_for(caller, data.owner_id)
         async with self._uow(caller, idempotency) as uow:
             await self._check_parties(uow, data.deal_id, data.client_id)
             # A taken number (a concurrent insert's included) fails at uq_policies_policy_number: 409.
@@ -66,6 +69,7 @@ class PolicyService:
             changes = effective_changes(current, changes)
             if not changes:
                 return current
+            check_reassignment(caller, changes)
             after = current.model_copy(update=changes)
             check_period(after.effective_from, after.effective_to)
             check_terms(after.status, after.premium, after.effective_from, after.effective_to)
@@ -117,8 +121,11 @@ class PolicyService:
 
     @staticmethod
     async def _check_parties(uow: UnitOfWork, deal_id: UUID, client_id: UUID) -> None:
-        """The deal and the client are live (and stay so until commit), and the deal is the client's."""
-        deal_client = await uow.policies.client_of_live_deal(deal_id)
+        """The deal and the client are live (and stay so until commit), the caller may change the deal (a policy
+        is part of it), and the deal is the client's."""
+        deal_client = (
+            await uow.policies.client_of_live_deal(deal_id) if await uow.deals.reach(deal_id, change=True) else None
+        )
         if deal_client is None:
             raise DealNotFound(f"Deal {deal_id} does not exist.", errors=[FieldProblem("deal_id", "no such live deal")])
         if not await uow.clients.lock_live_for_share(client_id):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from crm.domain.access import Access
 from crm.domain.pagination import Page
 from crm.domain.records import RecordRepository
 from crm.domain.tasks.rules import ReminderChannel
@@ -41,7 +42,7 @@ class TaskRepository(RecordRepository[Task], Protocol):
 
 
 class TaskReader(Protocol):
-    async def get(self, task_id: UUID) -> Task | None: ...
+    async def get(self, task_id: UUID, access: Access) -> Task | None: ...
 
-    async def page(self, query: TaskFilter) -> Page[Task]:
+    async def page(self, query: TaskFilter, access: Access) -> Page[Task]:
         """Ordered by ``due_at`` (tasks without one last), then ``created_at``, then ``id``."""

@@ -6,6 +6,7 @@ from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID, uuid4
 
+from crm.domain.access import Access
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import (
@@ -62,16 +63,16 @@ class TaskService:
         self._reader = reader
         self._clock = clock
 
-    async def get(self, task_id: UUID) -> Task:
-        task = await self._reader.get(task_id)
+    async def get(self, task_id: UUID, caller: Caller) -> Task:
+        task = await self._reader.get(task_id, Access.of(caller))
         if task is None:
             raise TaskNotFound(f"Task {task_id} does not exist.")
         return task
 
-    async def list(self, query: TaskFilter) -> Page[Task]:
+    async def list(self, query: TaskFilter, caller: Caller) -> Page[Task]:
         """A plain day as a due bound means its midnight in the business time zone."""
         bounds = {"due_before": self._instant(query.due_before), "due_after": self._instant(query.due_after)}
-        return await self._reader.page(query.model_copy(update=bounds))
+        return await self._reader.page(query.model_copy(update=bounds), Access.of(caller))
 
     def _instant(self, bound: datetime | date | None) -> datetime | None:
         if bound is None or isinstance(bound, datetime):
@@ -89,6 +90,7 @@ class TaskService:
         }
         async with self._uow(caller, idempotency) as uow:
             await self._check_links(uow, {name: values[name] for name in LINK_FIELDS})
+            await self._check_assignment(uow, caller, values["deal_id"], values["assignee_id"])
             task = await uow.tasks.add(uuid4(), values, caller.actor_id)
             uow.record(record_event("task.created", task, self._clock.now()))
             await uow.commit(task)
@@ -160,6 +162,9 @@ class TaskService:
                 return current
             changes = self._lifecycle(current, changes)
             await self._check_links(uow, {name: changes[name] for name in LINK_FIELDS if name in changes})
+            if "assignee_id" in changes or "deal_id" in changes:
+                after = current.model_copy(update=changes)
+                await self._check_assignment(uow, caller, after.deal_id, after.assignee_id)
             task = await uow.tasks.update(task_id, changes, caller.actor_id)
             if task.status != current.status:
                 uow.record(status_changed_event(current.status, task, caller.actor_id, self._clock.now()))
@@ -225,6 +230,15 @@ class TaskService:
             raise PaymentNotFound(
                 f"Payment {payment_id} does not exist.", errors=[FieldProblem("payment_id", "no such payment")]
             )
+
+    @staticmethod
+    async def _check_assignment(
+        uow: UnitOfWork, caller: Caller, deal_id: UUID | None, assignee_id: UUID | None
+    ) -> None:
+        """A task of a deal lets its assignee see the deal, so only who may change the deal hands one to
+        someone else; anyone who sees it may take one for themselves."""
+        if deal_id is not None and assignee_id is not None and assignee_id != caller.actor_id:
+            await uow.deals.reach(deal_id, change=True)
 
     def _require_future(self, field: str, moment: datetime) -> None:
         if moment <= self._clock.now():

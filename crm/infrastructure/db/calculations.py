@@ -9,23 +9,25 @@ from uuid import UUID
 
 import asyncpg
 
+from crm.domain.access import Access, Resource
 from crm.domain.calculations.schemas import Calculation, CalculationFilter
 from crm.domain.pagination import Page
+from crm.infrastructure.db.access import TableAccess, reach
+from crm.infrastructure.db.deals import CALCULATIONS_OF_DEAL
 from crm.infrastructure.db.models import CalculationRow
 from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, required
 from crm.infrastructure.db.tables import TableSql
 
 CALCULATIONS = TableSql(CalculationRow, fixed={"deal_id"})
+GUARD = TableAccess(Resource.CALCULATION, "calculations")
 ORDER = ListOrder("calculations", ("created_at", "id"), (datetime, UUID))
 ONE_DAY = timedelta(days=1)
 
 SELECT_OF_DEAL = f"{CALCULATIONS.select} WHERE id = $1 AND deal_id = $2"
-SELECT_LIVE = SELECT_OF_DEAL + " AND NOT is_deleted"
-DEAL_IS_LIVE = "SELECT true FROM crm.deals WHERE id = $1 AND NOT is_deleted"
 # FOR SHARE (not KEY SHARE) makes a concurrent soft delete of the deal wait for this transaction, and
 # makes this one re-check `NOT is_deleted` if the delete committed first.
-LOCK_LIVE_DEAL = DEAL_IS_LIVE + " FOR SHARE"
+LOCK_LIVE_DEAL = "SELECT true FROM crm.deals WHERE id = $1 AND NOT is_deleted FOR SHARE"
 LOCK_LIVE_POLICY_OF_DEAL = (
     "SELECT true FROM crm.policies WHERE id = $1 AND deal_id = $2 AND NOT is_deleted FOR KEY SHARE"
 )
@@ -80,16 +82,20 @@ def _calculation(row: asyncpg.Record) -> Calculation:
 
 
 class PgCalculationRepository(RecordRepository[Calculation]):
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection, CALCULATIONS, _calculation)
+    def __init__(self, connection: Connection, access: Access) -> None:
+        super().__init__(connection, CALCULATIONS, _calculation, access=access, guard=GUARD)
 
     async def lock_live_deal(self, deal_id: UUID) -> bool:
+        if not await reach(self._conn, CALCULATIONS_OF_DEAL, self._access, deal_id, change=True):
+            return False
         return bool(await self._conn.fetchval(LOCK_LIVE_DEAL, deal_id))
 
     async def add(self, record_id: UUID, values: Mapping[str, Any], actor_id: UUID | None) -> Calculation:
         return await super().add(record_id, _stored(values), actor_id)
 
     async def get_of_deal_for_update(self, deal_id: UUID, calculation_id: UUID) -> Calculation | None:
+        if not await self.reach(calculation_id, change=True):
+            return None
         row = await self._conn.fetchrow(SELECT_OF_DEAL + " FOR UPDATE", calculation_id, deal_id)
         return None if row is None else _calculation(row)
 
@@ -125,15 +131,18 @@ def _filters(query: CalculationFilter) -> Where:
 
 class PgCalculationReader(RecordReader[Calculation]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, CALCULATIONS, _calculation, ORDER)
+        super().__init__(pool, CALCULATIONS, _calculation, ORDER, GUARD)
 
-    async def deal_is_live(self, deal_id: UUID) -> bool:
-        return bool(await self._pool.fetchval(DEAL_IS_LIVE, deal_id))
+    async def deal_is_live(self, deal_id: UUID, access: Access) -> bool:
+        return await CALCULATIONS_OF_DEAL.is_live(self._pool, access, deal_id)
 
-    async def get_of_deal(self, deal_id: UUID, calculation_id: UUID) -> Calculation | None:
-        row = await self._pool.fetchrow(SELECT_LIVE, calculation_id, deal_id)
+    async def get_of_deal(self, deal_id: UUID, calculation_id: UUID, access: Access) -> Calculation | None:
+        where = Where("NOT is_deleted")
+        where.add("id = {} AND deal_id = {}", calculation_id, deal_id)
+        GUARD.sees(access, where)
+        row = await self._pool.fetchrow(f"{CALCULATIONS.select} WHERE {where.sql}", *where.params)
         return None if row is None else _calculation(row)
 
-    async def page(self, query: CalculationFilter) -> Page[Calculation]:
+    async def page(self, query: CalculationFilter, access: Access) -> Page[Calculation]:
         """Oldest first, ``(created_at, id)``: the order of ``ix_calculations_deal_list_order``."""
-        return await self._page(_filters(query), query.page)
+        return await self._page(_filters(query), query.page, access)

@@ -7,14 +7,17 @@ from uuid import UUID
 
 import asyncpg
 
+from crm.domain.access import Access, Resource
 from crm.domain.clients.schemas import Client, ClientFilter
 from crm.domain.pagination import Page
+from crm.infrastructure.db.access import TableAccess
 from crm.infrastructure.db.models import ClientRow
 from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern
 from crm.infrastructure.db.tables import TableSql
 
 CLIENTS = TableSql(ClientRow)
+GUARD = TableAccess(Resource.CLIENT, "clients")
 ORDER = ListOrder("clients", ("created_at", "id"), (datetime, UUID), descending=True)
 
 
@@ -23,15 +26,15 @@ def _client(row: asyncpg.Record) -> Client:
 
 
 class PgClientRepository(RecordRepository[Client]):
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection, CLIENTS, _client)
+    def __init__(self, connection: Connection, access: Access) -> None:
+        super().__init__(connection, CLIENTS, _client, access=access, guard=GUARD)
 
 
 class PgClientReader(RecordReader[Client]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, CLIENTS, _client, ORDER)
+        super().__init__(pool, CLIENTS, _client, ORDER, GUARD)
 
-    async def page(self, query: ClientFilter) -> Page[Client]:
+    async def page(self, query: ClientFilter, access: Access) -> Page[Client]:
         where = Where("NOT is_deleted")
         if query.search:
             pattern = contains_pattern(query.search)
@@ -40,4 +43,4 @@ class PgClientReader(RecordReader[Client]):
             where.add("status = {}", query.status.value)
         if query.owner_id:
             where.add("owner_id = {}", query.owner_id)
-        return await self._page(where, query.page)
+        return await self._page(where, query.page, access)

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from crm.domain.access import Access, Resource
 from crm.domain.deals.rules import OPEN_STATUSES, DealStatus, StatusCount
 from crm.domain.deals.schemas import Deal, DealFilter
 from crm.domain.pagination import Page
+from crm.infrastructure.db.access import TableAccess
 from crm.infrastructure.db.models import DealRow
 from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern
 from crm.infrastructure.db.tables import TableSql
 
 DEALS = TableSql(DealRow)
+GUARD = TableAccess(Resource.DEAL, "deals", deal_column="id")
+# What hangs off a deal is reached through it, with its own kind's grants.
+CALCULATIONS_OF_DEAL = TableAccess(Resource.CALCULATION, "deals", deal_column="id")
+JOURNAL_OF_DEAL = TableAccess(Resource.JOURNAL, "deals", deal_column="id")
 ORDER = ListOrder("deals", ("next_review_at", "updated_at", "id"), (date, datetime, UUID))
 OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
 
-# The explicit lock re-checks `NOT is_deleted` after a concurrent client delete commits, which the
-# foreign key's own KEY SHARE lock alone would not.
-LIVE_CLIENT = ("client", "SELECT id FROM crm.clients WHERE id = {client_id} AND NOT is_deleted FOR KEY SHARE")
 STATUS_COUNTS = """
 SELECT status,
        count(*) AS count,
@@ -44,14 +46,8 @@ def _deal(row: asyncpg.Record) -> Deal:
 
 
 class PgDealRepository(RecordRepository[Deal]):
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection, DEALS, _deal)
-
-    async def add_for_live_client(self, deal_id: UUID, values: dict[str, Any], actor_id: UUID | None) -> Deal | None:
-        """Insert the deal unless its client is deleted or missing (``None`` then)."""
-        statement, params = DEALS.insert(self._new(deal_id, values, actor_id), guard=LIVE_CLIENT)
-        row = await self._conn.fetchrow(statement, *params)
-        return None if row is None else _deal(row)
+    def __init__(self, connection: Connection, access: Access) -> None:
+        super().__init__(connection, DEALS, _deal, access=access, guard=GUARD)
 
     async def count_live_policies(self, deal_id: UUID) -> int:
         count = await self._conn.fetchval(
@@ -89,13 +85,14 @@ def _filters(query: DealFilter) -> Where:
 
 class PgDealReader(RecordReader[Deal]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, DEALS, _deal, ORDER)
+        super().__init__(pool, DEALS, _deal, ORDER, GUARD)
 
-    async def page(self, query: DealFilter) -> Page[Deal]:
-        return await self._page(_filters(query), query.page)
+    async def page(self, query: DealFilter, access: Access) -> Page[Deal]:
+        return await self._page(_filters(query), query.page, access)
 
-    async def status_counts(self, query: DealFilter) -> list[StatusCount]:
+    async def status_counts(self, query: DealFilter, access: Access) -> list[StatusCount]:
         where = _filters(query)
+        GUARD.sees(access, where)
         rows = await self._pool.fetch(STATUS_COUNTS.format(where=where.sql), *where.params)
         return [
             StatusCount(

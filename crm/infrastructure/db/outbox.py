@@ -18,13 +18,18 @@ from uuid import UUID
 import asyncpg
 from asgi_correlation_id import correlation_id
 
+from crm.domain.access import EVERYTHING, Access, Resource
 from crm.domain.events import DomainEvent
 from crm.domain.streams import DEAL_AGGREGATE, StreamedEvent
-from crm.infrastructure.db.sql import Connection
+from crm.infrastructure.db.access import TableAccess
+from crm.infrastructure.db.deals import GUARD as DEAL_GUARD
+from crm.infrastructure.db.sql import Connection, Where
 from crm.infrastructure.events.cloudevents import to_cloudevent_json
 
 # Committing a transaction that wrote events wakes the relay through this channel.
 NOTIFY_CHANNEL = "crm_outbox"
+# A deal event is seen by whoever sees its deal (the event's aggregate).
+EVENTS_OF_DEAL = TableAccess(Resource.DEAL, "outbox", deal_column="aggregate_id")
 
 # A NOTIFY takes a cluster-wide lock while its transaction commits, which halved the commit rate of 64
 # concurrent writers (bench/notify_cost.py). So a process notifies at most once per window, and the relay,
@@ -161,18 +166,20 @@ class PgDealEventLog:
         limit: int,
         deal_ids: Collection[UUID] = (),
         types: Collection[str] = (),
+        access: Access = EVERYTHING,
     ) -> list[StreamedEvent]:
+        where = Where()
+        where.add("sequence > {} AND aggregate_type = {}", sequence, DEAL_AGGREGATE)
+        if deal_ids:
+            where.add("aggregate_id = ANY({}::uuid[])", list(deal_ids))
+        if types:
+            where.add("routing_key = ANY({}::text[])", list(types))
+        EVENTS_OF_DEAL.sees(access, where)
+        limit_param = where.param(limit)
         rows = await self._pool.fetch(
             "SELECT sequence, routing_key, aggregate_id, payload::text AS cloudevent FROM crm.outbox"
-            " WHERE sequence > $1 AND aggregate_type = $2"
-            " AND (cardinality($3::uuid[]) = 0 OR aggregate_id = ANY($3))"
-            " AND (cardinality($4::text[]) = 0 OR routing_key = ANY($4))"
-            " ORDER BY sequence LIMIT $5",
-            sequence,
-            DEAL_AGGREGATE,
-            list(deal_ids),
-            list(types),
-            limit,
+            f" WHERE {where.sql} ORDER BY sequence LIMIT {limit_param}",
+            *where.params,
         )
         return [
             StreamedEvent(
@@ -187,3 +194,10 @@ class PgDealEventLog:
     async def latest_sequence(self) -> int:
         value = await self._pool.fetchval("SELECT coalesce(max(sequence), 0) FROM crm.outbox")
         return int(value)
+
+    async def visible_deals(self, access: Access) -> frozenset[UUID]:
+        """The ids of the deals ``access`` sees (for a restricted caller)."""
+        where = Where()
+        DEAL_GUARD.sees(access, where)
+        rows = await self._pool.fetch(f"SELECT id FROM crm.deals WHERE {where.sql}", *where.params)
+        return frozenset(row["id"] for row in rows)

@@ -15,11 +15,14 @@ from uuid import UUID
 
 import asyncpg
 
+from crm.domain.access import Access
 from crm.domain.clock import Clock
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.payments.rules import derive_status
 from crm.domain.payments.schemas import HistoryEntry, LineKind, Payment, PaymentFilter, PaymentLine
+from crm.infrastructure.db.access import reach
 from crm.infrastructure.db.models import PaymentExpenseRow, PaymentHistoryRow, PaymentIncomeRow, PaymentRow
+from crm.infrastructure.db.policies import GUARD as POLICY_GUARD
 from crm.infrastructure.db.records import RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page, required
 from crm.infrastructure.db.tables import TableSql
@@ -121,8 +124,11 @@ class PgPaymentLineRepository(RecordRepository[PaymentLine]):
 
 
 class PgPaymentRepository(RecordRepository[Payment]):
-    def __init__(self, connection: Connection, clock: Clock) -> None:
-        super().__init__(connection, PAYMENTS, payments_of(clock))
+    """Payments, their lines and history are reached through their policy (``lock_policy``), which follows the
+    access rules; the records themselves carry no grants of their own."""
+
+    def __init__(self, connection: Connection, clock: Clock, access: Access) -> None:
+        super().__init__(connection, PAYMENTS, payments_of(clock), access=access)
         self._lines = {kind: PgPaymentLineRepository(connection, kind) for kind in LINES}
 
     def lines(self, kind: LineKind) -> PgPaymentLineRepository:
@@ -132,6 +138,8 @@ class PgPaymentRepository(RecordRepository[Payment]):
         # KEY SHARE is enough against a delete (which locks the policy FOR UPDATE) and lets line writes
         # of different payments of one policy run side by side.
         lock = "FOR UPDATE" if exclusive else "FOR KEY SHARE"
+        if not await reach(self._conn, POLICY_GUARD, self._access, policy_id, change=True):
+            return None
         currency: str | None = await self._conn.fetchval(f"SELECT currency {LIVE_POLICY} {lock}", policy_id, deal_id)
         return currency
 
@@ -174,12 +182,17 @@ class PgPaymentRepository(RecordRepository[Payment]):
 
 
 class PgPaymentReader:
+    """Reads of a policy's payments, their lines and history, once ``policy_is_live`` found the caller sees it."""
+
     def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
         self._pool = pool
         self._payment = payments_of(clock)
 
-    async def policy_is_live(self, deal_id: UUID, policy_id: UUID) -> bool:
-        return bool(await self._pool.fetchval(f"SELECT true {LIVE_POLICY}", policy_id, deal_id))
+    async def policy_is_live(self, deal_id: UUID, policy_id: UUID, access: Access) -> bool:
+        where = Where("NOT is_deleted")
+        where.add("id = {} AND deal_id = {}", policy_id, deal_id)
+        POLICY_GUARD.sees(access, where)
+        return bool(await self._pool.fetchval(f"SELECT true FROM crm.policies WHERE {where.sql}", *where.params))
 
     async def get(self, payment_id: UUID, policy_id: UUID) -> Payment | None:
         row = await self._pool.fetchrow(

@@ -7,8 +7,10 @@ from uuid import UUID
 
 import asyncpg
 
+from crm.domain.access import Access, Resource
 from crm.domain.pagination import Page
 from crm.domain.policies.schemas import Policy, PolicyFilter
+from crm.infrastructure.db.access import TableAccess
 from crm.infrastructure.db.models import PolicyRow
 from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern
@@ -23,6 +25,7 @@ POLICIES = TableSql(
         " AND NOT c.is_deleted)"
     },
 )
+GUARD = TableAccess(Resource.POLICY, "policies")
 ORDER = ListOrder("policies", ("created_at", "id"), (datetime, UUID), descending=True)
 # KEY SHARE is enough: deleting a deal or moving it to another client first locks it FOR UPDATE.
 CLIENT_OF_LIVE_DEAL = "SELECT client_id FROM crm.deals WHERE id = $1 AND NOT is_deleted FOR KEY SHARE"
@@ -33,8 +36,8 @@ def _policy(row: asyncpg.Record) -> Policy:
 
 
 class PgPolicyRepository(RecordRepository[Policy]):
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection, POLICIES, _policy)
+    def __init__(self, connection: Connection, access: Access) -> None:
+        super().__init__(connection, POLICIES, _policy, access=access, guard=GUARD)
 
     async def count_live_payments(self, policy_id: UUID) -> int:
         count = await self._conn.fetchval(
@@ -49,9 +52,9 @@ class PgPolicyRepository(RecordRepository[Policy]):
 
 class PgPolicyReader(RecordReader[Policy]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, POLICIES, _policy, ORDER)
+        super().__init__(pool, POLICIES, _policy, ORDER, GUARD)
 
-    async def page(self, query: PolicyFilter) -> Page[Policy]:
+    async def page(self, query: PolicyFilter, access: Access) -> Page[Policy]:
         where = Where("NOT is_deleted")
         if query.deal_id:
             where.add("deal_id = {}", query.deal_id)
@@ -63,4 +66,4 @@ class PgPolicyReader(RecordReader[Policy]):
             where.add("effective_to < {}", query.expiring_before)
         if query.search:
             where.add("policy_number ILIKE {}", contains_pattern(query.search))
-        return await self._page(where, query.page)
+        return await self._page(where, query.page, access)

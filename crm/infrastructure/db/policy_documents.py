@@ -7,6 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
+from crm.domain.access import EVERYTHING
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.policies.documents import PolicyDocument
 from crm.infrastructure.db.models import PolicyDocumentRow
@@ -50,4 +51,5 @@ class PgPolicyDocumentReader(TableReader[PolicyDocument]):
     async def page(self, policy_id: UUID, page: PageRequest) -> Page[PolicyDocument]:
         where = Where()
         where.add("policy_id = {}", policy_id)
-        return await self._page(where, page)
+        # Reached through the policy, which the use case found the caller sees.
+        return await self._page(where, page, EVERYTHING)

@@ -9,7 +9,9 @@ from uuid import UUID
 
 import asyncpg
 
+from crm.domain.access import EVERYTHING, Access
 from crm.domain.pagination import Page, PageRequest
+from crm.infrastructure.db.access import TableAccess, reach
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page, required
 from crm.infrastructure.db.tables import TableSql
 
@@ -17,12 +19,26 @@ T = TypeVar("T")
 
 
 class RecordRepository(Generic[T]):
-    """One table's records on the unit of work's connection: ``to_model`` turns a served row into a record."""
+    """One table's records on the unit of work's connection: ``to_model`` turns a served row into a record.
 
-    def __init__(self, connection: Connection, table: TableSql, to_model: Callable[[asyncpg.Record], T]) -> None:
+    With ``guard``, the unit of work's caller (``access``) reaches only the rows the access rules give them: a
+    row they may not see is not found, one they may not change is refused.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        table: TableSql,
+        to_model: Callable[[asyncpg.Record], T],
+        *,
+        access: Access = EVERYTHING,
+        guard: TableAccess | None = None,
+    ) -> None:
         self._conn = connection
         self._table = table
         self._model = to_model
+        self._access = access
+        self._guard = guard
 
     async def add(self, record_id: UUID, values: Mapping[str, Any], actor_id: UUID | None) -> T:
         """Insert a record made by ``actor_id`` from ``values`` (column -> value)."""
@@ -30,16 +46,28 @@ class RecordRepository(Generic[T]):
         return self._model(required(await self._conn.fetchrow(statement, *params)))
 
     async def get_for_update(self, record_id: UUID) -> T | None:
-        """The record, live or deleted, locked against concurrent changes until the transaction ends."""
+        """The record, live or deleted, locked against concurrent changes until the transaction ends; ``None``
+        if the caller may not see it, ``Forbidden`` if they may not change it."""
+        if not await self.reach(record_id, change=True):
+            return None
         row = await self._conn.fetchrow(f"{self._table.select} WHERE id = $1 FOR UPDATE", record_id)
         return None if row is None else self._model(row)
 
     async def lock_live_for_share(self, record_id: UUID) -> bool:
-        """True if the record exists and is not deleted; it cannot be deleted until the transaction ends."""
+        """True if the record exists, is not deleted and the caller sees it; it cannot be deleted until the
+        transaction ends."""
+        if not await self.reach(record_id, change=False):
+            return False
         found = await self._conn.fetchval(
             f"SELECT true FROM {self._table.name} WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", record_id
         )
         return bool(found)
+
+    async def reach(self, record_id: UUID, *, change: bool) -> bool:
+        """Whether the caller sees the record (``Forbidden`` if ``change`` and they may not change it)."""
+        if self._guard is None:
+            return True
+        return await reach(self._conn, self._guard, self._access, record_id, change=change)
 
     async def update(self, record_id: UUID, changes: Mapping[str, Any], actor_id: UUID | None) -> T:
         statement, params = self._table.update(record_id, changes, actor_id)
@@ -55,18 +83,27 @@ class RecordRepository(Generic[T]):
 
 
 class TableReader(Generic[T]):
-    """Reads of one table on the pool, outside any transaction: one statement each."""
+    """Reads of one table on the pool, outside any transaction: one statement each. With ``guard``, a read for
+    a caller (``access``) finds only the rows they may see."""
 
     def __init__(
-        self, pool: asyncpg.Pool, table: TableSql, to_model: Callable[[asyncpg.Record], T], order: ListOrder
+        self,
+        pool: asyncpg.Pool,
+        table: TableSql,
+        to_model: Callable[[asyncpg.Record], T],
+        order: ListOrder,
+        guard: TableAccess | None = None,
     ) -> None:
         self._pool = pool
         self._table = table
         self._model = to_model
         self._order = order
+        self._guard = guard
 
-    async def _page(self, where: Where, page: PageRequest) -> Page[T]:
-        """One keyset page of the rows ``where`` selects, in the reader's order."""
+    async def _page(self, where: Where, page: PageRequest, access: Access) -> Page[T]:
+        """One keyset page of the rows ``where`` selects that ``access`` sees, in the reader's order."""
+        if self._guard is not None:
+            self._guard.sees(access, where)
         return await fetch_page(
             self._pool,
             source=self._table.name,
@@ -81,7 +118,11 @@ class TableReader(Generic[T]):
 class RecordReader(TableReader[T]):
     """Reads of one table of soft-deletable records."""
 
-    async def get(self, record_id: UUID) -> T | None:
-        """The live record."""
-        row = await self._pool.fetchrow(f"{self._table.select} WHERE id = $1 AND NOT is_deleted", record_id)
+    async def get(self, record_id: UUID, access: Access) -> T | None:
+        """The live record, if ``access`` sees it."""
+        where = Where()
+        where.add("id = {}", record_id)
+        if self._guard is not None:
+            self._guard.sees(access, where)
+        row = await self._pool.fetchrow(f"{self._table.select} WHERE {where.sql} AND NOT is_deleted", *where.params)
         return None if row is None else self._model(row)

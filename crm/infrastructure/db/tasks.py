@@ -10,16 +10,20 @@ from uuid import UUID
 
 import asyncpg
 
+from crm.domain.access import Access, Resource
 from crm.domain.errors import InvalidCursor
 from crm.domain.pagination import Page, decode_cursor, encode_cursor
 from crm.domain.tasks.rules import ReminderChannel
 from crm.domain.tasks.schemas import Task, TaskFilter, TaskReminder
+from crm.infrastructure.db.access import TableAccess, reach
 from crm.infrastructure.db.models import TaskReminderRow, TaskRow
+from crm.infrastructure.db.policies import GUARD as POLICY_GUARD
 from crm.infrastructure.db.records import RecordRepository
 from crm.infrastructure.db.sql import Connection, Where, required
 from crm.infrastructure.db.tables import TableSql
 
 TASKS = TableSql(TaskRow, fixed={"author_id"})
+GUARD = TableAccess(Resource.TASK, "tasks")
 JSON_COLUMNS = ("context", "payload")
 REMINDERS = TableSql(TaskReminderRow, hidden={"sent_at"})
 CURSOR_KIND = "tasks"
@@ -80,17 +84,21 @@ def _stored(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class PgTaskRepository(RecordRepository[Task]):
-    def __init__(self, connection: Connection) -> None:
-        super().__init__(connection, TASKS, _task)
+    def __init__(self, connection: Connection, access: Access) -> None:
+        super().__init__(connection, TASKS, _task, access=access, guard=GUARD)
 
     async def add(self, record_id: UUID, values: Mapping[str, Any], actor_id: UUID | None) -> Task:
         return await super().add(record_id, _stored(values), actor_id)
 
     async def get_live_for_update(self, task_id: UUID) -> Task | None:
+        if not await self.reach(task_id, change=True):
+            return None
         row = await self._conn.fetchrow(SELECT_LIVE_BY_ID + " FOR UPDATE", task_id)
         return None if row is None else _task(row)
 
     async def get_for_share(self, task_id: UUID) -> Task | None:
+        if not await self.reach(task_id, change=True):
+            return None
         row = await self._conn.fetchrow(SELECT_LIVE_BY_ID + " FOR SHARE", task_id)
         return None if row is None else _task(row)
 
@@ -98,10 +106,11 @@ class PgTaskRepository(RecordRepository[Task]):
         return await super().update(record_id, _stored(changes), actor_id)
 
     async def lock_live_payment(self, payment_id: UUID) -> bool:
-        found = await self._conn.fetchval(
-            "SELECT true FROM crm.payments WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", payment_id
+        """True if the payment is live and the caller sees its policy."""
+        policy_id = await self._conn.fetchval(
+            "SELECT policy_id FROM crm.payments WHERE id = $1 AND NOT is_deleted FOR KEY SHARE", payment_id
         )
-        return bool(found)
+        return policy_id is not None and await reach(self._conn, POLICY_GUARD, self._access, policy_id, change=False)
 
     async def add_reminder(
         self, reminder_id: UUID, task_id: UUID, remind_at: datetime, channel: ReminderChannel
@@ -126,8 +135,9 @@ class PgTaskRepository(RecordRepository[Task]):
         return [_task(row) for row in await self._conn.fetch(LOCK_DUE_SCHEDULED, due_by, limit)]
 
 
-def _filters(query: TaskFilter) -> Where:
+def _filters(query: TaskFilter, access: Access) -> Where:
     where = Where("NOT is_deleted")
+    GUARD.sees(access, where)
     if query.assignee_id:
         where.add("assignee_id = {}", query.assignee_id)
     if query.statuses is not None:
@@ -156,12 +166,15 @@ class PgTaskReader:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def get(self, task_id: UUID) -> Task | None:
-        row = await self._pool.fetchrow(SELECT_LIVE_BY_ID, task_id)
+    async def get(self, task_id: UUID, access: Access) -> Task | None:
+        where = Where("NOT is_deleted")
+        where.add("id = {}", task_id)
+        GUARD.sees(access, where)
+        row = await self._pool.fetchrow(f"{TASKS.select} WHERE {where.sql}", *where.params)
         return None if row is None else _task(row)
 
-    async def page(self, query: TaskFilter) -> Page[Task]:
-        where = _filters(query)
+    async def page(self, query: TaskFilter, access: Access) -> Page[Task]:
+        where = _filters(query, access)
         total = None
         if query.page.with_total:
             total = await self._pool.fetchval(f"SELECT count(*) FROM {TASKS.name} WHERE {where.sql}", *where.params)

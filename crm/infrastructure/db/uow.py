@@ -10,12 +10,14 @@ import structlog
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
+from crm.domain.access import Access
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
 from crm.infrastructure.db.calculations import PgCalculationRepository
 from crm.infrastructure.db.clients import PgClientRepository
+from crm.infrastructure.db.deal_members import PgDealMemberRepository
 from crm.infrastructure.db.deals import PgDealRepository
 from crm.infrastructure.db.errors import connection_lost, translate
 from crm.infrastructure.db.idempotency import store_answer
@@ -39,6 +41,7 @@ class PgUnitOfWork:
     calculations: PgCalculationRepository
     clients: PgClientRepository
     deals: PgDealRepository
+    deal_members: PgDealMemberRepository
     journal: PgJournalRepository
     payments: PgPaymentRepository
     permissions: PgPermissionSyncRepository
@@ -82,15 +85,19 @@ class PgUnitOfWork:
                     raise
                 raise unavailable from again
         self._connection, self._transaction = connection, transaction
-        self.calculations = PgCalculationRepository(connection)
-        self.clients = PgClientRepository(connection)
-        self.deals = PgDealRepository(connection)
-        self.journal = PgJournalRepository(connection)
-        self.payments = PgPaymentRepository(connection, self._clock)
+        # Every repository acts for the caller: what they may not see is not found, what they may not change
+        # is refused.
+        access = Access.of(self._caller)
+        self.calculations = PgCalculationRepository(connection, access)
+        self.clients = PgClientRepository(connection, access)
+        self.deals = PgDealRepository(connection, access)
+        self.deal_members = PgDealMemberRepository(connection)
+        self.journal = PgJournalRepository(connection, access)
+        self.payments = PgPaymentRepository(connection, self._clock, access)
         self.permissions = PgPermissionSyncRepository(connection)
-        self.policies = PgPolicyRepository(connection)
+        self.policies = PgPolicyRepository(connection, access)
         self.policy_documents = PgPolicyDocumentRepository(connection)
-        self.tasks = PgTaskRepository(connection)
+        self.tasks = PgTaskRepository(connection, access)
         return self
 
     async def __aexit__(

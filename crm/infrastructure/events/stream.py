@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from crm.domain.access import Access
 from crm.domain.streams import Resync, StreamedEvent, Subscription
 from crm.infrastructure.db.outbox import PgDealEventLog
 
@@ -168,9 +169,12 @@ class DealStream:
         return self._hub.subscribe()
 
     async def replay(
-        self, after: int, deal_ids: Collection[UUID], types: Collection[str], limit: int
+        self, after: int, deal_ids: Collection[UUID], types: Collection[str], limit: int, access: Access
     ) -> list[StreamedEvent]:
-        return await self._events.after(after, limit, deal_ids, types)
+        return await self._events.after(after, limit, deal_ids, types, access)
+
+    async def visible_deals(self, access: Access) -> frozenset[UUID]:
+        return await self._events.visible_deals(access)
 
     async def latest_sequence(self) -> int:
         return await self._events.latest_sequence()

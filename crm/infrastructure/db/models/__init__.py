@@ -8,6 +8,7 @@ registers every table on ``Base.metadata``.
 from crm.infrastructure.db.models.base import NAMING_CONVENTION, SCHEMA, Base, RecordColumns
 from crm.infrastructure.db.models.calculations import CalculationRow
 from crm.infrastructure.db.models.clients import ClientRow
+from crm.infrastructure.db.models.deal_members import DealMemberRow
 from crm.infrastructure.db.models.deals import DealRow
 from crm.infrastructure.db.models.journal import JournalEntryRow
 from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxRow
@@ -23,6 +24,7 @@ __all__ = [
     "Base",
     "CalculationRow",
     "ClientRow",
+    "DealMemberRow",
     "DealRow",
     "IdempotencyKeyRow",
     "JournalEntryRow",
