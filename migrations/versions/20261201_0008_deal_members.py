@@ -1,4 +1,4 @@
-"""deal members (the deal team record-level access reads)
+"""deal members and deals by owner (what record-level access reads)
 
 Revision ID: 0008
 Revises: 0007
@@ -33,8 +33,10 @@ def upgrade() -> None:
         schema="crm",
     )
     op.create_index("ix_deal_members_user_id", "deal_members", ["user_id", "deal_id"], unique=False, schema="crm")
+    op.create_index("ix_deals_owner_id", "deals", ["owner_id"], unique=False, schema="crm")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deals_owner_id", table_name="deals", schema="crm")
     op.drop_index("ix_deal_members_user_id", table_name="deal_members", schema="crm")
     op.drop_table("deal_members", schema="crm")

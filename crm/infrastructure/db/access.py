@@ -26,10 +26,12 @@ OWN_COLUMNS: Mapping[Resource, tuple[str, ...]] = {
 }
 
 
-def related_deals(relations: frozenset[DealRelation], user: str) -> str:
-    """A subquery of the ids of the deals ``user`` (a placeholder) stands in one of ``relations`` to."""
+def related_deals(relations: frozenset[DealRelation], user: str, *, owned: bool = True) -> str:
+    """A subquery of the ids of the deals ``user`` (a placeholder) stands in one of ``relations`` to (deleted
+    ones too: what hangs off them filters by its own ``is_deleted``); without ``owned``, leaving out those whose
+    ``owner_id`` names them (a statement on the deal's own row checks that column directly)."""
     parts = []
-    if DealRelation.OWNER in relations:
+    if DealRelation.OWNER in relations and owned:
         parts.append(f"SELECT id FROM crm.deals WHERE owner_id = {user}")
     member_roles = sorted(role.value for role, relation in RELATION_OF_MEMBER.items() if relation in relations)
     if member_roles:
@@ -61,12 +63,24 @@ class TableAccess:
         if grant.own and self.resource in OWN_COLUMNS:
             terms += [f"{self.table}.{column} = {user}" for column in OWN_COLUMNS[self.resource]]
         if grant.via_deal:
-            deals = related_deals(grant.via_deal, user)
-            if self.resource is Resource.CLIENT:
-                terms.append(f"{self.table}.id IN (SELECT client_id FROM crm.deals WHERE id IN ({deals}))")
-            else:
-                terms.append(f"{self.table}.{self.deal_column} IN ({deals})")
+            terms.append(self._via_deal(grant.via_deal, user))
         return "(" + " OR ".join(terms) + ")" if terms else "FALSE"
+
+    def _via_deal(self, relations: frozenset[DealRelation], user: str) -> str:
+        owned = DealRelation.OWNER in relations
+        others = related_deals(relations, user, owned=False)
+        if self.table == "deals":
+            # The deal's own row (a deleted one too, which its owner may restore): its owner_id is at hand, so a
+            # list walks its order's index filtering by that column and one hashed subquery.
+            terms = [f"deals.owner_id = {user}"] if owned else []
+            terms += [f"deals.id IN ({others})"] if others else []
+            return " OR ".join(terms)
+        if self.resource is Resource.CLIENT:
+            # The clients of those deals; the owned ones straight from ix_deals_owner_id.
+            clients = [f"SELECT client_id FROM crm.deals WHERE owner_id = {user}"] if owned else []
+            clients += [f"SELECT client_id FROM crm.deals WHERE id IN ({others})"] if others else []
+            return f"{self.table}.id IN ({' UNION ALL '.join(clients)})"
+        return f"{self.table}.{self.deal_column} IN ({related_deals(relations, user)})"
 
     def sees(self, access: Access, where: Where) -> None:
         """Restrict ``where`` to the rows ``access`` may see."""

@@ -40,6 +40,8 @@ class DealRow(RecordColumns, Base):
         ),
         CheckConstraint("version > 0", name="version_positive"),
         Index("ix_deals_client_id", "client_id"),
+        # The access rules find the deals a user owns, deleted ones too (their events stay theirs).
+        Index("ix_deals_owner_id", "owner_id"),
         # The list order (next_review_at, updated_at, id), live rows only; with the status and owner
         # variants the common filters stay index scans in that order.
         Index(
