@@ -32,7 +32,6 @@ from fastapi import FastAPI
 
 from crm.app.config import Settings
 from crm.app.main import create_app
-from crm.infrastructure.events.relay import LEAD_LOCK
 from tests.apps import free_port
 
 CRM_API = str(Path(sys.executable).with_name("crm-api"))
@@ -413,16 +412,6 @@ async def kill_backends(db: asyncpg.Connection, *, only: int | None = None, spar
         list(spare),
     )
     return int(killed)
-
-
-async def lead_holders(db: asyncpg.Connection) -> list[int]:
-    """The backends holding the relay's lead lock (``LEAD_LOCK``): one at most, none between two terms."""
-    rows = await db.fetch(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        " AND ((classid::bigint << 32) | objid::bigint) = $1",
-        LEAD_LOCK,
-    )
-    return [row["pid"] for row in rows]
 
 
 async def committed_events(db: asyncpg.Connection) -> dict[str, dict[str, Any]]:
