@@ -41,5 +41,5 @@ async def list_journal(
 async def append_journal_entry(
     deal_id: UUID, body: JournalEntryCreate, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
-    """`author_id` is the caller (the `X-User-Id` development header until authentication lands)."""
+    """`author_id` is the caller: the `sub` of the access token."""
     return answer(await services.journal.append(deal_id, body, caller, answer.idempotency))

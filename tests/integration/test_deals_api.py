@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tests.auth import bearer
 from tests.factories import assert_problem, make_client, make_deal, make_payment, make_policy, payments_url
 from tests.values import MISSING, day
 
@@ -147,7 +148,7 @@ async def test_closing_sets_closed_at_and_reopening_clears_it(api):
 async def test_won_deal_is_final_for_non_admins(api):
     deal = await make_deal(api)
     await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "closedWon"})
-    seller = {"X-User-Id": str(uuid.uuid4()), "X-User-Roles": "ROLE_SELLER"}
+    seller = bearer(uuid.uuid4(), "ROLE_SELLER")
     response = await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "proposal"}, headers=seller)
     assert_problem(response, 409, "invalid_stage_transition")
 
