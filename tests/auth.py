@@ -23,6 +23,7 @@ LIFETIME_SECONDS = 3600
 
 def token(
     sub: uuid.UUID | str,
+    /,
     *roles: str,
     key: str | bytes = SECRET,
     algorithm: str = "HS256",
@@ -30,7 +31,8 @@ def token(
     **claims: Any,
 ) -> str:
     """A signed JWT for ``sub`` with ``roles`` (names as the token carries them: ``admin`` or ``ROLE_ADMIN``),
-    expiring in an hour; ``claims`` add or replace claims, and a claim given as ``None`` is left out."""
+    expiring in an hour; ``claims`` add or replace claims (``sub`` and ``roles`` too), and one given as ``None``
+    is left out."""
     now = int(time.time())
     payload: dict[str, Any] = {"sub": str(sub), "roles": list(roles), "iat": now, "exp": now + LIFETIME_SECONDS}
     payload.update(claims)
@@ -39,7 +41,7 @@ def token(
     )
 
 
-def bearer(sub: uuid.UUID | str, *roles: str, **claims: Any) -> dict[str, str]:
+def bearer(sub: uuid.UUID | str, /, *roles: str, **claims: Any) -> dict[str, str]:
     """Request headers carrying ``token(sub, *roles, **claims)``."""
     return {"Authorization": f"Bearer {token(sub, *roles, **claims)}"}
 

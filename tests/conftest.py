@@ -109,7 +109,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture(autouse=True)
 async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     # Tests that need no database (unit tests) do not pay for one.
-    if "db" not in request.fixturenames and "api" not in request.fixturenames:
+    if not {"db", "api", "anonymous"} & set(request.fixturenames):
         yield
         return
     connection: asyncpg.Connection = request.getfixturevalue("db")
@@ -127,4 +127,12 @@ async def api(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.AsyncC
     """The shared app's client, sending an admin's token (tests.auth.admin) unless a request sends its own."""
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://crm.test", headers=admin()) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    """The shared app's client sending no token at all."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
         yield client

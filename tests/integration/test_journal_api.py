@@ -29,9 +29,9 @@ async def test_append_a_note_as_the_caller(api):
     assert entry["created_at"]
 
 
-async def test_a_note_without_a_token_is_refused_and_not_kept(api, db):
+async def test_a_note_without_a_token_is_refused_and_not_kept(api, anonymous, db):
     deal = await make_deal(api)
-    response = await api.post(journal(deal["id"]), json={"body": "Anonymous"}, headers={"Authorization": ""})
+    response = await anonymous.post(journal(deal["id"]), json={"body": "Anonymous"})
     assert_problem(response, 401, "invalid_token")
     assert await db.fetchval("SELECT count(*) FROM crm.deal_journal") == 0
 
