@@ -1,9 +1,13 @@
 """Load the service and the baseline with wrk, endpoint by endpoint, alternating the two; print a markdown table.
+Then what checking access tokens costs: GET by id on the service against the same service with authentication
+disabled, alternating the two, with one token for every request (as a client sends it) and with a new token per
+request (each signature checked, most not remembered).
 
-Called by bench/run.sh once both servers answer /readyz. Per measurement: a warm-up run (not recorded), then
-`wrk -t2 -c64 -dNs --latency` with a generated Lua script; percentiles come from wrk's own histogram (done()).
-CPU used during each measurement is read from /proc: the server process, all `postgres` processes, wrk, and
-everything else on the machine ("foreign", i.e. noise from other tenants).
+Called by bench/run.sh once the servers answer /readyz; every request carries an admin's token signed with
+BENCH_JWT_SECRET. Per measurement: a warm-up run (not recorded), then `wrk -t2 -c64 -dNs --latency` with a
+generated Lua script; percentiles come from wrk's own histogram (done()). CPU used during each measurement is read
+from /proc: the server process, all `postgres` processes, wrk, and everything else on the machine ("foreign",
+i.e. noise from other tenants).
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import jwt
+
 TICK = os.sysconf("SC_CLK_TCK")
 ACTOR = "0b8f3c52-6f0e-4a43-9d7e-6d3f5d1c2a90"
 STATUSES = ("draft", "qualification", "in_progress", "proposal", "won", "lost")
+DISTINCT_TOKENS = 20_000  # against the service's 4,096 remembered tokens: about 4 in 5 are checked afresh
 
 LUA_COMMON = r"""
 local threads = 0
@@ -45,8 +52,28 @@ def lua_table(name: str, values: list[str]) -> str:
     return f"{name} = {{" + ",".join(f'"{v}"' for v in values) + "}\n"
 
 
-def scripts(ids_dir: Path) -> dict[str, tuple[str, str]]:
-    """endpoint label -> (path wrk is pointed at, Lua script)."""
+def access_token(secret: str, lifetime_s: int = 4 * 3600) -> str:
+    """An admin's HS256 token, as the Auth service issues them (and `crm-api token` prints them)."""
+    now = int(time.time())
+    claims = {"sub": ACTOR, "roles": ["admin"], "iat": now, "exp": now + lifetime_s, "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def with_token(lua: str, token: str) -> str:
+    return f'wrk.headers["Authorization"] = "Bearer {token}"\n' + lua
+
+
+def get_by_id(deal_ids: list[str]) -> str:
+    return (
+        lua_table("ids", deal_ids)
+        + """
+request = function() return wrk.format("GET", "/api/v1/deals/" .. ids[math.random(#ids)]) end
+"""
+    )
+
+
+def scripts(ids_dir: Path, token: str) -> dict[str, tuple[str, str]]:
+    """endpoint label -> (path wrk is pointed at, Lua script), every request carrying ``token``."""
     deal_ids = ids_dir.joinpath("deal_ids.txt").read_text().split()
     client_ids = ids_dir.joinpath("client_ids.txt").read_text().split()
     today = dt.date.today()
@@ -70,12 +97,7 @@ request = function()
 end
 """
     )
-    get = (
-        lua_table("ids", deal_ids)
-        + """
-request = function() return wrk.format("GET", "/api/v1/deals/" .. ids[math.random(#ids)]) end
-"""
-    )
+    get = get_by_id(deal_ids)
     by_status = (
         lua_table("statuses", list(STATUSES))
         + """
@@ -84,11 +106,32 @@ request = function()
 end
 """
     )
-    return {
+    endpoints = {
         "POST /api/v1/deals": ("/api/v1/deals", post),
         "GET /api/v1/deals/{id}": ("/api/v1/deals", get),
         "GET /api/v1/deals?limit=50": ("/api/v1/deals?limit=50", ""),
         "GET /api/v1/deals?limit=50&status=(random)": ("/api/v1/deals", by_status),
+    }
+    return {label: (path, with_token(lua, token)) for label, (path, lua) in endpoints.items()}
+
+
+def token_scripts(ids_dir: Path, token: str, secret: str) -> dict[str, tuple[str, str]]:
+    """GET by id with one token for every request, and with a new one per request (of DISTINCT_TOKENS)."""
+    deal_ids = ids_dir.joinpath("deal_ids.txt").read_text().split()
+    tokens = [access_token(secret) for _ in range(DISTINCT_TOKENS)]
+    fresh = (
+        lua_table("ids", deal_ids)
+        + lua_table("tokens", tokens)
+        + """
+request = function()
+  wrk.headers["Authorization"] = "Bearer " .. tokens[math.random(#tokens)]
+  return wrk.format("GET", "/api/v1/deals/" .. ids[math.random(#ids)])
+end
+"""
+    )
+    return {
+        "GET /api/v1/deals/{id}, one token": ("/api/v1/deals", with_token(get_by_id(deal_ids), token)),
+        "GET /api/v1/deals/{id}, a new token each": ("/api/v1/deals", fresh),
     }
 
 
@@ -183,13 +226,15 @@ def run_wrk(url: str, lua: str, seconds: int, args: argparse.Namespace, server_p
     )
 
 
-def smoke(base: str) -> None:
+def smoke(base: str, token: str) -> None:
     """One request per endpoint; a server that answers 4xx/5xx here would only produce a meaningless table."""
-    deal = urllib.request.urlopen(f"{base}/api/v1/deals?limit=1", timeout=5)
+    auth = {"Authorization": f"Bearer {token}"}
+    deal = urllib.request.urlopen(urllib.request.Request(f"{base}/api/v1/deals?limit=1", headers=auth), timeout=5)
     item = json.load(deal)["items"][0]
-    urllib.request.urlopen(f"{base}/api/v1/deals/{item['id']}", timeout=5).read()
+    urllib.request.urlopen(urllib.request.Request(f"{base}/api/v1/deals/{item['id']}", headers=auth), timeout=5).read()
     body = json.dumps({"client_id": item["client_id"], "title": "smoke", "next_review_at": item["next_review_at"]})
-    req = urllib.request.Request(f"{base}/api/v1/deals", body.encode(), {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **auth}
+    req = urllib.request.Request(f"{base}/api/v1/deals", body.encode(), headers)
     assert urllib.request.urlopen(req, timeout=5).status == 201
 
 
@@ -200,7 +245,9 @@ def med(runs: list[Run], attr: str) -> float:
 Results = dict[str, dict[str, list[Run]]]  # endpoint -> app -> runs
 
 
-def report(results: Results, args: argparse.Namespace, started: dt.datetime) -> tuple[str, bool]:
+def report(
+    results: Results, token_results: Results, args: argparse.Namespace, started: dt.datetime
+) -> tuple[str, bool]:
     pin = (
         f"server on CPU {args.pin_server}, wrk on CPU {args.pin_wrk} (taskset); PostgreSQL unpinned"
         if args.pin_wrk
@@ -231,6 +278,25 @@ def report(results: Results, args: argparse.Namespace, started: dt.datetime) -> 
             f"| {med(b, 'rps'):,.0f} | {med(b, 'p50_ms'):.1f} | {med(b, 'p99_ms'):.1f} | {ratio:.1%} "
             f"| {'yes' if ratio >= 0.6 else '**no**'} |"
         )
+    if token_results:
+        lines += [
+            "",
+            "What checking the access token costs: the same service with authentication disabled "
+            f"(CRM_AUTH_DISABLED=true), median of {args.repeats} alternating pairs.",
+            "",
+            "| request | tokens checked req/s | p50 ms | p99 ms | authentication disabled req/s | p50 | p99 "
+            "| cost (throughput) | < 10 %? |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+    for label, by_app in token_results.items():
+        on, off = by_app["service"], by_app["auth disabled"]
+        cost = 1 - med(on, "rps") / med(off, "rps")
+        lines.append(
+            f"| {label} | {med(on, 'rps'):,.0f} | {med(on, 'p50_ms'):.1f} | {med(on, 'p99_ms'):.1f} "
+            f"| {med(off, 'rps'):,.0f} | {med(off, 'p50_ms'):.1f} | {med(off, 'p99_ms'):.1f} | {cost:.1%} "
+            f"| {'yes' if cost < 0.1 else '**no**'} |"
+        )
+    for label, by_app in {**results, **token_results}.items():
         for app, runs in by_app.items():
             non2xx = sum(r.non2xx for r in runs)
             sock = sum(r.socket_errors for r in runs)
@@ -244,7 +310,7 @@ def report(results: Results, args: argparse.Namespace, started: dt.datetime) -> 
             )
     noisy = [
         f"{label} ({app})"
-        for label, by_app in results.items()
+        for label, by_app in {**results, **token_results}.items()
         for app, runs in by_app.items()
         if any(r.foreign_cpu > args.max_foreign for r in runs)
     ]
@@ -268,12 +334,49 @@ def report(results: Results, args: argparse.Namespace, started: dt.datetime) -> 
     return text, errors
 
 
+def measure(
+    endpoints: dict[str, tuple[str, str]],
+    apps: dict[str, tuple[str, int]],
+    pair: tuple[str, str],
+    args: argparse.Namespace,
+    work: Path,
+    first: int = 0,
+) -> Results:
+    """Each endpoint on the two apps of ``pair``, alternating them (A B, B A, …) ``args.repeats`` times."""
+    results: Results = {}
+    for n, (label, (path, lua)) in enumerate(endpoints.items(), start=first):
+        results[label] = {app: [] for app in pair}
+        for rep in range(args.repeats):
+            order = list(pair) if rep % 2 == 0 else list(reversed(pair))
+            for app in order:
+                base, pid = apps[app]
+                name = app.replace(" ", "-")
+                for attempt in range(1 + args.retries):
+                    idle = wait_quiet(args.max_foreign, args.quiet_wait)
+                    run_wrk(base + path, lua, args.warmup, args, pid, None)
+                    r = run_wrk(base + path, lua, args.seconds, args, pid, work / f"wrk-{n}-{name}-{rep}.txt")
+                    noisy = r.foreign_cpu > args.max_foreign
+                    print(
+                        f"{label:42s} {app:13s} #{rep + 1}: {r.rps:7,.0f} req/s  p50 {r.p50_ms:6.1f}"
+                        f"  p99 {r.p99_ms:6.1f} ms  non-2xx {r.non2xx}  server {r.server_cpu:3.0f}%"
+                        f"  pg {r.pg_cpu:3.0f}%  foreign {r.foreign_cpu:3.0f}% (idle before: {idle:.0f}%)"
+                        + ("  NOISY, redo" if noisy and attempt < args.retries else ""),
+                        flush=True,
+                    )
+                    if not noisy:
+                        break
+                results[label][app].append(r)
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--service", required=True, help="base URL")
     ap.add_argument("--baseline", required=True, help="base URL")
     ap.add_argument("--service-pid", type=int, required=True)
     ap.add_argument("--baseline-pid", type=int, required=True)
+    ap.add_argument("--noauth", help="base URL of the same service with authentication disabled")
+    ap.add_argument("--noauth-pid", type=int)
     ap.add_argument("--work-dir", required=True, help="holds deal_ids.txt, client_ids.txt; raw wrk output goes here")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
@@ -303,33 +406,21 @@ def main() -> None:
     args = ap.parse_args()
 
     started = dt.datetime.now(dt.UTC)
+    secret = os.environ["BENCH_JWT_SECRET"]
+    token = access_token(secret)
     apps = {"service": (args.service, args.service_pid), "baseline": (args.baseline, args.baseline_pid)}
+    if args.noauth:
+        apps["auth disabled"] = (args.noauth, args.noauth_pid)
     for base, _ in apps.values():
-        smoke(base)
+        smoke(base, token)
     work = Path(args.work_dir)
-    results: Results = {}
-    for n, (label, (path, lua)) in enumerate(scripts(work).items()):
-        results[label] = {"service": [], "baseline": []}
-        for rep in range(args.repeats):
-            order = ["service", "baseline"] if rep % 2 == 0 else ["baseline", "service"]
-            for app in order:
-                base, pid = apps[app]
-                for attempt in range(1 + args.retries):
-                    idle = wait_quiet(args.max_foreign, args.quiet_wait)
-                    run_wrk(base + path, lua, args.warmup, args, pid, None)
-                    r = run_wrk(base + path, lua, args.seconds, args, pid, work / f"wrk-{n}-{app}-{rep}.txt")
-                    noisy = r.foreign_cpu > args.max_foreign
-                    print(
-                        f"{label:42s} {app:8s} #{rep + 1}: {r.rps:7,.0f} req/s  p50 {r.p50_ms:6.1f}"
-                        f"  p99 {r.p99_ms:6.1f} ms  non-2xx {r.non2xx}  server {r.server_cpu:3.0f}%"
-                        f"  pg {r.pg_cpu:3.0f}%  foreign {r.foreign_cpu:3.0f}% (idle before: {idle:.0f}%)"
-                        + ("  NOISY, redo" if noisy and attempt < args.retries else ""),
-                        flush=True,
-                    )
-                    if not noisy:
-                        break
-                results[label][app].append(r)
-    text, errors = report(results, args, started)
+    results = measure(scripts(work, token), apps, ("service", "baseline"), args, work)
+    token_results = (
+        measure(token_scripts(work, token, secret), apps, ("service", "auth disabled"), args, work, first=len(results))
+        if args.noauth
+        else {}
+    )
+    text, errors = report(results, token_results, args, started)
     Path(args.out).write_text(text)
     print("\n" + text)
     sys.exit(2 if errors else 0)

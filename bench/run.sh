@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# HTTP benchmark: the real crm-api against a raw-asyncpg FastAPI baseline sending the same SQL.
+# HTTP benchmark: the real crm-api against a raw-asyncpg FastAPI baseline sending the same SQL; then what checking
+# access tokens costs, crm-api against itself with authentication disabled.
 # Usage: bench/run.sh   (knobs: see bench/README.md)
 set -euo pipefail
 
@@ -15,6 +16,7 @@ DEALS="${BENCH_DEALS:-100000}"
 CLIENTS="${BENCH_CLIENTS:-1000}"
 SERVICE_PORT="${BENCH_SERVICE_PORT:-18082}"
 BASELINE_PORT="${BENCH_BASELINE_PORT:-18083}"
+NOAUTH_PORT="${BENCH_NOAUTH_PORT:-18084}"
 PY=.venv/bin/python
 WORK=bench/results/run   # git-ignored: ids, logs, raw wrk output
 
@@ -75,7 +77,7 @@ wait_ready() {   # url pid logfile
   done
   echo "server at $1 not ready after 30 s; log:"; cat "$3"; return 1
 }
-for port in "$SERVICE_PORT" "$BASELINE_PORT"; do
+for port in "$SERVICE_PORT" "$BASELINE_PORT" "$NOAUTH_PORT"; do
   if curl -s -o /dev/null "http://127.0.0.1:$port/"; then echo "port $port is already in use" >&2; exit 1; fi
 done
 
@@ -84,26 +86,35 @@ REVISION="$(git --no-optional-locks rev-parse --short HEAD 2>/dev/null || echo u
 if [[ -n "$(git --no-optional-locks status --porcelain -- crm 2>/dev/null)" ]]; then
   REVISION="$REVISION + uncommitted changes in crm/"
 fi
-log "starting crm-api on :$SERVICE_PORT and the baseline on :$BASELINE_PORT"
+# This run's token key: every request of load.py carries an admin's token signed with it (never printed).
+BENCH_JWT_SECRET="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')"
+export BENCH_JWT_SECRET
+log "starting crm-api on :$SERVICE_PORT, the baseline on :$BASELINE_PORT, crm-api without authentication on :$NOAUTH_PORT"
 CRM_DATABASE_URL="$PG_URL" CRM_ACCESS_LOG=false CRM_SERVICE_HOST=127.0.0.1 CRM_SERVICE_PORT="$SERVICE_PORT" \
-  "${PIN_SERVER[@]}" .venv/bin/crm-api > "$WORK/service.log" 2>&1 &
+  CRM_JWT_ACCESS_SECRET="$BENCH_JWT_SECRET" "${PIN_SERVER[@]}" .venv/bin/crm-api > "$WORK/service.log" 2>&1 &
 SERVICE_PID=$!; PIDS+=("$SERVICE_PID")
+# The same service, the same settings, but CRM_AUTH_DISABLED: the difference is what checking tokens costs.
+CRM_DATABASE_URL="$PG_URL" CRM_ACCESS_LOG=false CRM_SERVICE_HOST=127.0.0.1 CRM_SERVICE_PORT="$NOAUTH_PORT" \
+  CRM_AUTH_DISABLED=true "${PIN_SERVER[@]}" .venv/bin/crm-api > "$WORK/noauth.log" 2>&1 &
+NOAUTH_PID=$!; PIDS+=("$NOAUTH_PID")
 BENCH_PG_URL="$PG_URL" PYTHONPATH=. "${PIN_SERVER[@]}" "$PY" bench/baseline_app.py --port "$BASELINE_PORT" \
   > "$WORK/baseline.log" 2>&1 &
 BASELINE_PID=$!; PIDS+=("$BASELINE_PID")
 wait_ready "http://127.0.0.1:$SERVICE_PORT" "$SERVICE_PID" "$WORK/service.log"
 wait_ready "http://127.0.0.1:$BASELINE_PORT" "$BASELINE_PID" "$WORK/baseline.log"
-echo "crm-api pid $SERVICE_PID, baseline pid $BASELINE_PID"
+wait_ready "http://127.0.0.1:$NOAUTH_PORT" "$NOAUTH_PID" "$WORK/noauth.log"
+echo "crm-api pid $SERVICE_PID, baseline pid $BASELINE_PID, crm-api without authentication pid $NOAUTH_PID"
 
 # 5./6. load, alternating service and baseline; table to stdout and bench/results/latest.md
 log "load: ${SECONDS_PER_RUN}s per run, $REPEATS repeats"
 "$PY" bench/load.py --service "http://127.0.0.1:$SERVICE_PORT" --baseline "http://127.0.0.1:$BASELINE_PORT" \
   --service-pid "$SERVICE_PID" --baseline-pid "$BASELINE_PID" --work-dir "$WORK" \
+  --noauth "http://127.0.0.1:$NOAUTH_PORT" --noauth-pid "$NOAUTH_PID" \
   --seconds "$SECONDS_PER_RUN" --repeats "$REPEATS" --pin-server "$PIN_SERVER_CPU" --pin-wrk "$PIN_WRK_CPU" \
   --revision "$REVISION" --out bench/results/latest.md || rc=$?
 
-log "server logs ($WORK/service.log, $WORK/baseline.log): lines mentioning errors"
-for f in "$WORK/service.log" "$WORK/baseline.log"; do
+log "server logs ($WORK/service.log, $WORK/baseline.log, $WORK/noauth.log): lines mentioning errors"
+for f in "$WORK/service.log" "$WORK/baseline.log" "$WORK/noauth.log"; do
   echo "$f: $(grep -cE '\[(error|critical|exception) *\]|Traceback|ERROR' "$f" || true)"
 done
 exit "${rc:-0}"

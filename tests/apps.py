@@ -11,15 +11,17 @@ from fastapi import FastAPI
 
 from crm.app.config import Settings
 from crm.app.main import create_app
+from tests.auth import admin
 
 
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """An app made with ``settings``, its lifespan (relay, fan-out, outside services) running, and a client for it."""
+    """An app made with ``settings``, its lifespan (relay, fan-out, outside services) running, and a client for it
+    sending an admin's token."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://crm.test", headers=admin()) as client:
             yield app, client
 
 

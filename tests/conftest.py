@@ -15,6 +15,7 @@ import pytest
 from crm.app.config import Settings
 from crm.app.main import create_app
 from crm.infrastructure.db.migrations import upgrade_to_head
+from tests.auth import SECRET, admin
 from tests.services import postgres_admin_url, rabbitmq_url, redis_url
 
 # Reference data seeded by migrations stays; everything else is emptied before each database test.
@@ -83,9 +84,10 @@ def database_url(make_database) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    # The shared app runs no relay: tests that publish start their own (tests/messaging).
+    # The shared app runs no relay: tests that publish start their own (tests/messaging). Tokens are HS256 with
+    # tests.auth.SECRET.
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=database_url, access_log=False, relay_enabled=False
+        _env_file=None, database_url=database_url, access_log=False, relay_enabled=False, jwt_access_secret=SECRET
     )
 
 
@@ -107,7 +109,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture(autouse=True)
 async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     # Tests that need no database (unit tests) do not pay for one.
-    if "db" not in request.fixturenames and "api" not in request.fixturenames:
+    if not {"db", "api", "anonymous"} & set(request.fixturenames):
         yield
         return
     connection: asyncpg.Connection = request.getfixturevalue("db")
@@ -122,6 +124,15 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 @pytest.fixture
 async def api(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    """The shared app's client, sending an admin's token (tests.auth.admin) unless a request sends its own."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://crm.test", headers=admin()) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    """The shared app's client sending no token at all."""
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
         yield client

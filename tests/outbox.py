@@ -13,6 +13,8 @@ import asyncpg
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
+from crm.infrastructure.events.relay import LEAD_LOCK
+
 
 async def outbox_rows(
     db: asyncpg.Connection, *, routing_key: str | None = None, aggregate_id: uuid.UUID | str | None = None
@@ -64,3 +66,15 @@ async def unpublished_count(db: asyncpg.Connection) -> int:
 async def all_published(db: asyncpg.Connection) -> bool:
     """Whether the relay has published every row (for ``eventually``)."""
     return await unpublished_count(db) == 0
+
+
+async def lead_holders(db: asyncpg.Connection) -> list[int]:
+    """The backends holding the relay's lead lock (``LEAD_LOCK``) in this database: one at most, none between two
+    terms. Advisory locks are per database, and other test runs on the same server hold their own."""
+    rows = await db.fetch(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND ((classid::bigint << 32) | objid::bigint) = $1",
+        LEAD_LOCK,
+    )
+    return [row["pid"] for row in rows]

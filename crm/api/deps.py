@@ -7,17 +7,17 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Protocol
-from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from crm.api.auth import caller_of
 from crm.api.cursors import CursorSigner
 from crm.api.errors import ReplayResponse
 from crm.api.responses import post_response
 from crm.domain.calculations.service import CalculationService
-from crm.domain.caller import Caller, Role, roles_of
+from crm.domain.caller import Caller, TokenVerifier
 from crm.domain.clients.service import ClientService
 from crm.domain.clock import Clock
 from crm.domain.deals.service import DealService
@@ -58,6 +58,7 @@ class ApiServices:
     deal_stream: DealEventFeed
     stream_heartbeat: float
     cursors: CursorSigner
+    tokens: TokenVerifier | None  # None: authentication is disabled (CRM_AUTH_DISABLED), for development only
 
 
 async def get_services(request: Request) -> ApiServices:
@@ -83,15 +84,6 @@ class BadHeader(DomainError):
     title = "Invalid header"
 
 
-def _actor(user_id: str | None) -> UUID | None:
-    if user_id is None:
-        return None
-    try:
-        return UUID(user_id)
-    except ValueError as exc:
-        raise BadHeader("X-User-Id must be a UUID.", errors=[FieldProblem("X-User-Id", "not a UUID")]) from exc
-
-
 def _request_hash(body: bytes) -> str:
     # Same JSON, differently spaced or ordered, is the same request.
     try:
@@ -101,22 +93,10 @@ def _request_hash(body: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-async def get_caller(
-    x_user_id: Annotated[
-        str | None,
-        Header(
-            description="Development stand-in for the token's `sub` until authentication lands (400 if not a UUID).",
-            json_schema_extra={"format": "uuid"},
-        ),
-    ] = None,
-    x_user_roles: Annotated[
-        str | None,
-        Header(description="Development stand-in for the token's roles, comma-separated (default `admin`)."),
-    ] = None,
-) -> Caller:
-    """The one function that decides who is calling; authentication will replace its header reading."""
-    roles = roles_of(x_user_roles.split(",")) if x_user_roles is not None else frozenset({Role.ADMIN})
-    return Caller(actor_id=_actor(x_user_id), roles=roles)
+async def get_caller(request: Request) -> Caller:
+    """The one function that says who is calling: the subject and roles of the request's access token, which
+    ``crm.api.auth`` checked before the route ran (with authentication disabled, the development admin)."""
+    return caller_of(request.scope)
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm.api.etags import etag_of
 from crm.api.methods import allowed_methods
 from crm.api.problems import problem_response
-from crm.domain.errors import DomainError, PreconditionFailed
+from crm.domain.errors import DomainError, InvalidToken, PreconditionFailed
 
 log = structlog.get_logger(__name__)
 
@@ -54,10 +54,22 @@ def _no_translation(_: BaseException) -> DomainError | None:
     return None
 
 
+def bearer_challenge(exc: InvalidToken) -> str:
+    """``WWW-Authenticate`` of a 401 (RFC 6750 §3); says what was wrong only when a token was given."""
+    challenge = 'Bearer error="invalid_token"'
+    if exc.token_given:
+        # error_description may not hold a quote or a backslash (RFC 6750 §3).
+        description = exc.detail.replace('"', "'").replace("\\", "/")
+        challenge += f', error_description="{description}"'
+    return challenge
+
+
 def domain_problem(exc: DomainError, path: str) -> Response:
     headers = {}
     if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
         headers["ETag"] = etag_of(exc.current_version)
+    if isinstance(exc, InvalidToken):
+        headers["WWW-Authenticate"] = bearer_challenge(exc)
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     return problem_response(

@@ -43,5 +43,6 @@ async def list_journal(
 async def append_journal_entry(
     deal_id: UUID, body: JournalEntryCreate, caller: CurrentCaller, services: Services, answer: Answer
 ) -> Response:
-    """`author_id` is the caller. Whoever sees the deal writes its journal, executors on its team included."""
+    """`author_id` is the caller (the token's `sub`). Whoever sees the deal writes its journal, executors on its
+    team included."""
     return answer(await services.journal.append(deal_id, body, caller, answer.idempotency))

@@ -3,8 +3,10 @@
 FastAPI writes the operations from the route declarations; this module adds what only the composition of a
 route tells (each addition is derived from the route itself, so it cannot drift from behaviour):
 
-* the answers every route gives by the dependencies it uses: ``400 invalid_header`` where the caller is read,
-  ``409 idempotency_key_in_use`` and ``422 idempotency_key_reused`` on keyed POSTs, ``412`` with ``If-Match``,
+* the access token every route under ``/api`` and ``/streams`` needs (``crm.api.auth.requires_token``): the bearer
+  and cookie security schemes, and the ``401 invalid_token`` answer with its ``WWW-Authenticate`` header;
+* the answers every route gives by the dependencies it uses: ``400 invalid_header``, ``409 idempotency_key_in_use``
+  and ``422 idempotency_key_reused`` on keyed POSTs, ``412`` with ``If-Match``,
   ``400 invalid_cursor`` on lists, ``304`` with ``If-None-Match``, ``422 validation_error`` wherever there is
   input; routes declare their domain answers (404, 409, ...) themselves;
 * one ``Problem`` schema under ``application/problem+json`` for every error answer;
@@ -23,7 +25,8 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from crm.api.deps import get_caller
+from crm.api.auth import ACCESS_COOKIE, BEARER_SCHEME, COOKIE_SCHEME, requires_token
+from crm.api.deps import get_caller, post_answer
 from crm.api.params import expected_version, page_request
 from crm.api.problems import PROBLEM_CONTENT_TYPE, Problem
 from crm.domain.records import Record
@@ -34,6 +37,8 @@ _PARAMETER = re.compile(r"\{([^}]+)\}")
 
 STATUS_TEXT = {
     400: "Bad request",
+    401: "Unauthorized: no access token, or one that does not verify (expired, wrongly signed, not yet valid, "
+    "for another issuer or audience)",
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
@@ -47,6 +52,29 @@ ETAG_HEADER = {
     "schema": {"type": "string"},
 }
 LOCATION_HEADER = {"description": "The path of the record just created.", "schema": {"type": "string"}}
+WWW_AUTHENTICATE_HEADER = {
+    "description": 'The challenge: `Bearer error="invalid_token"`, with an `error_description` when a token was sent.',
+    "schema": {"type": "string"},
+    "required": True,
+}
+
+SECURITY_SCHEMES = {
+    BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An access token from the Auth service: HS256 or RS256, with `exp`, `sub` (the user's id, "
+        "a UUID) and `roles` (`admin`, `manager`, `seller`, `executor`, `user`, or `ROLE_ADMIN` …).",
+    },
+    COOKIE_SCHEME: {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": ACCESS_COOKIE,
+        "description": "The same access token in a cookie; used when no `Authorization` header is sent.",
+    },
+}
+# Either scheme will do: two requirement objects, not two schemes in one.
+SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}, {COOKIE_SCHEME: []}]
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -68,6 +96,7 @@ def refine(document: dict[str, Any], app: FastAPI) -> None:
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem
+    document["components"]["securitySchemes"] = SECURITY_SCHEMES
     paths = document.get("paths", {})
     for route in iter_route_contexts(app.routes):
         original = route.original_route
@@ -76,7 +105,7 @@ def refine(document: dict[str, Any], app: FastAPI) -> None:
         for method in sorted(route.methods or ()):
             operation = paths.get(route.path_format, {}).get(method.lower())
             if operation is not None:
-                _refine_operation(operation, original, method)
+                _refine_operation(operation, original, route.path_format or original.path, method)
     for item in paths.values():
         for method in _METHODS:
             if method in item:
@@ -90,7 +119,7 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(child)
 
 
-def _refine_operation(operation: dict[str, Any], route: APIRoute, method: str) -> None:
+def _refine_operation(operation: dict[str, Any], route: APIRoute, path: str, method: str) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     dependants = list(_dependants(route.dependant))
     calls = {d.call for d in dependants}
@@ -99,13 +128,15 @@ def _refine_operation(operation: dict[str, Any], route: APIRoute, method: str) -
         d.path_params or d.query_params or d.header_params for d in dependants
     )
     codes: dict[int, list[str]] = {}
-    if get_caller in calls:
-        codes.setdefault(400, []).append("`invalid_header` (`X-User-Id`, `Idempotency-Key`)")
-        if method != "GET":
-            codes.setdefault(403, []).append("`forbidden` (the caller sees the record but may not do this to it)")
-        if method == "POST":
-            codes.setdefault(409, []).append("`idempotency_key_in_use` (a request with this key is still running)")
-            codes.setdefault(422, []).append("`idempotency_key_reused` (the key came with another body)")
+    if requires_token(path):
+        operation["security"] = SECURITY
+        codes.setdefault(401, []).append("`invalid_token`")
+    if get_caller in calls and method != "GET":
+        codes.setdefault(403, []).append("`forbidden` (the caller sees the record but may not do this to it)")
+    if post_answer in calls:
+        codes.setdefault(400, []).append("`invalid_header` (`Idempotency-Key`)")
+        codes.setdefault(409, []).append("`idempotency_key_in_use` (a request with this key is still running)")
+        codes.setdefault(422, []).append("`idempotency_key_reused` (the key came with another body)")
     if expected_version in calls:
         codes.setdefault(412, []).append("`precondition_failed`")
     if page_request in calls:
@@ -124,6 +155,8 @@ def _refine_operation(operation: dict[str, Any], route: APIRoute, method: str) -
             text = STATUS_TEXT.get(status, "Problem details")
             known = "; ".join(codes.get(status, []))
             response["description"] = f"{text}. Codes include {known}." if known else f"{text}."
+    if "401" in responses:
+        responses["401"].setdefault("headers", {})["WWW-Authenticate"] = WWW_AUTHENTICATE_HEADER
     if "if-none-match" in headers:
         responses.setdefault("304", {})["description"] = "Not modified: `If-None-Match` names the current version."
     _document_headers(responses, route)

@@ -1,4 +1,4 @@
-"""``crm-api``: serve the API (default) or migrate the database."""
+"""``crm-api``: serve the API (default), migrate the database, or print a development access token."""
 
 from __future__ import annotations
 
@@ -7,14 +7,19 @@ import asyncio
 import signal
 import sys
 from contextlib import ExitStack
+from datetime import timedelta
+from uuid import UUID
 
 import asyncpg
 import structlog
 import uvicorn
 
-from crm.app.config import Settings
+from crm.app.auth import development_secret, with_development_secret
+from crm.app.config import AuthNotConfigured, Settings
 from crm.app.embedded import embedded_postgres
 from crm.app.logging import configure_logging
+from crm.domain.caller import Role, roles_of
+from crm.infrastructure.auth.tokens import issue_token
 from crm.infrastructure.db.migrations import current_revision, head_revision, upgrade_to_head
 from crm.infrastructure.db.pool import asyncpg_dsn
 
@@ -28,7 +33,54 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="overrides CRM_SERVICE_HOST")
     serve.add_argument("--port", type=int, help="overrides CRM_SERVICE_PORT")
     commands.add_parser("migrate", help="upgrade the database (CRM_DATABASE_URL or embedded) to the head")
+    token = commands.add_parser(
+        "token",
+        help="print an access token signed with CRM_JWT_ACCESS_SECRET (or the embedded default's development secret)",
+    )
+    token.add_argument("--sub", required=True, type=UUID, help="the user's id (a UUID): the token's subject")
+    token.add_argument(
+        "--roles", required=True, type=_roles, help="comma-separated: admin, manager, seller, executor, user"
+    )
+    token.add_argument("--email", help="the token's email claim")
+    token.add_argument("--ttl-minutes", type=int, default=60, help="minutes until the token expires (default 60)")
     return parser
+
+
+def _roles(value: str) -> list[Role]:
+    """``admin,seller`` (or ``ROLE_ADMIN,ROLE_SELLER``); a name this service does not know is refused."""
+    each = [roles_of([name]) for name in value.split(",") if name.strip()]
+    if not each or not all(each):
+        raise argparse.ArgumentTypeError(f"roles are among {', '.join(Role)}; got {value!r}")
+    return sorted(frozenset().union(*each))
+
+
+def _print_token(settings: Settings, args: argparse.Namespace) -> int:
+    if args.ttl_minutes < 1:
+        print("crm-api token: --ttl-minutes must be at least 1.", file=sys.stderr)
+        return 2
+    secret = settings.jwt_access_secret
+    if secret is None and settings.database_url is None and not settings.token_keys_configured:
+        secret = development_secret(settings.data_dir)
+    if secret is None:
+        print(
+            "crm-api token: nothing to sign with. It signs with CRM_JWT_ACCESS_SECRET (or, on the embedded database "
+            "with no key configured, its development secret); with only CRM_JWT_PUBLIC_KEY or CRM_JWT_JWKS_URL "
+            "configured, tokens come from the service holding the private key.",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        issue_token(
+            secret.get_secret_value().encode(),
+            subject=args.sub,
+            roles=args.roles,
+            email=args.email,
+            lifetime=timedelta(minutes=args.ttl_minutes),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
+    return 0
 
 
 async def _revision(url: str) -> str | None:
@@ -66,6 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings)
+    if args.command == "token":
+        return _print_token(settings, args)
+    if args.command != "migrate":
+        settings = with_development_secret(settings)
+        try:
+            settings.require_token_keys()
+        except AuthNotConfigured as exc:
+            print(f"crm-api: {exc}", file=sys.stderr)
+            return 2
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _exit_cleanly)
     with ExitStack() as stack:

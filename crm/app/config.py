@@ -10,6 +10,11 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm.domain.money import parse_currency
+from crm.infrastructure.auth.keys import MIN_HS256_SECRET_BYTES, rsa_public_key
+
+
+class AuthNotConfigured(RuntimeError):
+    """Authentication is on and no key to verify tokens with is configured."""
 
 
 class Settings(BaseSettings):
@@ -21,6 +26,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        # A refused value (a short secret, a URL with its password) is never echoed into an error or a log.
+        hide_input_in_errors=True,
     )
 
     database_url: str | None = Field(
@@ -111,6 +118,33 @@ class Settings(BaseSettings):
         min_length=16,
         description="Key list cursors are signed with. Unset: a random key kept in the database (crm.service_keys).",
     )
+    auth_disabled: bool = Field(
+        default=False,
+        description="Development only: no token is checked and every request acts as an admin without an id.",
+    )
+    jwt_access_secret: SecretStr | None = Field(
+        default=None, description="HS256 key access tokens are signed with (at least 32 bytes)."
+    )
+    jwt_public_key: str | None = Field(
+        default=None, description="PEM of the RSA public key RS256 access tokens are signed with (2048 bits or more)."
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$", description="JWK Set URL of the issuer's RS256 keys, picked by `kid`."
+    )
+    jwt_issuer: str | None = Field(default=None, min_length=1, description="Required `iss`. Unset: not checked.")
+    jwt_audience: str | None = Field(default=None, min_length=1, description="Required `aud`. Unset: not checked.")
+    jwt_leeway_seconds: int = Field(
+        default=30, ge=0, le=300, description="Clock skew allowed on `exp`, `nbf` and `iat`, in seconds."
+    )
+    jwt_jwks_refresh_interval: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Fewest seconds between two fetches of the JWK Set (a token with an unknown `kid` asks for one).",
+    )
+    jwt_jwks_max_age: float = Field(
+        default=600.0, gt=0, le=86_400, description="Seconds the JWK Set is used before it is fetched again."
+    )
     access_log: bool = Field(default=True, description="Log one line per HTTP request.")
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="Log lines as JSON instead of console text.")
@@ -145,6 +179,36 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be positive")
         return value
+
+    @field_validator("jwt_access_secret")
+    @classmethod
+    def _long_enough_for_hs256(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_HS256_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_HS256_SECRET_BYTES} bytes long")
+        return value
+
+    @field_validator("jwt_public_key")
+    @classmethod
+    def _rsa_public_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # An environment variable often carries the PEM's line breaks as literal "\n".
+        pem = value.replace("\\n", "\n").strip()
+        rsa_public_key(pem)
+        return pem
+
+    @property
+    def token_keys_configured(self) -> bool:
+        return bool(self.jwt_access_secret or self.jwt_public_key or self.jwt_jwks_url)
+
+    def require_token_keys(self) -> None:
+        """crm-api refuses to start with authentication on and nothing to check a token with."""
+        if not self.auth_disabled and not self.token_keys_configured:
+            raise AuthNotConfigured(
+                "Authentication is on but no token key is configured: set CRM_JWT_ACCESS_SECRET (HS256, at least "
+                f"{MIN_HS256_SECRET_BYTES} bytes), CRM_JWT_PUBLIC_KEY or CRM_JWT_JWKS_URL (RS256); or, for "
+                "development only, CRM_AUTH_DISABLED=true."
+            )
 
     @property
     def permissions_redis(self) -> str | None:

@@ -13,14 +13,17 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 
 from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
+from crm.api.auth import Authentication
 from crm.api.conventions import install_http_conventions
 from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
+from crm.app.auth import open_token_verifier
 from crm.app.config import Settings
 from crm.app.events import EventDelivery
 from crm.app.permissions import permission_queue as build_permission_queue
 from crm.app.wiring import Wiring, open_pool
 from crm.domain.calculations.service import CalculationService
+from crm.domain.caller import TokenVerifier
 from crm.domain.clients.service import ClientService
 from crm.domain.deals.service import DealService
 from crm.domain.deals.team import DealTeamService
@@ -59,7 +62,10 @@ CRM/Deals backend for insurance brokers.
 * Lists use keyset pagination: pass `next_cursor` back as `cursor`.
 * Every record carries a `version`, served as `ETag`; send it in `If-Match` to change it safely (412 if stale).
 * `POST` accepts `Idempotency-Key`: a retry with the same key and body returns the first response.
-* Until authentication lands, `X-User-Id` and `X-User-Roles` headers stand in for the token.
+* Every `/api/v1` route and the deal stream need an access token (a JWT): `Authorization: Bearer <token>`, or the
+  `crm_access_token` cookie. Its `sub` is the caller (recorded as `created_by_id`, `author_id`, …) and its `roles`
+  (`admin`, `manager`, `seller`, `executor`, `user`; `ROLE_ADMIN` alike) decide what the caller may do. A missing
+  or bad token is 401 `invalid_token` with `WWW-Authenticate: Bearer`.
 """
 
 
@@ -103,6 +109,7 @@ def build_services(
     permission_queue: PermissionQueue | None = None,
     *,
     cursor_key: bytes,
+    tokens: TokenVerifier | None,
 ) -> ApiServices:
     pool, clock, uow = app.pool, app.clock, app.uow
     # Without a Documents service configured, policy document links are accepted unchecked.
@@ -130,6 +137,7 @@ def build_services(
         deal_stream=events.stream,
         stream_heartbeat=app.settings.stream_heartbeat_seconds,
         cursors=CursorSigner(cursor_key),
+        tokens=tokens,
     )
 
 
@@ -141,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.database_url:
             raise RuntimeError("CRM_DATABASE_URL is not set; `crm-api` starts an embedded database instead.")
         async with AsyncExitStack() as stack:
+            tokens = await open_token_verifier(settings, stack)
             pool = await open_pool(
                 settings,
                 application_name="crm-api",
@@ -160,7 +169,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.events = events
             cursor_key = await cursor_signing_key(pool, settings)
             app.state.services = build_services(
-                Wiring.of(pool, settings), events, documents_http, permission_queue, cursor_key=cursor_key
+                Wiring.of(pool, settings),
+                events,
+                documents_http,
+                permission_queue,
+                cursor_key=cursor_key,
+                tokens=tokens,
             )
             await events.start()
             stack.push_async_callback(events.stop)
@@ -190,6 +204,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "system", "description": "Health and readiness."},
         ],
     )
+    # Added first, so it runs inside the request id: a 401 carries X-Request-ID as every answer does.
+    app.add_middleware(Authentication)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     install_http_conventions(app, translate=translate_database_error)
     app.include_router(health.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 from uuid import UUID
 
 
@@ -46,3 +47,27 @@ class Caller:
 
 
 SYSTEM = Caller(roles=frozenset({Role.ADMIN}))
+
+
+DEVELOPMENT_ADMIN = Caller(roles=frozenset({Role.ADMIN}))
+"""Every request's caller while authentication is disabled (``CRM_AUTH_DISABLED``, development only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """What a verified access token says: who is calling (``sub``), with which roles, until when (``exp``)."""
+
+    subject: UUID
+    roles: frozenset[Role]
+    expires_at: int
+    email: str | None = None
+
+    @property
+    def caller(self) -> Caller:
+        return Caller(actor_id=self.subject, roles=self.roles)
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> AccessToken:
+        """The token's claims once its algorithm, signature, ``exp``, ``nbf`` and the configured ``iss`` and ``aud``
+        check out; raises ``InvalidToken`` otherwise (``TokenKeysUnavailable`` when its keys cannot be fetched)."""

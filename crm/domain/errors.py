@@ -60,6 +60,25 @@ class Unavailable(DomainError):
     retry_after = 2
 
 
+class InvalidToken(DomainError):
+    """The request has no access token, or one that does not verify: who is calling is unknown."""
+
+    status = 401
+    code = "invalid_token"
+    title = "Invalid or missing access token"
+
+    def __init__(self, detail: str, *, token_given: bool = True) -> None:
+        super().__init__(detail)
+        self.token_given = token_given
+
+
+class TokenKeysUnavailable(Unavailable):
+    """The issuer's key set (JWKS) cannot be fetched, and no key known here verifies the token."""
+
+    code = "token_keys_unavailable"
+    title = "Token keys unavailable"
+
+
 class DatabaseUnavailable(Unavailable):
     code = "database_unavailable"
     title = "Database unavailable"

@@ -1,10 +1,11 @@
 """Schemathesis over the whole OpenAPI document: no input answers 5xx, and every answer is what the document says.
 
-The application is the real one (middleware, handlers, services, repositories) on a fresh database of its own, so
-every run starts from the same state and the fixed seed makes it repeatable. All four phases run: the document's
-examples, the coverage phase (boundary and missing values, wrong types, undeclared methods), fuzzing with
-positive and negative data, and stateful sequences along the document's links (create, then get, change, delete,
-restore what was created). Every check runs.
+The application is the real one (middleware, handlers, services, repositories, token checks) on a fresh database of
+its own, so every run starts from the same state and the fixed seed makes it repeatable. Requests carry an admin's
+token through the document's bearer scheme (the ``ignored_auth`` check also sends them without it, and with a bad
+one). All four phases run: the document's examples, the coverage phase (boundary and missing values, wrong types,
+undeclared methods), fuzzing with positive and negative data, and stateful sequences along the document's links
+(create, then get, change, delete, restore what was created). Every check runs.
 
 Refusals of schema-valid requests that depend on state or on today are the API working, not the document lying;
 ``filter_failure`` accepts exactly those, by problem code, and nothing refused as ``validation_error``.
@@ -30,6 +31,7 @@ from schemathesis.python import asgi as schemathesis_asgi
 from crm.app.config import Settings
 from crm.app.main import create_app
 from crm.infrastructure.db.migrations import upgrade_to_head
+from tests.auth import ADMIN_ID, SECRET, token
 
 SEED = 20261201
 MAX_EXAMPLES = 15
@@ -204,6 +206,7 @@ def schemathesis_settings(make_database, cache_url: str, run_id: str) -> Iterato
         redis_url=cache_url,
         permissions_queue_prefix=prefix,
         stream_channel=f"crm.stream.schemathesis.{run_id}",
+        jwt_access_secret=SECRET,
     )
     asyncio.run(_delete_keys(cache_url, f"{prefix}:*"))
 
@@ -220,7 +223,8 @@ async def _delete_keys(redis_url: str, pattern: str) -> None:
 
 def test_every_answer_is_documented_and_none_is_a_server_error(schemathesis_settings):
     app = create_app(schemathesis_settings)
-    config = schemathesis.Config.from_dict(CONFIG)
+    auth = {"openapi": {"bearerAuth": {"bearer": token(ADMIN_ID, "admin")}}}
+    config = schemathesis.Config.from_dict({**CONFIG, "auth": auth})
     started = time.monotonic()
     try:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)

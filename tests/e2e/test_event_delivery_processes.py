@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.apps import free_port
+from tests.auth import SECRET, admin
 from tests.e2e.test_crm_api_process import clean_env, running
 from tests.messaging.support import consumer, delete_exchange, eventually, open_stream
 from tests.outbox import all_published
@@ -28,6 +29,7 @@ async def test_two_processes_publish_each_event_once_and_both_stream_it(
         "CRM_REDIS_URL": cache_url,
         "CRM_STREAM_CHANNEL": f"crm.stream.e2e.{run_id}",
         "CRM_RELAY_POLL_INTERVAL": "0.5",
+        "CRM_JWT_ACCESS_SECRET": SECRET,
     }
     first_env = clean_env(CRM_SERVICE_PORT=str(free_port()), **shared)
     second_env = clean_env(CRM_SERVICE_PORT=str(free_port()), **shared)
@@ -35,7 +37,7 @@ async def test_two_processes_publish_each_event_once_and_both_stream_it(
     async with consumer(broker_url, exchange) as queue:
         with running(first_env, tmp_path) as first, running(second_env, tmp_path) as second:
             async with open_stream(first) as first_stream, open_stream(second) as second_stream:
-                async with httpx.AsyncClient(base_url=second, timeout=10) as api:
+                async with httpx.AsyncClient(base_url=second, timeout=10, headers=admin()) as api:
                     client = (await api.post("/api/v1/clients", json={"name": "Two Processes Ltd"})).json()
                     deal = await api.post(
                         "/api/v1/deals",
@@ -62,7 +64,10 @@ def _ready(base: str) -> dict:
 
 def test_sigterm_ends_open_streams_cleanly(tmp_path, database_url):
     port = free_port()
-    env = clean_env(CRM_SERVICE_PORT=str(port), CRM_DATABASE_URL=database_url, CRM_RELAY_ENABLED="false")
+    # Authentication is not the point here: off, as in development.
+    env = clean_env(
+        CRM_SERVICE_PORT=str(port), CRM_DATABASE_URL=database_url, CRM_RELAY_ENABLED="false", CRM_AUTH_DISABLED="true"
+    )
     outcome: dict[str, object] = {}
 
     def follow(base: str) -> None:

@@ -32,8 +32,8 @@ from fastapi import FastAPI
 
 from crm.app.config import Settings
 from crm.app.main import create_app
-from crm.infrastructure.events.relay import LEAD_LOCK
 from tests.apps import free_port
+from tests.auth import SECRET, admin
 
 CRM_API = str(Path(sys.executable).with_name("crm-api"))
 CRM_WORKER = str(Path(sys.executable).with_name("crm-worker"))
@@ -255,11 +255,13 @@ def crm_env(**settings: str) -> dict[str, str]:
 
 
 class CrmApi:
-    """A real ``crm-api`` process on a port of its own; started again on the same port after a kill."""
+    """A real ``crm-api`` process on a port of its own, checking tokens with ``tests.auth.SECRET``; started again on
+    the same port after a kill."""
 
     def __init__(self, folder: Path, **settings: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        settings = {"jwt_access_secret": SECRET, **settings}
         env = crm_env(service_host="127.0.0.1", service_port=str(self.port), access_log="false", **settings)
         self.process = OwnProcess(f"crm-api-{self.port}", [CRM_API], env=env, cwd=folder)
 
@@ -348,7 +350,9 @@ class WriteLoad:
         """The writers run while the block runs; they are stopped (and waited for, boundedly) when it ends."""
         stop = asyncio.Event()
         limits = httpx.Limits(max_connections=self.writers, max_keepalive_connections=self.writers)
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=self.request_timeout, limits=limits) as client:
+        async with httpx.AsyncClient(
+            base_url=self.base_url, timeout=self.request_timeout, limits=limits, headers=admin()
+        ) as client:
             tasks = [asyncio.create_task(self._writer(client, stop, n)) for n in range(self.writers)]
             try:
                 yield self
@@ -413,16 +417,6 @@ async def kill_backends(db: asyncpg.Connection, *, only: int | None = None, spar
         list(spare),
     )
     return int(killed)
-
-
-async def lead_holders(db: asyncpg.Connection) -> list[int]:
-    """The backends holding the relay's lead lock (``LEAD_LOCK``): one at most, none between two terms."""
-    rows = await db.fetch(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        " AND ((classid::bigint << 32) | objid::bigint) = $1",
-        LEAD_LOCK,
-    )
-    return [row["pid"] for row in rows]
 
 
 async def committed_events(db: asyncpg.Connection) -> dict[str, dict[str, Any]]:

@@ -14,13 +14,12 @@ from tests.faults.servers import (
     answered_but_lost,
     committed_events,
     kill_backends,
-    lead_holders,
     quiet,
     receiving,
     served,
     within,
 )
-from tests.outbox import all_published
+from tests.outbox import all_published, lead_holders
 
 pytestmark = pytest.mark.faults
 

@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from tests.auth import admin
 from tests.factories import make_deal
 from tests.faults.servers import OwnRedis, WriteLoad, within
 from tests.messaging.support import open_stream, served_app
@@ -40,8 +41,8 @@ async def test_a_redis_killed_with_a_stream_open_delivers_the_gap_in_order_once_
             served_app(lead) as lead_url,
             served_app(follower) as follower_url,
             open_stream(follower_url) as stream,
-            httpx.AsyncClient(base_url=lead_url, timeout=10) as api,
-            httpx.AsyncClient(base_url=follower_url, timeout=10) as follower_api,
+            httpx.AsyncClient(base_url=lead_url, timeout=10, headers=admin()) as api,
+            httpx.AsyncClient(base_url=follower_url, timeout=10, headers=admin()) as follower_api,
         ):
             first = await make_deal(api)
             before = await stream.next()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from tests.auth import bearer
+
 # The role each kind of caller's token carries; where they stand is up to each test's world.
 TOKEN_ROLE = {
     "admin": "ROLE_ADMIN",
@@ -13,6 +15,7 @@ TOKEN_ROLE = {
     "stranger": "ROLE_SELLER",
     "executor_on": "ROLE_EXECUTOR",
     "executor_off": "ROLE_EXECUTOR",
+    "anonymous": "",
 }
 ROLES = tuple(TOKEN_ROLE)
 
@@ -24,4 +27,7 @@ class User:
 
 
 def as_user(user: User) -> dict[str, str]:
-    return {"X-User-Id": str(user.id), "X-User-Roles": TOKEN_ROLE[user.kind]}
+    """The caller's token; an anonymous caller sends none (it replaces the test client's admin token)."""
+    if user.kind == "anonymous":
+        return {"Authorization": ""}
+    return bearer(user.id, TOKEN_ROLE[user.kind])

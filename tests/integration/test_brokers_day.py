@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+from tests.auth import bearer
 from tests.factories import make_client, make_deal
 from tests.outbox import routing_keys
 from tests.values import day
 
 
 async def test_client_to_policy_with_quotes_journal_task_and_document(api, db):
-    broker = {"X-User-Id": str(uuid.uuid4()), "X-User-Roles": "ROLE_MANAGER"}
+    broker_id = str(uuid.uuid4())
+    broker = bearer(broker_id, "ROLE_MANAGER")
     executor = str(uuid.uuid4())
 
     client = await make_client(api, name="Volga Freight JSC")
@@ -72,7 +74,7 @@ async def test_client_to_policy_with_quotes_journal_task_and_document(api, db):
         assert response.status_code == 201, response.text
     journal = (await api.get(f"/api/v1/deals/{deal['id']}/journal")).json()["items"]
     assert [e["body"] for e in journal][0].startswith("Client chose RESO")
-    assert {e["author_id"] for e in journal} == {broker["X-User-Id"]}
+    assert {e["author_id"] for e in journal} == {broker_id}
 
     task = await api.post(
         "/api/v1/tasks",

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tests.auth import bearer
 from tests.factories import assert_problem, make_client, make_deal
 from tests.values import MISSING
 
@@ -25,7 +26,7 @@ async def test_create_client_returns_it_with_location_and_etag(api):
 
 async def test_created_by_comes_from_the_caller_not_the_body(api):
     actor = str(uuid.uuid4())
-    response = await api.post("/api/v1/clients", json={"name": "A"}, headers={"X-User-Id": actor})
+    response = await api.post("/api/v1/clients", json={"name": "A"}, headers=bearer(actor, "admin"))
     assert response.json()["created_by_id"] == actor
     forged = await api.post("/api/v1/clients", json={"name": "A", "created_by_id": actor})
     assert_problem(forged, 422, "validation_error", "created_by_id")
@@ -196,7 +197,7 @@ async def test_delete_hides_the_client_and_restore_brings_it_back(api):
 async def test_deleted_by_and_deleted_at_are_recorded(api, db):
     actor = str(uuid.uuid4())
     client = await make_client(api)
-    await api.delete(f"/api/v1/clients/{client['id']}", headers={"X-User-Id": actor})
+    await api.delete(f"/api/v1/clients/{client['id']}", headers=bearer(actor, "admin"))
     row = await db.fetchrow("SELECT deleted_by_id, deleted_at FROM crm.clients WHERE id = $1", uuid.UUID(client["id"]))
     assert str(row["deleted_by_id"]) == actor
     assert row["deleted_at"] is not None

@@ -8,6 +8,7 @@ import httpx
 from pydantic import SecretStr
 
 from crm.app.main import create_app
+from tests.auth import admin
 from tests.factories import make_client
 
 
@@ -17,7 +18,8 @@ async def _clients_of(stack: AsyncExitStack, *all_settings) -> list[httpx.AsyncC
         app = create_app(settings)
         await stack.enter_async_context(app.router.lifespan_context(app))
         transport = httpx.ASGITransport(app=app)
-        clients.append(await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://t")))
+        client = httpx.AsyncClient(transport=transport, base_url="http://t", headers=admin())
+        clients.append(await stack.enter_async_context(client))
     return clients
 
 

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tests.auth import bearer
 from tests.factories import assert_problem, make_client, make_deal, make_payment, make_policy, payments_url
 from tests.values import MISSING, day
 
@@ -148,7 +149,7 @@ async def test_won_deal_is_final_for_non_admins(api):
     seller_id = uuid.uuid4()
     deal = await make_deal(api, owner_id=str(seller_id))
     await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "closedWon"})
-    seller = {"X-User-Id": str(seller_id), "X-User-Roles": "ROLE_SELLER"}
+    seller = bearer(seller_id, "ROLE_SELLER")
     response = await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "proposal"}, headers=seller)
     assert_problem(response, 409, "invalid_stage_transition")
 

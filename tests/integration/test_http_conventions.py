@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.auth import bearer
 from tests.factories import assert_problem, make_client, make_deal
 from tests.outbox import outbox_rows
 from tests.values import MISSING
@@ -110,7 +111,7 @@ async def test_idempotency_key_with_another_body_is_422(api):
 async def test_idempotency_keys_are_per_route_and_caller(api):
     headers = {"Idempotency-Key": "shared"}
     first = await api.post("/api/v1/clients", json={"name": "A"}, headers=headers)
-    other_user = {**headers, "X-User-Id": str(uuid.uuid4())}
+    other_user = {**headers, **bearer(uuid.uuid4(), "admin")}
     second = await api.post("/api/v1/clients", json={"name": "A"}, headers=other_user)
     assert second.status_code == 201
     assert second.json()["id"] != first.json()["id"]
@@ -144,9 +145,11 @@ async def test_malformed_idempotency_key_is_400(api, key):
     assert_problem(response, 400, "invalid_header", "Idempotency-Key")
 
 
-async def test_malformed_user_header_is_400(api):
-    response = await api.post("/api/v1/clients", json={"name": "A"}, headers={"X-User-Id": "bob"})
-    assert_problem(response, 400, "invalid_header", "X-User-Id")
+async def test_user_headers_do_not_name_the_caller_the_token_does(api):
+    actor = uuid.uuid4()
+    headers = {**bearer(actor, "admin"), "X-User-Id": str(uuid.uuid4()), "X-User-Roles": "admin"}
+    response = await api.post("/api/v1/clients", json={"name": "A"}, headers=headers)
+    assert response.json()["created_by_id"] == str(actor)
 
 
 async def test_healthz(api):

@@ -10,6 +10,7 @@ import pytest
 
 from crm.api.deps import post_answer
 from crm.infrastructure.db.uow import PgUnitOfWork
+from tests.auth import admin
 from tests.factories import make_client, make_deal
 from tests.routes import api_routes
 
@@ -38,7 +39,7 @@ async def test_an_answer_lost_after_the_commit_is_replayed_not_refused(app, db, 
         raise ConnectionResetError("the connection broke after the commit")
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as api:
+    async with httpx.AsyncClient(transport=transport, base_url="http://crm.test", headers=admin()) as api:
         deal = await make_deal(api)
         body = {"client_id": deal["client_id"], "title": "Retried", "next_review_at": "2027-01-10"}
         headers = {"Idempotency-Key": "lost-answer"}

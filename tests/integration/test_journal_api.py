@@ -8,6 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
+from tests.auth import bearer
 from tests.factories import assert_problem, make_deal
 from tests.outbox import event_data, outbox_rows, routing_keys
 from tests.values import MISSING
@@ -20,7 +21,7 @@ def journal(deal_id: str) -> str:
 async def test_append_a_note_as_the_caller(api):
     deal = await make_deal(api)
     author = str(uuid.uuid4())
-    response = await api.post(journal(deal["id"]), json={"body": "Called the client."}, headers={"X-User-Id": author})
+    response = await api.post(journal(deal["id"]), json={"body": "Called the client."}, headers=bearer(author, "admin"))
     assert response.status_code == 201
     entry = response.json()
     assert set(entry) == {"id", "deal_id", "author_id", "body", "created_at"}
@@ -28,11 +29,11 @@ async def test_append_a_note_as_the_caller(api):
     assert entry["created_at"]
 
 
-async def test_a_note_without_a_caller_has_no_author(api):
+async def test_a_note_without_a_token_is_refused_and_not_kept(api, anonymous, db):
     deal = await make_deal(api)
-    response = await api.post(journal(deal["id"]), json={"body": "Anonymous"})
-    assert response.status_code == 201
-    assert response.json()["author_id"] is None
+    response = await anonymous.post(journal(deal["id"]), json={"body": "Anonymous"})
+    assert_problem(response, 401, "invalid_token")
+    assert await db.fetchval("SELECT count(*) FROM crm.deal_journal") == 0
 
 
 async def test_the_author_cannot_be_given_in_the_body(api):
@@ -41,10 +42,10 @@ async def test_the_author_cannot_be_given_in_the_body(api):
     assert_problem(response, 422, "validation_error", "author_id")
 
 
-async def test_a_malformed_user_header_is_400(api):
+async def test_a_token_whose_subject_is_not_a_user_id_is_401(api):
     deal = await make_deal(api)
-    response = await api.post(journal(deal["id"]), json={"body": "x"}, headers={"X-User-Id": "not-a-uuid"})
-    assert_problem(response, 400, "invalid_header", "X-User-Id")
+    response = await api.post(journal(deal["id"]), json={"body": "x"}, headers=bearer("not-a-uuid", "admin"))
+    assert_problem(response, 401, "invalid_token")
 
 
 async def test_surrounding_whitespace_is_trimmed_and_5000_characters_fit(api):
@@ -168,7 +169,7 @@ async def test_bad_limit_is_422(api, limit):
 async def test_append_records_deal_journal_appended(api, db):
     deal = await make_deal(api)
     author = str(uuid.uuid4())
-    entry = (await api.post(journal(deal["id"]), json={"body": "Quote sent"}, headers={"X-User-Id": author})).json()
+    entry = (await api.post(journal(deal["id"]), json={"body": "Quote sent"}, headers=bearer(author, "admin"))).json()
     rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows] == ["client.created", "deal.created", "deal.journal.appended"]
     row = rows[-1]

@@ -9,6 +9,7 @@ import pytest
 
 from crm.domain.caller import Caller
 from crm.domain.events import DomainEvent
+from tests.auth import bearer
 from tests.factories import make_client, make_deal
 from tests.outbox import cloudevent, outbox_rows, routing_keys
 
@@ -52,7 +53,7 @@ async def test_trace_id_travels_with_the_event(api, db):
 async def test_stage_change_records_update_then_stage_changed(api, db):
     actor = str(uuid.uuid4())
     deal = await make_deal(api)
-    await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "negotiation"}, headers={"X-User-Id": actor})
+    await api.patch(f"/api/v1/deals/{deal['id']}/stage", json={"stage": "negotiation"}, headers=bearer(actor, "admin"))
     rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows] == ["client.created", "deal.created", "deal.updated", "deal.stage.changed"]
     assert rows[2]["id"] < rows[3]["id"]

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.auth import bearer
 from tests.factories import (
     assert_problem,
     make_deal,
@@ -97,7 +98,7 @@ async def test_overdue_and_cancel_and_admin_reopen(api, db):
     assert payment["status"] == "overdue"
     cancelled = await api.post(payments_url(policy, payment["id"], "cancel"))
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    forbidden = await api.post(payments_url(policy, payment["id"], "reopen"), headers={"X-User-Roles": "manager"})
+    forbidden = await api.post(payments_url(policy, payment["id"], "reopen"), headers=bearer(uuid.uuid4(), "manager"))
     assert_problem(forbidden, 403, "forbidden")
     reopened = await api.post(payments_url(policy, payment["id"], "reopen"))
     assert reopened.status_code == 200 and reopened.json()["status"] == "overdue"
@@ -245,7 +246,7 @@ async def test_fifty_concurrent_incomes_leave_exact_totals(api, db):
 
 async def test_actor_ids_come_from_the_caller_and_reach_the_history(api, db):
     actor = str(uuid.uuid4())
-    headers = {"X-User-Id": actor}
+    headers = bearer(actor, "admin")
     policy = await make_policy(api)
     created = await api.post(
         payments_url(policy), json={"planned_date": day(1), "planned_amount": "3"}, headers=headers

@@ -22,6 +22,7 @@ from crm.domain.permissions.schemas import (
 )
 from crm.infrastructure.permissions_queue import BullMqPermissionQueue
 from tests.apps import running_app
+from tests.auth import bearer
 from tests.bullmq_queues import CLOSED_PORT_URL, PREFIX, bullmq_queue_of
 from tests.factories import assert_problem, make_client, make_deal, make_policy
 from tests.outbox import event_data, outbox_rows, routing_keys
@@ -200,7 +201,7 @@ async def test_the_request_records_permissions_sync_requested(queued_api, db):
     author = str(uuid.uuid4())
     grants = users("editor", "viewer")
     body = {"owner_type": "deal", "owner_id": deal["id"], "users": grants}
-    accepted = (await queued_api.post(SYNC, json=body, headers={"X-User-Id": author})).json()
+    accepted = (await queued_api.post(SYNC, json=body, headers=bearer(author, "admin"))).json()
     rows = await outbox_rows(db)
     assert [r["routing_key"] for r in rows] == ["client.created", "deal.created", "permissions.sync.requested"]
     row = rows[-1]

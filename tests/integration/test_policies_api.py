@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.auth import bearer
 from tests.factories import assert_problem, make_client, make_deal, make_policy
 from tests.integration.calculations import make_in_status
 from tests.outbox import event_data, outbox_rows
@@ -393,7 +394,7 @@ async def test_create_with_idempotency_key_is_replayed(api, db):
 async def test_actor_comes_from_the_caller(api):
     actor = str(uuid.uuid4())
     deal = await make_deal(api)
-    response = await api.post("/api/v1/policies", json=policy_body(deal), headers={"X-User-Id": actor})
+    response = await api.post("/api/v1/policies", json=policy_body(deal), headers=bearer(actor, "admin"))
     assert (response.json()["created_by_id"], response.json()["updated_by_id"]) == (actor, actor)
 
 

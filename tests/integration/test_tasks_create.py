@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from tests.auth import bearer
 from tests.factories import TASKS, assert_problem, make_deal, make_task
 from tests.outbox import routing_keys
 from tests.values import ASSIGNEE, at
@@ -17,7 +18,7 @@ async def test_create_task(api):
     response = await api.post(
         TASKS,
         json={"title": "Call back", "description": "About CASCO", "assignee_id": ASSIGNEE, "due_at": at(24)},
-        headers={"X-User-Id": author},
+        headers=bearer(author, "admin"),
     )
     assert response.status_code == 201
     task = response.json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from tests.auth import bearer
 from tests.factories import TASKS, make_task
 from tests.outbox import recorded_events, routing_keys
 from tests.values import MISSING, at
@@ -17,7 +18,7 @@ async def test_create_records_task_created_with_the_task(api, db):
 
 async def test_only_status_changes_are_events(api, db):
     actor = str(uuid.uuid4())
-    headers = {"X-User-Id": actor}
+    headers = bearer(actor, "admin")
     task = await make_task(api)
     url = f"{TASKS}/{task['id']}"
     await api.patch(url, json={"title": "renamed", "priority": "high"}, headers=headers)

@@ -24,6 +24,7 @@ from crm.app.config import Settings
 from crm.app.main import create_app
 from crm.app.wiring import Wiring
 from tests.apps import free_port
+from tests.auth import admin
 
 
 async def make_due(db: asyncpg.Connection, reminder: dict[str, Any]) -> datetime:
@@ -240,8 +241,9 @@ class Stream:
 
 @contextlib.asynccontextmanager
 async def open_stream(base_url: str, path: str = "/streams/deals", **headers: str) -> AsyncIterator[Stream]:
+    """The stream at ``path``, read with an admin's token unless ``headers`` name their own ``Authorization``."""
     async with (
-        httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None)) as client,
+        httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10.0, read=None), headers=admin()) as client,
         client.stream("GET", path, headers=headers) as response,
     ):
         assert response.status_code == 200, await response.aread()

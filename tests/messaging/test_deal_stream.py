@@ -9,6 +9,7 @@ import pytest
 
 from crm.app.events import sweep_outbox
 from crm.infrastructure.db.pool import create_pool
+from tests.auth import admin
 from tests.factories import assert_problem, make_deal
 from tests.messaging.support import TcpProxy, host_port, open_stream, served_app
 from tests.outbox import outbox_rows
@@ -35,7 +36,7 @@ async def test_a_process_streams_deal_events_written_through_another_one(lead_se
         served_app(lead_settings) as lead_url,
         served_app(follower_settings) as follower_url,
         open_stream(follower_url) as stream,
-        httpx.AsyncClient(base_url=lead_url) as api,
+        httpx.AsyncClient(base_url=lead_url, headers=admin()) as api,
     ):
         assert stream.response.headers["content-type"].startswith("text/event-stream")
         assert stream.response.headers["cache-control"] == "no-cache"
@@ -56,7 +57,7 @@ async def test_a_client_reconnecting_with_last_event_id_gets_exactly_what_it_mis
     async with (
         served_app(lead_settings) as lead_url,
         served_app(follower_settings) as follower_url,
-        httpx.AsyncClient(base_url=lead_url) as api,
+        httpx.AsyncClient(base_url=lead_url, headers=admin()) as api,
     ):
         async with open_stream(follower_url) as stream:
             deal = await new_deal(api)
@@ -84,7 +85,7 @@ async def test_a_client_reconnecting_with_last_event_id_gets_exactly_what_it_mis
 
 
 async def test_without_last_event_id_the_stream_starts_with_the_next_event(lead_settings):
-    async with served_app(lead_settings) as url, httpx.AsyncClient(base_url=url) as api:
+    async with served_app(lead_settings) as url, httpx.AsyncClient(base_url=url, headers=admin()) as api:
         await new_deal(api)
         await asyncio.sleep(0.5)
         async with open_stream(url) as stream:
@@ -95,7 +96,7 @@ async def test_without_last_event_id_the_stream_starts_with_the_next_event(lead_
 
 
 async def test_filters_by_deal_and_type(lead_settings):
-    async with served_app(lead_settings) as url, httpx.AsyncClient(base_url=url) as api:
+    async with served_app(lead_settings) as url, httpx.AsyncClient(base_url=url, headers=admin()) as api:
         watched, other = await new_deal(api), await new_deal(api)
         query = f"/streams?deal_id={watched['id']}&types=deal.updated,deal.deleted"
         async with open_stream(url, query) as stream:
@@ -122,7 +123,7 @@ async def test_heartbeat_comments_keep_an_idle_stream_open(lead_settings):
 
 async def test_without_redis_the_stream_is_fed_inside_the_process(lead_settings):
     settings = lead_settings.model_copy(update={"redis_url": None})
-    async with served_app(settings) as url, httpx.AsyncClient(base_url=url) as api:
+    async with served_app(settings) as url, httpx.AsyncClient(base_url=url, headers=admin()) as api:
         async with open_stream(url) as stream:
             deal = await new_deal(api)
             event = await stream.next()
@@ -136,7 +137,7 @@ async def test_a_redis_outage_delays_the_stream_and_loses_nothing(lead_settings,
     await proxy.start()
     follower = follower_settings.model_copy(update={"redis_url": proxy.url(cache_url)})
     async with served_app(lead_settings) as lead_url, served_app(follower) as follower_url:
-        async with open_stream(follower_url) as stream, httpx.AsyncClient(base_url=lead_url) as api:
+        async with open_stream(follower_url) as stream, httpx.AsyncClient(base_url=lead_url, headers=admin()) as api:
             first = await new_deal(api)
             assert (await stream.next()).cloudevent["subject"] == first["id"]
             await proxy.cut()

@@ -46,11 +46,47 @@ def test_every_error_answer_is_a_problem_with_its_schema(document):
                 assert response["content"] == PROBLEM, (method, path, status)
 
 
-def test_every_route_with_a_caller_documents_the_400_of_its_headers(document):
+def test_every_keyed_post_documents_the_400_of_a_malformed_key(document):
     for path, method, operation in _operations(document):
-        if ("header", "x-user-id") in _parameters(operation):
-            assert "400" in operation["responses"], (method, path)
-            assert "invalid_header" in operation["responses"]["400"]["description"]
+        if ("header", "idempotency-key") in _parameters(operation):
+            assert "invalid_header" in operation["responses"]["400"]["description"], (method, path)
+
+
+def test_no_header_names_the_caller(document):
+    for path, method, operation in _operations(document):
+        assert not {name for where, name in _parameters(operation) if name.startswith("x-user")}, (method, path)
+
+
+def test_the_bearer_token_and_its_cookie_are_declared_security_schemes(document):
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["cookieAuth"] == {
+        **schemes["cookieAuth"],
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "crm_access_token",
+    }
+
+
+def test_every_api_route_and_the_stream_need_a_token_and_document_its_401(document):
+    secured = 0
+    for path, method, operation in _operations(document):
+        if path.startswith("/api/") or path.startswith("/streams"):
+            secured += 1
+            assert operation["security"] == [{"bearerAuth": []}, {"cookieAuth": []}], (method, path)
+            unauthorized = operation["responses"]["401"]
+            assert unauthorized["content"] == PROBLEM
+            assert "invalid_token" in unauthorized["description"]
+            assert unauthorized["headers"]["WWW-Authenticate"]["required"] is True
+    assert secured > 60
+    assert "/streams/deals" in document["paths"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_and_readiness_need_no_token(document, path):
+    operation = document["paths"][path]["get"]
+    assert "security" not in operation and "401" not in operation["responses"]
+    assert "security" not in document
 
 
 def test_every_keyed_post_documents_a_key_in_use_and_a_key_reused(document):
