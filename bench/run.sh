@@ -85,7 +85,10 @@ if [[ -n "$(git --no-optional-locks status --porcelain -- crm 2>/dev/null)" ]]; 
   REVISION="$REVISION + uncommitted changes in crm/"
 fi
 log "starting crm-api on :$SERVICE_PORT and the baseline on :$BASELINE_PORT"
+# wrk sends everything from one address and one actor: the rate limit is off unless BENCH_RATE_LIMIT_REQUESTS
+# sets one (a high one, to measure what counting costs without refusing anything).
 CRM_DATABASE_URL="$PG_URL" CRM_ACCESS_LOG=false CRM_SERVICE_HOST=127.0.0.1 CRM_SERVICE_PORT="$SERVICE_PORT" \
+  CRM_RATE_LIMIT_REQUESTS="${BENCH_RATE_LIMIT_REQUESTS:-0}" \
   "${PIN_SERVER[@]}" .venv/bin/crm-api > "$WORK/service.log" 2>&1 &
 SERVICE_PID=$!; PIDS+=("$SERVICE_PID")
 BENCH_PG_URL="$PG_URL" PYTHONPATH=. "${PIN_SERVER[@]}" "$PY" bench/baseline_app.py --port "$BASELINE_PORT" \

@@ -29,6 +29,7 @@ from crm.domain.payments.service import PaymentService
 from crm.domain.permissions.service import PermissionSyncService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.service import PolicyService
+from crm.domain.rate_limits import RateLimiter
 from crm.domain.streams import DealEventFeed
 from crm.domain.tasks.service import TaskService
 
@@ -56,6 +57,7 @@ class ApiServices:
     deal_stream: DealEventFeed
     stream_heartbeat: float
     cursors: CursorSigner
+    rate_limiter: RateLimiter | None = None  # None: no rate limit (CRM_RATE_LIMIT_REQUESTS=0)
 
 
 async def get_services(request: Request) -> ApiServices:

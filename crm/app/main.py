@@ -9,16 +9,18 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import asyncpg
 import httpx
 import structlog
-from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
 from crm.api.conventions import install_http_conventions
 from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
+from crm.api.rate_limits import rate_limit
 from crm.app.config import Settings
 from crm.app.events import EventDelivery
 from crm.app.permissions import permission_queue as build_permission_queue
+from crm.app.rate_limits import rate_limiter as build_rate_limiter
+from crm.app.rate_limits import rate_quota
 from crm.app.wiring import Wiring, open_pool
 from crm.domain.calculations.service import CalculationService
 from crm.domain.clients.service import ClientService
@@ -31,6 +33,7 @@ from crm.domain.permissions.service import PermissionSyncService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.documents import AcceptAllDocuments, DocumentCatalog
 from crm.domain.policies.service import PolicyService
+from crm.domain.rate_limits import RateLimiter
 from crm.domain.tasks.service import TaskService
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
@@ -58,6 +61,9 @@ CRM/Deals backend for insurance brokers.
 * Every record carries a `version`, served as `ETag`; send it in `If-Match` to change it safely (412 if stale).
 * `POST` accepts `Idempotency-Key`: a retry with the same key and body returns the first response.
 * Until authentication lands, `X-User-Id` and `X-User-Roles` headers stand in for the token.
+* Each caller may make `CRM_RATE_LIMIT_REQUESTS` requests per `CRM_RATE_LIMIT_WINDOW_SECONDS`: answers say what is
+  left in `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; over it, 429 with `Retry-After`.
+* A body over `CRM_MAX_BODY_BYTES` is 413 `payload_too_large`, unread.
 """
 
 
@@ -99,6 +105,7 @@ def build_services(
     events: EventDelivery,
     documents_http: httpx.AsyncClient | None = None,
     permission_queue: PermissionQueue | None = None,
+    rate_limiter: RateLimiter | None = None,
     *,
     cursor_key: bytes,
 ) -> ApiServices:
@@ -127,6 +134,7 @@ def build_services(
         deal_stream=events.stream,
         stream_heartbeat=app.settings.stream_heartbeat_seconds,
         cursors=CursorSigner(cursor_key),
+        rate_limiter=rate_limiter,
     )
 
 
@@ -152,12 +160,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             permission_queue = build_permission_queue(settings)
             if permission_queue is not None:
                 stack.push_async_callback(permission_queue.close)
+            rate_limiter = build_rate_limiter(settings)
+            if rate_limiter is not None:
+                stack.push_async_callback(rate_limiter.close)
             await ensure_migrated(pool)
             events = EventDelivery(settings, pool)
             app.state.events = events
             cursor_key = await cursor_signing_key(pool, settings)
             app.state.services = build_services(
-                Wiring.of(pool, settings), events, documents_http, permission_queue, cursor_key=cursor_key
+                Wiring.of(pool, settings), events, documents_http, permission_queue, rate_limiter, cursor_key=cursor_key
             )
             await events.start()
             stack.push_async_callback(events.stop)
@@ -186,16 +197,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "system", "description": "Health and readiness."},
         ],
     )
-    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    install_http_conventions(app, translate=translate_database_error)
+    quota = rate_quota(settings)
+    install_http_conventions(
+        app,
+        translate=translate_database_error,
+        cors_origins=settings.cors_origins,
+        max_body_bytes=settings.max_body_bytes,
+        rate_limit=quota,
+    )
     app.include_router(health.router)
-    app.include_router(clients.router)
-    app.include_router(deals.router)
-    app.include_router(calculations.router)
-    app.include_router(policies.router)
-    app.include_router(payments.router)
-    app.include_router(journal.router)
-    app.include_router(tasks.router)
-    app.include_router(permissions.router)
-    app.include_router(streams.router)
+    # Every API route and the stream count against their caller's rate limit; the health checks do not.
+    counted = [Depends(rate_limit)] if quota is not None else []
+    for router in (
+        clients.router,
+        deals.router,
+        calculations.router,
+        policies.router,
+        payments.router,
+        journal.router,
+        tasks.router,
+        permissions.router,
+        streams.router,
+    ):
+        app.include_router(router, dependencies=counted)
     return app
