@@ -89,13 +89,17 @@ fi
 # This run's token key: every request of load.py carries an admin's token signed with it (never printed).
 BENCH_JWT_SECRET="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')"
 export BENCH_JWT_SECRET
+# wrk sends everything from one address and one actor: the rate limit is off unless BENCH_RATE_LIMIT_REQUESTS
+# sets one (a high one, to measure what counting costs without refusing anything).
 log "starting crm-api on :$SERVICE_PORT, the baseline on :$BASELINE_PORT, crm-api without authentication on :$NOAUTH_PORT"
 CRM_DATABASE_URL="$PG_URL" CRM_ACCESS_LOG=false CRM_SERVICE_HOST=127.0.0.1 CRM_SERVICE_PORT="$SERVICE_PORT" \
-  CRM_JWT_ACCESS_SECRET="$BENCH_JWT_SECRET" "${PIN_SERVER[@]}" .venv/bin/crm-api > "$WORK/service.log" 2>&1 &
+  CRM_JWT_ACCESS_SECRET="$BENCH_JWT_SECRET" \
+  CRM_RATE_LIMIT_REQUESTS="${BENCH_RATE_LIMIT_REQUESTS:-0}" "${PIN_SERVER[@]}" .venv/bin/crm-api > "$WORK/service.log" 2>&1 &
 SERVICE_PID=$!; PIDS+=("$SERVICE_PID")
 # The same service, the same settings, but CRM_AUTH_DISABLED: the difference is what checking tokens costs.
 CRM_DATABASE_URL="$PG_URL" CRM_ACCESS_LOG=false CRM_SERVICE_HOST=127.0.0.1 CRM_SERVICE_PORT="$NOAUTH_PORT" \
-  CRM_AUTH_DISABLED=true "${PIN_SERVER[@]}" .venv/bin/crm-api > "$WORK/noauth.log" 2>&1 &
+  CRM_AUTH_DISABLED=true CRM_RATE_LIMIT_REQUESTS="${BENCH_RATE_LIMIT_REQUESTS:-0}" "${PIN_SERVER[@]}" .venv/bin/crm-api \
+  > "$WORK/noauth.log" 2>&1 &
 NOAUTH_PID=$!; PIDS+=("$NOAUTH_PID")
 BENCH_PG_URL="$PG_URL" PYTHONPATH=. "${PIN_SERVER[@]}" "$PY" bench/baseline_app.py --port "$BASELINE_PORT" \
   > "$WORK/baseline.log" 2>&1 &

@@ -13,6 +13,9 @@ from crm.app.config import Settings
 from crm.app.main import create_app
 from tests.auth import admin
 
+# A rate limit no test reaches by accident: the limiter runs on every request, and never refuses one.
+UNREACHED_RATE_LIMIT = 1_000_000
+
 
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:

@@ -15,6 +15,7 @@ import pytest
 from crm.app.config import Settings
 from crm.app.main import create_app
 from crm.infrastructure.db.migrations import upgrade_to_head
+from tests.apps import UNREACHED_RATE_LIMIT
 from tests.auth import SECRET, admin
 from tests.services import postgres_admin_url, rabbitmq_url, redis_url
 
@@ -83,11 +84,17 @@ def database_url(make_database) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, run_id: str) -> Settings:
     # The shared app runs no relay: tests that publish start their own (tests/messaging). Tokens are HS256 with
-    # tests.auth.SECRET.
+    # tests.auth.SECRET. Its rate limit is counted but never reached; tests of the limit set their own.
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=database_url, access_log=False, relay_enabled=False, jwt_access_secret=SECRET
+        _env_file=None,
+        database_url=database_url,
+        access_log=False,
+        relay_enabled=False,
+        jwt_access_secret=SECRET,
+        rate_limit_requests=UNREACHED_RATE_LIMIT,
+        rate_limit_prefix=f"crm:rate-limit:{run_id}",
     )
 
 

@@ -30,6 +30,7 @@ from crm.domain.payments.service import PaymentService
 from crm.domain.permissions.service import PermissionSyncService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.service import PolicyService
+from crm.domain.rate_limits import RateLimiter
 from crm.domain.streams import DealEventFeed
 from crm.domain.tasks.service import TaskService
 
@@ -59,6 +60,7 @@ class ApiServices:
     stream_heartbeat: float
     cursors: CursorSigner
     tokens: TokenVerifier | None  # None: authentication is disabled (CRM_AUTH_DISABLED), for development only
+    rate_limiter: RateLimiter | None = None  # None: no rate limit (CRM_RATE_LIMIT_REQUESTS=0)
 
 
 async def get_services(request: Request) -> ApiServices:

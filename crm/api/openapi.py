@@ -10,6 +10,8 @@ route tells (each addition is derived from the route itself, so it cannot drift 
   ``400 invalid_cursor`` on lists, ``304`` with ``If-None-Match``, ``422 validation_error`` wherever there is
   input; routes declare their domain answers (404, 409, ...) themselves;
 * one ``Problem`` schema under ``application/problem+json`` for every error answer;
+* ``413 payload_too_large`` on every route that takes a body, ``429 rate_limited`` (with ``Retry-After`` and the
+  RateLimit-* headers) on every route the rate limit counts;
 * ``ETag`` on every answer carrying a record (and on 304 and 412), ``Location`` on every record created;
 * links from each create to the operations on what it created, for clients and for stateful testing;
 * query, path and header parameters without the ``null`` alternative (a parameter is absent, never null).
@@ -19,16 +21,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from crm.api.auth import ACCESS_COOKIE, BEARER_SCHEME, COOKIE_SCHEME, requires_token
 from crm.api.deps import get_caller, post_answer
 from crm.api.params import expected_version, page_request
 from crm.api.problems import PROBLEM_CONTENT_TYPE, Problem
+from crm.api.rate_limits import rate_limit
+from crm.domain.rate_limits import Quota
 from crm.domain.records import Record
 
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -43,7 +48,9 @@ STATUS_TEXT = {
     404: "Not found",
     409: "Conflict",
     412: "Precondition failed: `If-Match` names a version other than the current one (its `ETag` is sent)",
+    413: "Content too large",
     422: "Unprocessable: the input is invalid (`validation_error` names each field) or breaks a rule",
+    429: "Too many requests",
     503: "Service unavailable",
 }
 
@@ -76,27 +83,52 @@ SECURITY_SCHEMES = {
 # Either scheme will do: two requirement objects, not two schemes in one.
 SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}, {COOKIE_SCHEME: []}]
 
+COUNT = {"type": "integer", "minimum": 0}
+# Under components/headers, referred to from every answer of a counted route.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {"description": "Requests the caller may make per window.", "schema": COUNT},
+    "RateLimit-Remaining": {"description": "Requests the caller has left now.", "schema": COUNT},
+    "RateLimit-Reset": {"description": "Seconds until the whole quota is available again.", "schema": COUNT},
+}
+RETRY_AFTER = "Retry-After"
+RETRY_AFTER_HEADER = {
+    "description": "Seconds after which one more request will be allowed.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
 
-def install_openapi(app: FastAPI) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits the service was started with, named in the document's descriptions."""
+
+    max_body_bytes: int
+    rate_limit: Quota | None = None
+
+
+def install_openapi(app: FastAPI, *, max_body_bytes: int, rate_limit: Quota | None = None) -> None:
     """Serve the refined document at ``/openapi.json`` (built once, on first use)."""
     build = app.openapi
+    limits = Limits(max_body_bytes, rate_limit)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = build()
-            refine(document, app)
+            refine(document, app, limits)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def refine(document: dict[str, Any], app: FastAPI) -> None:
+def refine(document: dict[str, Any], app: FastAPI, limits: Limits) -> None:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem.pop("$defs", {}))
     schemas["Problem"] = problem
     document["components"]["securitySchemes"] = SECURITY_SCHEMES
+    if limits.rate_limit is not None:
+        document["components"]["headers"] = {**RATE_LIMIT_HEADERS, RETRY_AFTER: RETRY_AFTER_HEADER}
     paths = document.get("paths", {})
     for route in iter_route_contexts(app.routes):
         original = route.original_route
@@ -105,7 +137,8 @@ def refine(document: dict[str, Any], app: FastAPI) -> None:
         for method in sorted(route.methods or ()):
             operation = paths.get(route.path_format, {}).get(method.lower())
             if operation is not None:
-                _refine_operation(operation, original, route.path_format or original.path, method)
+                # The route as included: with the dependencies its router was included with (the rate limit).
+                _refine_operation(operation, route, method, limits)
     for item in paths.values():
         for method in _METHODS:
             if method in item:
@@ -119,7 +152,7 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(child)
 
 
-def _refine_operation(operation: dict[str, Any], route: APIRoute, path: str, method: str) -> None:
+def _refine_operation(operation: dict[str, Any], route: RouteContext, method: str, limits: Limits) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     dependants = list(_dependants(route.dependant))
     calls = {d.call for d in dependants}
@@ -128,7 +161,7 @@ def _refine_operation(operation: dict[str, Any], route: APIRoute, path: str, met
         d.path_params or d.query_params or d.header_params for d in dependants
     )
     codes: dict[int, list[str]] = {}
-    if requires_token(path):
+    if route.path_format is not None and requires_token(route.path_format):
         operation["security"] = SECURITY
         codes.setdefault(401, []).append("`invalid_token`")
     if get_caller in calls and method != "GET":
@@ -143,6 +176,12 @@ def _refine_operation(operation: dict[str, Any], route: APIRoute, path: str, met
         codes.setdefault(400, []).append("`invalid_cursor` (not a `next_cursor` this service issued)")
     if route.body_field is not None:
         codes.setdefault(400, []).append("`bad_request` (a body that is not UTF-8 text)")
+        codes.setdefault(413, []).append(f"`payload_too_large` (a body of more than {limits.max_body_bytes} bytes)")
+    quota = limits.rate_limit if rate_limit in calls else None
+    if quota is not None:
+        codes.setdefault(429, []).append(
+            f"`rate_limited` (more than {quota.requests} in {quota.window:g} s from one caller)"
+        )
     if has_input:
         codes.setdefault(422, []).append("`validation_error`")
     for status in codes:
@@ -160,9 +199,11 @@ def _refine_operation(operation: dict[str, Any], route: APIRoute, path: str, met
     if "if-none-match" in headers:
         responses.setdefault("304", {})["description"] = "Not modified: `If-None-Match` names the current version."
     _document_headers(responses, route)
+    if quota is not None:
+        _document_rate_limit_headers(responses)
 
 
-def _document_headers(responses: dict[str, Any], route: APIRoute) -> None:
+def _document_headers(responses: dict[str, Any], route: RouteContext) -> None:
     model = route.response_model
     if not (isinstance(model, type) and issubclass(model, Record)):
         return
@@ -174,6 +215,17 @@ def _document_headers(responses: dict[str, Any], route: APIRoute) -> None:
     if "412" in responses:
         # Sent when the record exists (the answer names its current version).
         responses["412"].setdefault("headers", {})["ETag"] = ETAG_HEADER
+
+
+def _document_rate_limit_headers(responses: dict[str, Any]) -> None:
+    """A refused request is told when to come back; every answer of a counted request says what is left (but a
+    body too large is refused before it is counted)."""
+    for key, response in responses.items():
+        if key == "413":
+            continue
+        headers = response.setdefault("headers", {})
+        for name in (*RATE_LIMIT_HEADERS, *([RETRY_AFTER] if key == "429" else [])):
+            headers[name] = {"$ref": f"#/components/headers/{name}"}
 
 
 def _drop_null_parameters(operation: dict[str, Any]) -> None:

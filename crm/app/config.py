@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from crm.domain.money import parse_currency
 from crm.infrastructure.auth.keys import MIN_HS256_SECRET_BYTES, rsa_public_key
@@ -15,6 +18,10 @@ from crm.infrastructure.auth.keys import MIN_HS256_SECRET_BYTES, rsa_public_key
 
 class AuthNotConfigured(RuntimeError):
     """Authentication is on and no key to verify tokens with is configured."""
+
+
+# What a browser sends as `Origin`: scheme, host and maybe a port; no path, not even a trailing slash.
+_ORIGIN = re.compile(r"^https?://[^\s/?#]+$")
 
 
 class Settings(BaseSettings):
@@ -145,6 +152,40 @@ class Settings(BaseSettings):
     jwt_jwks_max_age: float = Field(
         default=600.0, gt=0, le=86_400, description="Seconds the JWK Set is used before it is fetched again."
     )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Origins (scheme://host[:port]) whose pages may call the API from a browser, comma-separated "
+        "or a JSON list; `*` alone for any origin, then without credentials. Empty: no CORS headers at all.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        le=1_073_741_824,
+        description="Largest request body in bytes; a larger one is answered 413 payload_too_large unread.",
+    )
+    rate_limit_requests: int = Field(
+        default=600,
+        ge=0,
+        le=1_000_000,
+        description="Requests one caller (the token's subject, else the client address) may make per window "
+        "on /api/v1 and the streams; 0 turns rate limiting off.",
+    )
+    rate_limit_window_seconds: float = Field(
+        default=60.0, gt=0, le=86_400, description="The window, in seconds, CRM_RATE_LIMIT_REQUESTS applies to."
+    )
+    rate_limit_redis_timeout: float = Field(
+        default=0.1,
+        gt=0,
+        le=5,
+        description="Seconds a rate limit check waits for Redis before this process counts on its own instead.",
+    )
+    rate_limit_prefix: str = Field(
+        default="crm:rate-limit",
+        min_length=1,
+        max_length=128,
+        pattern=r"^\S+$",
+        description="Prefix of the Redis keys rate limits are kept under (<prefix>:actor:<id>, <prefix>:addr:<ip>).",
+    )
     access_log: bool = Field(default=True, description="Log one line per HTTP request.")
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="Log lines as JSON instead of console text.")
@@ -172,6 +213,25 @@ class Settings(BaseSettings):
         if any(character.isspace() for character in value):
             raise ValueError("must not contain whitespace")
         return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split(",")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _browser_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        origins = tuple(dict.fromkeys(origin.strip() for origin in value if origin.strip()))
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("`*` allows every origin; list origins without it, or give `*` alone")
+        bad = [origin for origin in origins if origin != "*" and not _ORIGIN.match(origin)]
+        if bad:
+            raise ValueError(f"not an origin (scheme://host[:port], no path or trailing slash): {bad[0]!r}")
+        return origins
 
     @field_validator("outbox_retention")
     @classmethod

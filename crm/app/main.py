@@ -9,18 +9,19 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import asyncpg
 import httpx
 import structlog
-from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
-from crm.api.auth import Authentication
 from crm.api.conventions import install_http_conventions
 from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
+from crm.api.rate_limits import rate_limit
 from crm.app.auth import open_token_verifier
 from crm.app.config import Settings
 from crm.app.events import EventDelivery
 from crm.app.permissions import permission_queue as build_permission_queue
+from crm.app.rate_limits import rate_limiter as build_rate_limiter
+from crm.app.rate_limits import rate_quota
 from crm.app.wiring import Wiring, open_pool
 from crm.domain.calculations.service import CalculationService
 from crm.domain.caller import TokenVerifier
@@ -35,6 +36,7 @@ from crm.domain.permissions.service import PermissionSyncService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.documents import AcceptAllDocuments, DocumentCatalog
 from crm.domain.policies.service import PolicyService
+from crm.domain.rate_limits import RateLimiter
 from crm.domain.tasks.service import TaskService
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
@@ -66,6 +68,9 @@ CRM/Deals backend for insurance brokers.
   `crm_access_token` cookie. Its `sub` is the caller (recorded as `created_by_id`, `author_id`, …) and its `roles`
   (`admin`, `manager`, `seller`, `executor`, `user`; `ROLE_ADMIN` alike) decide what the caller may do. A missing
   or bad token is 401 `invalid_token` with `WWW-Authenticate: Bearer`.
+* Each caller may make `CRM_RATE_LIMIT_REQUESTS` requests per `CRM_RATE_LIMIT_WINDOW_SECONDS`: answers say what is
+  left in `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; over it, 429 with `Retry-After`.
+* A body over `CRM_MAX_BODY_BYTES` is 413 `payload_too_large`, unread.
 """
 
 
@@ -107,6 +112,7 @@ def build_services(
     events: EventDelivery,
     documents_http: httpx.AsyncClient | None = None,
     permission_queue: PermissionQueue | None = None,
+    rate_limiter: RateLimiter | None = None,
     *,
     cursor_key: bytes,
     tokens: TokenVerifier | None,
@@ -138,6 +144,7 @@ def build_services(
         stream_heartbeat=app.settings.stream_heartbeat_seconds,
         cursors=CursorSigner(cursor_key),
         tokens=tokens,
+        rate_limiter=rate_limiter,
     )
 
 
@@ -164,6 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             permission_queue = build_permission_queue(settings)
             if permission_queue is not None:
                 stack.push_async_callback(permission_queue.close)
+            rate_limiter = build_rate_limiter(settings)
+            if rate_limiter is not None:
+                stack.push_async_callback(rate_limiter.close)
             await ensure_migrated(pool)
             events = EventDelivery(settings, pool)
             app.state.events = events
@@ -175,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 permission_queue,
                 cursor_key=cursor_key,
                 tokens=tokens,
+                rate_limiter=rate_limiter,
             )
             await events.start()
             stack.push_async_callback(events.stop)
@@ -204,18 +215,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "system", "description": "Health and readiness."},
         ],
     )
-    # Added first, so it runs inside the request id: a 401 carries X-Request-ID as every answer does.
-    app.add_middleware(Authentication)
-    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    install_http_conventions(app, translate=translate_database_error)
+    quota = rate_quota(settings)
+    install_http_conventions(
+        app,
+        translate=translate_database_error,
+        cors_origins=settings.cors_origins,
+        max_body_bytes=settings.max_body_bytes,
+        rate_limit=quota,
+    )
     app.include_router(health.router)
-    app.include_router(clients.router)
-    app.include_router(deals.router)
-    app.include_router(calculations.router)
-    app.include_router(policies.router)
-    app.include_router(payments.router)
-    app.include_router(journal.router)
-    app.include_router(tasks.router)
-    app.include_router(permissions.router)
-    app.include_router(streams.router)
+    # Every API route and the stream count against their caller's rate limit; the health checks do not.
+    counted = [Depends(rate_limit)] if quota is not None else []
+    for router in (
+        clients.router,
+        deals.router,
+        calculations.router,
+        policies.router,
+        payments.router,
+        journal.router,
+        tasks.router,
+        permissions.router,
+        streams.router,
+    ):
+        app.include_router(router, dependencies=counted)
     return app

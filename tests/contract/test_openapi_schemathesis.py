@@ -31,6 +31,7 @@ from schemathesis.python import asgi as schemathesis_asgi
 from crm.app.config import Settings
 from crm.app.main import create_app
 from crm.infrastructure.db.migrations import upgrade_to_head
+from tests.apps import UNREACHED_RATE_LIMIT
 from tests.auth import ADMIN_ID, SECRET, token
 
 SEED = 20261201
@@ -198,6 +199,7 @@ def schemathesis_settings(make_database, cache_url: str, run_id: str) -> Iterato
     url = make_database("crm_schemathesis")
     upgrade_to_head(url)
     prefix = f"bull-schemathesis-{run_id}"
+    rate_limits = f"crm:rate-limit:schemathesis:{run_id}"
     yield Settings(  # type: ignore[call-arg]
         _env_file=None,
         database_url=url,
@@ -207,8 +209,12 @@ def schemathesis_settings(make_database, cache_url: str, run_id: str) -> Iterato
         permissions_queue_prefix=prefix,
         stream_channel=f"crm.stream.schemathesis.{run_id}",
         jwt_access_secret=SECRET,
+        # Counted in Redis, as in production, but never reached: a 429 would be no finding about the document.
+        rate_limit_requests=UNREACHED_RATE_LIMIT,
+        rate_limit_prefix=rate_limits,
     )
     asyncio.run(_delete_keys(cache_url, f"{prefix}:*"))
+    asyncio.run(_delete_keys(cache_url, f"{rate_limits}:*"))
 
 
 async def _delete_keys(redis_url: str, pattern: str) -> None:

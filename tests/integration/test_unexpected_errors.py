@@ -17,12 +17,15 @@ from fastapi import FastAPI, Request
 
 from crm.app.config import Settings
 from crm.app.main import create_app
+from tests.apps import UNREACHED_RATE_LIMIT
 from tests.factories import assert_problem
 
 
 def _app_with_faults(database_url: str) -> FastAPI:
     """The real application (middleware, handlers) plus routes that fail the ways a route can."""
-    app = create_app(Settings(_env_file=None, database_url=database_url, access_log=False))
+    app = create_app(
+        Settings(_env_file=None, database_url=database_url, access_log=False, rate_limit_requests=UNREACHED_RATE_LIMIT)
+    )
 
     async def boom() -> None:
         raise RuntimeError("a bug")

@@ -115,3 +115,40 @@ async def test_the_app_does_not_start_with_authentication_on_and_no_key():
     with pytest.raises(AuthNotConfigured):
         async with app.router.lifespan_context(app):
             pass
+
+
+def test_the_http_edge_defaults_are_production_ones(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.cors_origins == ()
+    assert settings.max_body_bytes == 1_048_576
+    assert (settings.rate_limit_requests, settings.rate_limit_window_seconds) == (600, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "origins"),
+    [
+        ("https://crm.example", ("https://crm.example",)),
+        ("https://crm.example, http://localhost:5173", ("https://crm.example", "http://localhost:5173")),
+        (
+            '["https://crm.example", "https://admin.crm.example:8443"]',
+            ("https://crm.example", "https://admin.crm.example:8443"),
+        ),
+        ("*", ("*",)),
+        ("", ()),
+    ],
+)
+def test_cors_origins_are_read_as_a_comma_separated_or_json_list(monkeypatch, tmp_path, value, origins):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CRM_CORS_ORIGINS", value)
+    assert Settings().cors_origins == origins
+
+
+@pytest.mark.parametrize(
+    "value", ["https://crm.example/", "crm.example", "https://crm.example/app", "*, https://a.example"]
+)
+def test_a_cors_origin_a_browser_would_never_send_is_refused(monkeypatch, tmp_path, value):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CRM_CORS_ORIGINS", value)
+    with pytest.raises(ValidationError):
+        Settings()

@@ -126,6 +126,48 @@ def test_every_route_with_input_documents_422(document):
             assert "422" in operation["responses"], (method, path)
 
 
+def test_every_api_route_and_the_stream_documents_429_with_retry_after(document):
+    counted = 0
+    for path, method, operation in _operations(document):
+        if path.startswith(("/api/v1/", "/streams")):
+            counted += 1
+            refused = operation["responses"]["429"]
+            assert refused["content"] == PROBLEM, (method, path)
+            assert "rate_limited" in refused["description"], (method, path)
+            assert refused["headers"]["Retry-After"] == {"$ref": "#/components/headers/Retry-After"}, (method, path)
+            for header in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
+                assert header in refused["headers"], (method, path, header)
+    assert counted > 60
+    assert document["components"]["headers"]["Retry-After"]["required"] is True
+    assert document["components"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+
+
+def test_health_checks_are_not_rate_limited(document):
+    for path in ("/healthz", "/readyz"):
+        assert "429" not in document["paths"][path]["get"]["responses"]
+
+
+def test_every_route_that_takes_a_body_documents_413(document):
+    bodies = 0
+    for path, method, operation in _operations(document):
+        if "requestBody" in operation:
+            bodies += 1
+            too_large = operation["responses"]["413"]
+            assert too_large["content"] == PROBLEM, (method, path)
+            assert "payload_too_large" in too_large["description"], (method, path)
+            assert "1048576 bytes" in too_large["description"], (method, path)
+        else:
+            assert "413" not in operation["responses"], (method, path)
+    assert bodies > 20
+
+
+def test_without_a_rate_limit_no_route_documents_429():
+    app = create_app(Settings(_env_file=None, database_url="postgresql://unused/unused", rate_limit_requests=0))
+    document = app.openapi()
+    assert not [(path, method) for path, method, operation in _operations(document) if "429" in operation["responses"]]
+    assert "headers" not in document["components"]
+
+
 def test_record_answers_carry_etag_and_creations_carry_location(document):
     records = 0
     for path, method, operation in _operations(document):
