@@ -111,12 +111,9 @@ def owner_for(caller: Caller, requested: UUID | None, *, field: str = "owner_id"
     create and may not hand it to someone else."""
     if caller.is_privileged:
         return requested
-    if requested is not None and requested != caller.actor_id:
-        raise Forbidden(
-            "Only admins and managers assign a record to someone else.",
-            errors=[FieldProblem(field, "must be your own id")],
-        )
-    return caller.actor_id
+    owner = caller.actor_id if requested is None else requested
+    check_reassignment(caller, {field: owner}, field=field)
+    return owner
 
 
 def check_reassignment(caller: Caller, changes: Mapping[str, object], *, field: str = "owner_id") -> None:
