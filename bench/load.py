@@ -1,7 +1,8 @@
 """Load the service and the baseline with wrk, endpoint by endpoint, alternating the two; print a markdown table.
-Then what checking access tokens costs: GET by id on the service against the same service with authentication
-disabled, alternating the two, with one token for every request (as a client sends it) and with a new token per
-request (each signature checked, most not remembered).
+Then what checking access tokens costs: GET by id on the service and on the same service with authentication
+disabled, both loaded at once on the same core (so the machine's ups and downs hit both alike), with one token for
+every request (as a client sends it) and with a new token per request (each signature checked, most not
+remembered).
 
 Called by bench/run.sh once the servers answer /readyz; every request carries an admin's token signed with
 BENCH_JWT_SECRET. Per measurement: a warm-up run (not recorded), then `wrk -t2 -c64 -dNs --latency` with a
@@ -226,6 +227,56 @@ def run_wrk(url: str, lua: str, seconds: int, args: argparse.Namespace, server_p
     )
 
 
+def run_wrk_side_by_side(
+    urls: tuple[str, str], lua: str, seconds: int, args: argparse.Namespace, pids: tuple[int, int], raw: Path | None
+) -> tuple[Run, Run]:
+    """Both servers loaded at once, each by its own wrk (-t1 -c32): pinned to the same core, they share it, so
+    whatever slows the machine down slows both alike, and the ratio of their rates is the ratio of their CPU cost
+    per request."""
+    script = Path(args.work_dir) / "current.lua"
+    script.write_text(lua + LUA_COMMON)
+    commands = [["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s", str(script), url] for url in urls]
+    if args.pin_wrk:
+        commands = [["taskset", "-c", args.pin_wrk, *command] for command in commands]
+    busy0, pg0, wrk0 = machine_busy_ticks(), postgres_ticks(), children_cpu_s()
+    servers0 = [proc_ticks(pid) for pid in pids]
+    t0 = time.time()
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for command in commands]
+    outs = [process.communicate()[0] for process in processes]
+    wall = time.time() - t0
+    if any(process.returncode for process in processes):
+        raise RuntimeError(f"wrk failed:\n{outs}")
+    pg1 = postgres_ticks()
+    servers = [(proc_ticks(pid) - before) / TICK for pid, before in zip(pids, servers0, strict=True)]
+    pg = sum(t - pg0.get(pid, 0) for pid, t in pg1.items()) / TICK
+    wrk_s = children_cpu_s() - wrk0
+    busy = (machine_busy_ticks() - busy0) / TICK
+    pct = 100 / wall
+    runs = []
+    for n, (out, server) in enumerate(zip(outs, servers, strict=True)):
+        if raw:
+            raw.with_name(f"{raw.stem}-{n}.txt").write_text(out)
+        m = re.search(r"^RESULT (\{.*\})$", out, re.M)
+        if m is None:
+            raise RuntimeError(f"no result from wrk:\n{out}")
+        d = json.loads(m.group(1))
+        runs.append(
+            Run(
+                rps=d["requests"] / (d["duration_us"] / 1e6),
+                p50_ms=d["p50_us"] / 1000,
+                p99_ms=d["p99_us"] / 1000,
+                non2xx=d["non2xx"],
+                socket_errors=d["socket_errors"],
+                timeouts=d["timeouts"],
+                server_cpu=server * pct,
+                pg_cpu=pg * pct,
+                wrk_cpu=wrk_s * pct,
+                foreign_cpu=max(0.0, busy - sum(servers) - pg - wrk_s) * pct,
+            )
+        )
+    return runs[0], runs[1]
+
+
 def smoke(base: str, token: str) -> None:
     """One request per endpoint; a server that answers 4xx/5xx here would only produce a meaningless table."""
     auth = {"Authorization": f"Bearer {token}"}
@@ -236,6 +287,11 @@ def smoke(base: str, token: str) -> None:
     headers = {"Content-Type": "application/json", **auth}
     req = urllib.request.Request(f"{base}/api/v1/deals", body.encode(), headers)
     assert urllib.request.urlopen(req, timeout=5).status == 201
+
+
+def cpu_per_request(run: Run) -> float:
+    """Microseconds of the server's CPU per request answered."""
+    return run.server_cpu / 100 / run.rps * 1e6
 
 
 def med(runs: list[Run], attr: str) -> float:
@@ -256,13 +312,17 @@ def report(
     lines = [
         f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}. Service code: {args.revision}.",
-        f"wrk -t2 -c64 -d{args.seconds}s --latency, {args.warmup} s warm-up before each measurement, "
-        f"median of {args.repeats} alternating service/baseline pairs; {pin}.",
-        "",
-        "| endpoint | service req/s | service p50 ms | p99 ms | baseline req/s | p50 | p99 "
-        "| ratio service/baseline | ≥ 60 %? |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"wrk -t2 -c64 -d{args.seconds}s --latency, {args.warmup} s warm-up before each measurement; {pin}.",
     ]
+    if results:
+        lines += [
+            "",
+            f"The service against the baseline, median of {args.repeats} alternating pairs.",
+            "",
+            "| endpoint | service req/s | service p50 ms | p99 ms | baseline req/s | p50 | p99 "
+            "| ratio service/baseline | ≥ 60 %? |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
     details = [
         "",
         "| endpoint | app | req/s min-max | server CPU % | postgres CPU % | wrk CPU % "
@@ -282,19 +342,22 @@ def report(
         lines += [
             "",
             "What checking the access token costs: the same service with authentication disabled "
-            f"(CRM_AUTH_DISABLED=true), median of {args.repeats} alternating pairs.",
+            f"(CRM_AUTH_DISABLED=true), both loaded at once on the same core (wrk -t1 -c32 each), {args.token_repeats} "
+            "times; the costs are the medians of each measurement's own comparison.",
             "",
-            "| request | tokens checked req/s | p50 ms | p99 ms | authentication disabled req/s | p50 | p99 "
-            "| cost (throughput) | < 10 %? |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| request | tokens checked req/s | p99 ms | server CPU µs/request | authentication disabled req/s "
+            "| p99 | server CPU µs/request | cost: throughput | cost: CPU | < 10 %? |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
     for label, by_app in token_results.items():
         on, off = by_app["service"], by_app["auth disabled"]
-        cost = 1 - med(on, "rps") / med(off, "rps")
+        cost = statistics.median(1 - a.rps / b.rps for a, b in zip(on, off, strict=True))
+        cpu_cost = statistics.median(cpu_per_request(a) / cpu_per_request(b) - 1 for a, b in zip(on, off, strict=True))
+        cpu_on, cpu_off = statistics.median(map(cpu_per_request, on)), statistics.median(map(cpu_per_request, off))
         lines.append(
-            f"| {label} | {med(on, 'rps'):,.0f} | {med(on, 'p50_ms'):.1f} | {med(on, 'p99_ms'):.1f} "
-            f"| {med(off, 'rps'):,.0f} | {med(off, 'p50_ms'):.1f} | {med(off, 'p99_ms'):.1f} | {cost:.1%} "
-            f"| {'yes' if cost < 0.1 else '**no**'} |"
+            f"| {label} | {med(on, 'rps'):,.0f} | {med(on, 'p99_ms'):.1f} | {cpu_on:,.0f} "
+            f"| {med(off, 'rps'):,.0f} | {med(off, 'p99_ms'):.1f} | {cpu_off:,.0f} | {cost:.1%} | {cpu_cost:.1%} "
+            f"| {'yes' if max(cost, cpu_cost) < 0.1 else '**no**'} |"
         )
     for label, by_app in {**results, **token_results}.items():
         for app, runs in by_app.items():
@@ -340,13 +403,13 @@ def measure(
     pair: tuple[str, str],
     args: argparse.Namespace,
     work: Path,
-    first: int = 0,
+    repeats: int,
 ) -> Results:
-    """Each endpoint on the two apps of ``pair``, alternating them (A B, B A, …) ``args.repeats`` times."""
+    """Each endpoint on the two apps of ``pair``, alternating them (A B, B A, …) ``repeats`` times."""
     results: Results = {}
-    for n, (label, (path, lua)) in enumerate(endpoints.items(), start=first):
+    for n, (label, (path, lua)) in enumerate(endpoints.items()):
         results[label] = {app: [] for app in pair}
-        for rep in range(args.repeats):
+        for rep in range(repeats):
             order = list(pair) if rep % 2 == 0 else list(reversed(pair))
             for app in order:
                 base, pid = apps[app]
@@ -369,6 +432,40 @@ def measure(
     return results
 
 
+def measure_side_by_side(
+    endpoints: dict[str, tuple[str, str]],
+    apps: dict[str, tuple[str, int]],
+    pair: tuple[str, str],
+    args: argparse.Namespace,
+    work: Path,
+    repeats: int,
+) -> Results:
+    """Each endpoint on the two apps of ``pair`` at once (``run_wrk_side_by_side``), ``repeats`` times."""
+    results: Results = {}
+    for n, (label, (path, lua)) in enumerate(endpoints.items()):
+        results[label] = {app: [] for app in pair}
+        (base_a, pid_a), (base_b, pid_b) = apps[pair[0]], apps[pair[1]]
+        urls, pids = (base_a + path, base_b + path), (pid_a, pid_b)
+        for rep in range(repeats):
+            for attempt in range(1 + args.retries):
+                idle = wait_quiet(args.max_foreign, args.quiet_wait)
+                run_wrk_side_by_side(urls, lua, args.warmup, args, pids, None)
+                a, b = run_wrk_side_by_side(urls, lua, args.seconds, args, pids, work / f"wrk-tokens-{n}-{rep}.txt")
+                noisy = a.foreign_cpu > args.max_foreign
+                print(
+                    f"{label:42s} #{rep + 1}: {pair[0]} {a.rps:6,.0f} req/s ({cpu_per_request(a):4.0f} µs CPU),"
+                    f" {pair[1]} {b.rps:6,.0f} req/s ({cpu_per_request(b):4.0f} µs CPU): {1 - a.rps / b.rps:+.1%}"
+                    f"  pg {a.pg_cpu:3.0f}%  foreign {a.foreign_cpu:3.0f}% (idle before: {idle:.0f}%)"
+                    + ("  NOISY, redo" if noisy and attempt < args.retries else ""),
+                    flush=True,
+                )
+                if not noisy:
+                    break
+            results[label][pair[0]].append(a)
+            results[label][pair[1]].append(b)
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--service", required=True, help="base URL")
@@ -381,6 +478,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--token-repeats",
+        type=int,
+        default=int(os.environ.get("BENCH_TOKEN_REPEATS", "5")),
+        help="pairs of the token cost comparison (its difference is small against the machine's noise)",
+    )
+    ap.add_argument(
+        "--token-only",
+        action="store_true",
+        default=os.environ.get("BENCH_TOKEN_ONLY") == "1",
+        help="measure only what checking tokens costs (needs --noauth)",
+    )
     ap.add_argument("--pin-server", default="")
     ap.add_argument("--pin-wrk", default="")
     ap.add_argument("--out", required=True)
@@ -414,9 +523,15 @@ def main() -> None:
     for base, _ in apps.values():
         smoke(base, token)
     work = Path(args.work_dir)
-    results = measure(scripts(work, token), apps, ("service", "baseline"), args, work)
+    results = (
+        {}
+        if args.token_only
+        else measure(scripts(work, token), apps, ("service", "baseline"), args, work, args.repeats)
+    )
     token_results = (
-        measure(token_scripts(work, token, secret), apps, ("service", "auth disabled"), args, work, first=len(results))
+        measure_side_by_side(
+            token_scripts(work, token, secret), apps, ("service", "auth disabled"), args, work, args.token_repeats
+        )
         if args.noauth
         else {}
     )
