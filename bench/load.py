@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -26,6 +27,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -397,6 +399,50 @@ def report(
     return text, errors
 
 
+def kept(measure_once: Callable[[], tuple[Run, ...]], describe: Callable[..., str], args: argparse.Namespace):
+    """One measurement (after a warm-up, once the machine is quiet); made again, at most ``args.retries`` times,
+    while other processes used more than ``args.max_foreign`` % of a core during it. ``describe(runs, idle)`` is
+    the line printed for it."""
+    for attempt in range(1 + args.retries):
+        idle = wait_quiet(args.max_foreign, args.quiet_wait)
+        runs = measure_once()
+        noisy = runs[0].foreign_cpu > args.max_foreign
+        print(describe(runs, idle) + ("  NOISY, redo" if noisy and attempt < args.retries else ""), flush=True)
+        if not noisy:
+            break
+    return runs
+
+
+def alone(url: str, lua: str, args: argparse.Namespace, pid: int, raw: Path) -> tuple[Run]:
+    run_wrk(url, lua, args.warmup, args, pid, None)
+    return (run_wrk(url, lua, args.seconds, args, pid, raw),)
+
+
+def alone_line(label: str, app: str, rep: int, runs: tuple[Run], idle: float) -> str:
+    (r,) = runs
+    return (
+        f"{label:42s} {app:13s} #{rep + 1}: {r.rps:7,.0f} req/s  p50 {r.p50_ms:6.1f}"
+        f"  p99 {r.p99_ms:6.1f} ms  non-2xx {r.non2xx}  server {r.server_cpu:3.0f}%"
+        f"  pg {r.pg_cpu:3.0f}%  foreign {r.foreign_cpu:3.0f}% (idle before: {idle:.0f}%)"
+    )
+
+
+def side_by_side(
+    urls: tuple[str, str], lua: str, args: argparse.Namespace, pids: tuple[int, int], raw: Path
+) -> tuple[Run, Run]:
+    run_wrk_side_by_side(urls, lua, args.warmup, args, pids, None)
+    return run_wrk_side_by_side(urls, lua, args.seconds, args, pids, raw)
+
+
+def side_by_side_line(label: str, pair: tuple[str, str], rep: int, runs: tuple[Run, Run], idle: float) -> str:
+    a, b = runs
+    return (
+        f"{label:42s} #{rep + 1}: {pair[0]} {a.rps:6,.0f} req/s ({cpu_per_request(a):4.0f} µs CPU),"
+        f" {pair[1]} {b.rps:6,.0f} req/s ({cpu_per_request(b):4.0f} µs CPU): {1 - a.rps / b.rps:+.1%}"
+        f"  pg {a.pg_cpu:3.0f}%  foreign {a.foreign_cpu:3.0f}% (idle before: {idle:.0f}%)"
+    )
+
+
 def measure(
     endpoints: dict[str, tuple[str, str]],
     apps: dict[str, tuple[str, int]],
@@ -410,25 +456,11 @@ def measure(
     for n, (label, (path, lua)) in enumerate(endpoints.items()):
         results[label] = {app: [] for app in pair}
         for rep in range(repeats):
-            order = list(pair) if rep % 2 == 0 else list(reversed(pair))
-            for app in order:
+            for app in pair if rep % 2 == 0 else reversed(pair):
                 base, pid = apps[app]
-                name = app.replace(" ", "-")
-                for attempt in range(1 + args.retries):
-                    idle = wait_quiet(args.max_foreign, args.quiet_wait)
-                    run_wrk(base + path, lua, args.warmup, args, pid, None)
-                    r = run_wrk(base + path, lua, args.seconds, args, pid, work / f"wrk-{n}-{name}-{rep}.txt")
-                    noisy = r.foreign_cpu > args.max_foreign
-                    print(
-                        f"{label:42s} {app:13s} #{rep + 1}: {r.rps:7,.0f} req/s  p50 {r.p50_ms:6.1f}"
-                        f"  p99 {r.p99_ms:6.1f} ms  non-2xx {r.non2xx}  server {r.server_cpu:3.0f}%"
-                        f"  pg {r.pg_cpu:3.0f}%  foreign {r.foreign_cpu:3.0f}% (idle before: {idle:.0f}%)"
-                        + ("  NOISY, redo" if noisy and attempt < args.retries else ""),
-                        flush=True,
-                    )
-                    if not noisy:
-                        break
-                results[label][app].append(r)
+                raw = work / f"wrk-{n}-{app.replace(' ', '-')}-{rep}.txt"
+                once = functools.partial(alone, base + path, lua, args, pid, raw)
+                results[label][app].extend(kept(once, functools.partial(alone_line, label, app, rep), args))
     return results
 
 
@@ -442,25 +474,13 @@ def measure_side_by_side(
 ) -> Results:
     """Each endpoint on the two apps of ``pair`` at once (``run_wrk_side_by_side``), ``repeats`` times."""
     results: Results = {}
+    pids = (apps[pair[0]][1], apps[pair[1]][1])
     for n, (label, (path, lua)) in enumerate(endpoints.items()):
         results[label] = {app: [] for app in pair}
-        (base_a, pid_a), (base_b, pid_b) = apps[pair[0]], apps[pair[1]]
-        urls, pids = (base_a + path, base_b + path), (pid_a, pid_b)
+        urls = (apps[pair[0]][0] + path, apps[pair[1]][0] + path)
         for rep in range(repeats):
-            for attempt in range(1 + args.retries):
-                idle = wait_quiet(args.max_foreign, args.quiet_wait)
-                run_wrk_side_by_side(urls, lua, args.warmup, args, pids, None)
-                a, b = run_wrk_side_by_side(urls, lua, args.seconds, args, pids, work / f"wrk-tokens-{n}-{rep}.txt")
-                noisy = a.foreign_cpu > args.max_foreign
-                print(
-                    f"{label:42s} #{rep + 1}: {pair[0]} {a.rps:6,.0f} req/s ({cpu_per_request(a):4.0f} µs CPU),"
-                    f" {pair[1]} {b.rps:6,.0f} req/s ({cpu_per_request(b):4.0f} µs CPU): {1 - a.rps / b.rps:+.1%}"
-                    f"  pg {a.pg_cpu:3.0f}%  foreign {a.foreign_cpu:3.0f}% (idle before: {idle:.0f}%)"
-                    + ("  NOISY, redo" if noisy and attempt < args.retries else ""),
-                    flush=True,
-                )
-                if not noisy:
-                    break
+            once = functools.partial(side_by_side, urls, lua, args, pids, work / f"wrk-tokens-{n}-{rep}.txt")
+            a, b = kept(once, functools.partial(side_by_side_line, label, pair, rep), args)
             results[label][pair[0]].append(a)
             results[label][pair[1]].append(b)
     return results

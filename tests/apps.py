@@ -1,12 +1,16 @@
-"""An app of a test's own, in this process with its lifespan running behind an ASGI client; and free local ports."""
+"""An app of a test's own, in this process: with its lifespan running behind an ASGI client, or behind a real
+uvicorn server; and free local ports."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from crm.app.config import Settings
@@ -26,6 +30,24 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://crm.test", headers=admin()) as client:
             yield app, client
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, **options: Any) -> AsyncIterator[str]:
+    """``app`` behind a real uvicorn server in this event loop (uvicorn ``options`` added); its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, timeout_graceful_shutdown=1, **options)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=15)
 
 
 def relay_settings(settings: Settings, *, broker_url: str, redis_url: str, exchange: str, channel: str) -> Settings:

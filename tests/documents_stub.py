@@ -8,27 +8,25 @@ so the port refuses connections afterwards.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from uuid import UUID
 
+from tests.stub_server import StubServer
 
-class DocumentsStub:
+
+class DocumentsStub(StubServer):
     def __init__(self, prefix: str = "/api/v1") -> None:
         self.prefix = prefix.rstrip("/")
         self.known: set[UUID] = set()
         self.fail_with: int | None = None
         self.delay = 0.0
         self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="documents-stub", daemon=True)
+        super().__init__(self._handler(), "documents-stub")
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.prefix}"
+        return f"{self.origin}{self.prefix}"
 
     def add(self, document_id: UUID | str) -> None:
         self.known.add(UUID(str(document_id)))
@@ -38,17 +36,6 @@ class DocumentsStub:
         self.fail_with = None
         self.delay = 0.0
         self.requests.clear()
-
-    def start(self) -> DocumentsStub:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def _answer(self, path: str) -> tuple[int, dict[str, object]]:
         self.requests.append(path)

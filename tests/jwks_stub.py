@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import uuid
 from functools import cached_property
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from tests.auth import token
+from tests.stub_server import StubServer
 
 JWKS_PATH = "/.well-known/jwks.json"
 
@@ -62,29 +62,15 @@ class SigningKey:
         return {"Authorization": f"Bearer {self.token(sub, *roles, **claims)}"}
 
 
-class JwksStub:
+class JwksStub(StubServer):
     def __init__(self, *keys: SigningKey) -> None:
         self.keys = list(keys)
         self.requests = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="jwks-stub", daemon=True)
+        super().__init__(self._handler(), "jwks-stub")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{JWKS_PATH}"
-
-    def start(self) -> JwksStub:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return f"{self.origin}{JWKS_PATH}"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self

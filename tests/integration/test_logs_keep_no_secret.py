@@ -3,24 +3,20 @@ traceback of a 500, the 401s, all at DEBUG, as crm-api configures its logging (c
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import structlog
-import uvicorn
-from fastapi import FastAPI
 
 from crm.app.config import Settings
 from crm.app.logging import configure_logging
 from crm.app.main import create_app
-from tests.apps import free_port
+from tests.apps import serving
 from tests.auth import token
 
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -53,24 +49,6 @@ def service_logs(settings: Settings) -> Iterator[io.StringIO]:
             logging.getLogger(name).propagate = propagate
 
 
-@contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """``app`` behind a real uvicorn with its access log, as crm-api serves it."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=True, log_level="debug")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
-
-
 def bearing(sent: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {sent}"}
 
@@ -88,7 +66,8 @@ async def test_tokens_and_the_secret_never_reach_the_logs(settings, service_logs
     expired = token(uuid.uuid4(), "admin", exp=int(time.time()) - 3600)
     not_a_user = token("alice", "admin")
     garbage = "garbage-that-is-no-token"
-    async with served(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+    # As crm-api serves it: with uvicorn's access log.
+    async with serving(app, access_log=True) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
         answers = {
             "valid": await client.get("/api/v1/clients", headers=bearing(valid)),
             "valid, bad body": await client.post(

@@ -17,13 +17,12 @@ import aio_pika
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 
 from crm.app import jobs
 from crm.app.config import Settings
 from crm.app.main import create_app
 from crm.app.wiring import Wiring
-from tests.apps import free_port
+from tests.apps import free_port, serving
 from tests.auth import admin
 
 
@@ -51,21 +50,8 @@ async def run_job(name: str, pool: Any, settings: Settings) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def served_app(settings: Settings) -> AsyncIterator[str]:
     """The app behind a real uvicorn server in this event loop (streams need a real connection); its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_config=None, timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
+    async with serving(create_app(settings)) as url:
+        yield url
 
 
 @dataclass
