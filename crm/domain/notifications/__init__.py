@@ -1,0 +1,1 @@
+"""Notifications: templates, notifications queued for delivery to people, their attempts, inbound events."""

@@ -1,0 +1,60 @@
+"""What a notification is asked for with: by a client (POST /notifications), by an occasion (a task reminder,
+a payment due, a policy to renew) or by an inbound event."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AliasChoices, AliasGenerator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from crm.domain.tasks.schemas import JsonObject
+from crm.domain.types import Text
+
+
+class Channel(StrEnum):
+    SSE = "sse"
+    TELEGRAM = "telegram"
+
+
+EventKey = Annotated[str, Text(max_length=128, blank=False), Field(pattern=r"^[A-Za-z0-9_.:-]+$")]
+DeduplicationKey = Annotated[str, Text(max_length=255, blank=False)]
+TelegramChatId = Annotated[
+    str, Text(max_length=64, blank=False), Field(pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$")
+]
+
+# The old API took camelCase (`eventKey`, `telegramId`, …): both spellings are accepted on input.
+_INPUT = ConfigDict(
+    extra="forbid",
+    alias_generator=AliasGenerator(validation_alias=lambda name: AliasChoices(name, to_camel(name))),
+)
+
+
+class Recipient(BaseModel):
+    """A person (``user_id``) or a Telegram chat (``telegram_id``), or both; at least one."""
+
+    model_config = ConfigDict(**_INPUT, frozen=True)
+
+    user_id: UUID | None = None
+    telegram_id: TelegramChatId | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> Recipient:
+        if self.user_id is None and self.telegram_id is None:
+            raise ValueError("a recipient needs a user_id or a telegram_id")
+        return self
+
+
+class NotificationRequest(BaseModel):
+    """Body of POST /notifications, and what an occasion or an inbound event hands to ``NotificationIntake``."""
+
+    model_config = ConfigDict(**_INPUT, frozen=True)
+
+    event_key: EventKey
+    recipients: list[Recipient] = Field(min_length=1, max_length=500)
+    payload: JsonObject = Field(default_factory=dict)
+    # Channels to deliver on instead of the ones the event key's templates exist for.
+    channel_overrides: list[Channel] | None = Field(default=None, min_length=1, max_length=2)
+    deduplication_key: DeduplicationKey | None = None
