@@ -53,7 +53,9 @@ class NotificationRequest(BaseModel):
     model_config = ConfigDict(**_INPUT, frozen=True)
 
     event_key: EventKey
-    recipients: list[Recipient] = Field(min_length=1, max_length=500)
+    # No recipient at all means the staff: shown on the notifications stream to admins and managers (sse only);
+    # an inbound event naming nobody is handed over this way.
+    recipients: list[Recipient] = Field(default_factory=list, max_length=500)
     payload: JsonObject = Field(default_factory=dict)
     # Channels to deliver on instead of the ones the event key's templates exist for.
     channel_overrides: list[Channel] | None = Field(default=None, min_length=1, max_length=2)
