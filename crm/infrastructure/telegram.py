@@ -42,7 +42,9 @@ class TelegramChannel:
             return SendOutcome.failed(NO_TOKEN, permanent=True)
         try:
             response = await self._client.post(
-                f"bot{self._token.get_secret_value()}/sendMessage",
+                # Absolute path, joined to the base URL's own path by httpx: a token holds a colon, and "bot123:abc"
+                # alone would read as a URL with the scheme "bot123".
+                f"/bot{self._token.get_secret_value()}/sendMessage",
                 json={"chat_id": delivery.telegram_id, "text": delivery.text},
             )
         except httpx.TimeoutException as exc:
