@@ -176,7 +176,7 @@ async def test_a_notification_for_nobody_is_for_the_staff_on_the_stream(api):
     notification_id = await submit(api, {"event_key": event_key(), "payload": {"x": "y"}})
 
     shown = (await api.get(f"{NOTIFICATIONS}/{notification_id}")).json()
-    assert [(d["channel"], d["recipient"]) for d in shown["deliveries"]] == [("sse", None)]
+    assert [(d["channel"], d["recipient"], d["status"]) for d in shown["deliveries"]] == [("sse", None, "pending")]
     assert (
         await api.get(f"{NOTIFICATIONS}/{notification_id}", headers=bearer(uuid.uuid4(), "seller"))
     ).status_code == 404

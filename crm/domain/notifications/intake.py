@@ -47,9 +47,10 @@ def targets(request: NotificationRequest) -> list[tuple[Channel, UUID | None, st
 
 
 def refusal(channel: Channel, user_id: UUID | None, telegram_id: str | None) -> str | None:
+    """Why a delivery cannot be sent at all, if so. Neither id: the staff, on the stream."""
     if channel is Channel.TELEGRAM and telegram_id is None:
         return NO_TELEGRAM_ID
-    if channel is Channel.SSE and user_id is None:
+    if channel is Channel.SSE and user_id is None and telegram_id is not None:
         return NO_USER_ID
     return None
 
