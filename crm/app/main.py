@@ -160,7 +160,7 @@ def build_services(
         templates=TemplateService(
             uow,
             PgTemplateReader(pool),
-            app.templates,
+            app.template_renderer,
             clock,
             default_locale=app.settings.notifications_default_locale,
         ),

@@ -28,7 +28,7 @@ class Wiring:
     clock: Clock
     uow: PgUnitOfWorkFactory
     idempotency: PgIdempotencyStore
-    templates: TemplateRenderer
+    template_renderer: TemplateRenderer
     notification_intake: NotificationIntake
 
     @classmethod
@@ -41,7 +41,7 @@ class Wiring:
             clock=clock,
             uow=PgUnitOfWorkFactory(pool, OutboxWriter(settings.events_source), clock),
             idempotency=PgIdempotencyStore(pool, timedelta(hours=settings.idempotency_key_ttl_hours)),
-            templates=renderer,
+            template_renderer=renderer,
             # The one intake every asker records notifications through: HTTP, crm-worker's occasions, inbound events.
             notification_intake=NotificationRecorder(renderer, clock, settings.notifications_default_locale),
         )

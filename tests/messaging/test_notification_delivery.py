@@ -212,7 +212,7 @@ async def test_an_sse_delivery_is_added_to_the_redis_stream(api, pool, delivery_
 def worker_logs(settings: Settings) -> Iterator[io.StringIO]:
     """crm-worker's logging (crm.app.logging) at DEBUG, into a buffer; the run's logging is put back after."""
     root = logging.getLogger()
-    quieted = ("httpx", "httpcore")
+    quieted = ("httpx",)
     saved = (structlog.get_config(), root.handlers[:], root.level, {n: logging.getLogger(n).level for n in quieted})
     configure_logging(settings.model_copy(update={"log_level": "DEBUG"}))
     structlog.configure(cache_logger_on_first_use=False)

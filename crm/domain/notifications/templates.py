@@ -15,7 +15,9 @@ from crm.domain.types import Text
 from crm.domain.versioning import PatchBody
 
 # BCP 47-like tags as the old service used them: ru-RU, en, en-US.
-Locale = Annotated[str, Text(max_length=16, blank=False), Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+Locale = Annotated[
+    str, Text(max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", pattern_message="a locale such as ru-RU")
+]
 Body = Annotated[str, Text(max_length=10_000, blank=False, strip=False)]
 
 
