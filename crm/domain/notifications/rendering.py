@@ -8,6 +8,7 @@ notification is always recorded with a text.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -63,11 +64,16 @@ def _environment() -> SandboxedEnvironment:
     return environment
 
 
+# Compiling a body costs milliseconds, rendering it microseconds: the bodies in use are kept compiled.
+COMPILED_BODIES = 512
+
+
 class TemplateRenderer:
-    """Compiles and renders template bodies; one per process (compiled bodies are cached by Jinja)."""
+    """Compiles and renders template bodies; one per process, keeping the last bodies it compiled."""
 
     def __init__(self) -> None:
         self._environment = _environment()
+        self._compiled = functools.lru_cache(maxsize=COMPILED_BODIES)(self._environment.from_string)
 
     def check(self, body: str) -> None:
         """``RuleViolation`` naming ``body`` if it does not compile."""
@@ -82,7 +88,7 @@ class TemplateRenderer:
     def render(self, body: str, payload: Mapping[str, Any]) -> str | None:
         """The text, or None when the body fails or runs away on this payload."""
         try:
-            template = self._environment.from_string(body)
+            template = self._compiled(body)
             return _bounded(template.generate(**payload))
         except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError, LookupError, _Runaway):
             return None
