@@ -25,6 +25,9 @@ from crm.domain.deals.team import DealTeamService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
 from crm.domain.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer
 from crm.domain.journal.service import JournalService
+from crm.domain.notifications.service import NotificationService
+from crm.domain.notifications.stream import NotificationFeed
+from crm.domain.notifications.template_service import TemplateService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
 from crm.domain.permissions.service import PermissionSyncService
@@ -53,6 +56,8 @@ class ApiServices:
     payments: PaymentService
     payment_lines: PaymentLineService
     permissions: PermissionSyncService
+    templates: TemplateService
+    notifications: NotificationService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock
@@ -61,6 +66,7 @@ class ApiServices:
     cursors: CursorSigner
     tokens: TokenVerifier | None  # None: authentication is disabled (CRM_AUTH_DISABLED), for development only
     rate_limiter: RateLimiter | None = None  # None: no rate limit (CRM_RATE_LIMIT_REQUESTS=0)
+    notification_feed: NotificationFeed | None = None  # None: no Redis, the notifications stream answers 503
 
 
 async def get_services(request: Request) -> ApiServices:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from crm.app.config import Settings
 from crm.app.wiring import Wiring
+from crm.domain.notifications.delivery import NotificationDelivery, prune_delivered
 from crm.domain.payments.overdue import OverduePayments
 from crm.domain.permissions.stranded import StrandedPermissionJobs
 from crm.domain.tasks.schedule_jobs import TaskScheduleJobs
@@ -73,11 +75,36 @@ async def permission_jobs(app: Wiring) -> Figures:
     return {"queued": run.queued, "superseded": run.superseded, "waiting": run.waiting, "error": run.error}
 
 
+# A delivery run drains due deliveries batch after batch for at most this long; the next run goes on from there.
+DELIVERY_BUDGET_SECONDS = 60.0
+
+
+async def notification_deliveries(app: Wiring) -> Figures:
+    """Deliver due notifications (Telegram, the notifications stream): one try each, retried with backoff."""
+    # Imported here: only this job talks to Telegram and the Redis stream.
+    from crm.app.notifications import delivery_channels, retry_policy
+
+    settings = app.settings
+    async with delivery_channels(settings, app.clock) as channels:
+        delivery = NotificationDelivery(app.uow, channels, app.clock, retry_policy(settings))
+        run = await delivery.deliver(settings.notifications_batch_size, budget=DELIVERY_BUDGET_SECONDS)
+    return {"claimed": run.claimed, "delivered": run.delivered, "retrying": run.retrying, "failed": run.failed}
+
+
+async def prune_notifications(app: Wiring) -> Figures:
+    """Delete delivered notifications older than CRM_NOTIFICATIONS_RETENTION."""
+    return {"deleted": await prune_delivered(app.uow, app.clock, app.settings.notifications_retention)}
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     name: str
     every: timedelta  # how often beat sends it; a run not started within that time expires
     work: Callable[[Wiring], Awaitable[Figures]]
+    interval: Callable[[Settings], timedelta] | None = None  # set: a setting says how often, instead of ``every``
+
+    def every_for(self, settings: Settings) -> timedelta:
+        return self.every if self.interval is None else self.interval(settings)
 
     @property
     def description(self) -> str:
@@ -112,6 +139,13 @@ JOBS = Jobs(
     Job("prune-idempotency-keys", PRUNE_EVERY, prune_idempotency_keys),
     # A stranded permission job is enqueued by the first run after its grace period (crm.domain.permissions.stranded).
     Job("permission-jobs", timedelta(minutes=1), permission_jobs),
+    Job(
+        "notification-deliveries",
+        timedelta(seconds=2),
+        notification_deliveries,
+        interval=lambda settings: timedelta(seconds=settings.notifications_poll_interval),
+    ),
+    Job("prune-notifications", PRUNE_EVERY, prune_notifications),
 )
 
 

@@ -11,14 +11,28 @@ import httpx
 import structlog
 from fastapi import Depends, FastAPI
 
-from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
+from crm.api import (
+    calculations,
+    clients,
+    deals,
+    health,
+    journal,
+    notification_stream,
+    notifications,
+    payments,
+    permissions,
+    policies,
+    streams,
+    tasks,
+    templates,
+)
 from crm.api.conventions import install_http_conventions
 from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
 from crm.api.rate_limits import rate_limit
 from crm.app.auth import open_token_verifier
 from crm.app.config import Settings
-from crm.app.events import EventDelivery
+from crm.app.events import EventDelivery, redis_client
 from crm.app.permissions import permission_queue as build_permission_queue
 from crm.app.rate_limits import rate_limiter as build_rate_limiter
 from crm.app.rate_limits import rate_quota
@@ -29,6 +43,9 @@ from crm.domain.clients.service import ClientService
 from crm.domain.deals.service import DealService
 from crm.domain.deals.team import DealTeamService
 from crm.domain.journal.service import JournalService
+from crm.domain.notifications.service import NotificationService
+from crm.domain.notifications.stream import NotificationFeed
+from crm.domain.notifications.template_service import TemplateService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
 from crm.domain.permissions.repository import PermissionQueue
@@ -45,6 +62,7 @@ from crm.infrastructure.db.deals import PgDealReader
 from crm.infrastructure.db.errors import translate as translate_database_error
 from crm.infrastructure.db.journal import PgJournalReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
+from crm.infrastructure.db.notifications import PgNotificationReader, PgTemplateReader
 from crm.infrastructure.db.payments import PgPaymentReader
 from crm.infrastructure.db.permissions import PgPermissionSyncReader
 from crm.infrastructure.db.policies import PgPolicyReader
@@ -53,6 +71,7 @@ from crm.infrastructure.db.readiness import DatabaseReadiness
 from crm.infrastructure.db.service_keys import CURSOR_KEY, shared_key
 from crm.infrastructure.db.tasks import PgTaskReader
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
+from crm.infrastructure.notification_stream import RedisNotificationFeed
 from crm.infrastructure.permissions_queue import UnconfiguredPermissionQueue
 
 log = structlog.get_logger(__name__)
@@ -116,6 +135,7 @@ def build_services(
     *,
     cursor_key: bytes,
     tokens: TokenVerifier | None,
+    notification_feed: NotificationFeed | None = None,
 ) -> ApiServices:
     pool, clock, uow = app.pool, app.clock, app.uow
     # Without a Documents service configured, policy document links are accepted unchecked.
@@ -137,6 +157,14 @@ def build_services(
         permissions=PermissionSyncService(
             uow, PgPermissionSyncReader(pool), permission_queue or UnconfiguredPermissionQueue(), clock
         ),
+        templates=TemplateService(
+            uow,
+            PgTemplateReader(pool),
+            app.template_renderer,
+            clock,
+            default_locale=app.settings.notifications_default_locale,
+        ),
+        notifications=NotificationService(uow, PgNotificationReader(pool), app.notification_intake),
         idempotency=app.idempotency,
         readiness=Readiness(DatabaseReadiness(pool, head_revision()), events),
         clock=clock,
@@ -145,6 +173,7 @@ def build_services(
         cursors=CursorSigner(cursor_key),
         tokens=tokens,
         rate_limiter=rate_limiter,
+        notification_feed=notification_feed,
     )
 
 
@@ -178,6 +207,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             events = EventDelivery(settings, pool)
             app.state.events = events
             cursor_key = await cursor_signing_key(pool, settings)
+            notification_feed = None
+            if settings.redis_url:
+                # Its own client: each stream holds a connection while XREAD blocks.
+                notification_redis = redis_client(settings.redis_url)
+                stack.push_async_callback(notification_redis.aclose)
+                notification_feed = RedisNotificationFeed(notification_redis, settings.notifications_stream_key)
             app.state.services = build_services(
                 Wiring.of(pool, settings),
                 events,
@@ -186,6 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 cursor_key=cursor_key,
                 tokens=tokens,
                 rate_limiter=rate_limiter,
+                notification_feed=notification_feed,
             )
             await events.start()
             stack.push_async_callback(events.stop)
@@ -211,7 +247,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "journal", "description": "Append-only notes on a deal."},
             {"name": "tasks", "description": "Work for a person, with due times, reminders and links to deals."},
             {"name": "permissions", "description": "Who may see or change a record, synced to Auth over BullMQ."},
-            {"name": "streams", "description": "Live deal events as Server-Sent Events."},
+            {
+                "name": "notifications",
+                "description": "Templates, and notifications delivered by crm-worker to Telegram and the stream.",
+            },
+            {"name": "streams", "description": "Live deal events and notifications as Server-Sent Events."},
             {"name": "system", "description": "Health and readiness."},
         ],
     )
@@ -235,7 +275,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         journal.router,
         tasks.router,
         permissions.router,
+        templates.router,
+        notifications.router,
         streams.router,
+        notification_stream.router,
     ):
         app.include_router(router, dependencies=counted)
     return app

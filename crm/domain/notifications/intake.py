@@ -3,12 +3,19 @@ event): recorded in the asker's own transaction, delivered by crm-worker after i
 
 from __future__ import annotations
 
-from typing import Protocol
-from uuid import UUID
+from typing import Any, Protocol
+from uuid import UUID, uuid4
 
 from crm.domain.caller import Caller
-from crm.domain.notifications.schemas import NotificationRequest
+from crm.domain.clock import Clock
+from crm.domain.events import DomainEvent
+from crm.domain.notifications.records import DeliveryState, DeliveryStatus, NewDelivery, notification_status
+from crm.domain.notifications.rendering import TemplateRenderer, summary
+from crm.domain.notifications.schemas import Channel, NotificationRequest
 from crm.domain.uow import UnitOfWork
+
+NO_TELEGRAM_ID = "the recipient has no telegram_id"
+NO_USER_ID = "the recipient has no user_id"
 
 
 class NotificationIntake(Protocol):
@@ -17,3 +24,100 @@ class NotificationIntake(Protocol):
         asker commits; nothing is sent before). The id of the new notification, or None when a notification
         with the same ``deduplication_key`` exists already (nothing recorded: the occasion fired before)."""
         ...
+
+
+def targets(request: NotificationRequest) -> list[tuple[Channel, UUID | None, str | None]]:
+    """(channel, user id, telegram id) of each delivery the request asks for, each once.
+
+    A recipient gets ``channel_overrides``, or by default Telegram when it has a Telegram id and the stream when
+    it has a user id. No recipient at all: the staff, on the stream only.
+    """
+    wanted = request.channel_overrides
+    if not request.recipients:
+        return [(Channel.SSE, None, None)] if wanted is None or Channel.SSE in wanted else []
+    found: dict[tuple[Channel, UUID | None, str | None], None] = {}
+    for recipient in request.recipients:
+        channels = wanted
+        if channels is None:
+            channels = [Channel.TELEGRAM] if recipient.telegram_id else []
+            channels += [Channel.SSE] if recipient.user_id else []
+        for channel in channels:
+            found[(channel, recipient.user_id, recipient.telegram_id)] = None
+    return list(found)
+
+
+def refusal(channel: Channel, user_id: UUID | None, telegram_id: str | None) -> str | None:
+    """Why a delivery cannot be sent at all, if so. Neither id: the staff, on the stream."""
+    if channel is Channel.TELEGRAM and telegram_id is None:
+        return NO_TELEGRAM_ID
+    if channel is Channel.SSE and user_id is None and telegram_id is not None:
+        return NO_USER_ID
+    return None
+
+
+class NotificationRecorder:
+    """``NotificationIntake`` on the unit of work's repositories: the template of each channel (in the payload's
+    ``locale``, else the default locale) is rendered once, at submission."""
+
+    def __init__(self, renderer: TemplateRenderer, clock: Clock, default_locale: str) -> None:
+        self._renderer = renderer
+        self._clock = clock
+        self._default_locale = default_locale
+
+    async def submit_in(self, uow: UnitOfWork, request: NotificationRequest, actor: Caller) -> UUID | None:
+        wanted = targets(request)
+        channels = sorted({channel for channel, _, _ in wanted})
+        bodies = await uow.templates.find_bodies(request.event_key, channels, self._locales(request.payload))
+        texts = {channel: self._text(bodies.get(channel), request) for channel in channels}
+        deliveries = [
+            NewDelivery(channel, user_id, telegram_id, texts[channel], refusal(channel, user_id, telegram_id))
+            for channel, user_id, telegram_id in wanted
+        ]
+        states = [
+            DeliveryState(DeliveryStatus.FAILED if d.refusal else DeliveryStatus.PENDING, taken=False)
+            for d in deliveries
+        ]
+        status = notification_status(states)
+        notification_id = uuid4()
+        values = {
+            "event_key": request.event_key,
+            "payload": request.payload,
+            "recipients": [r.model_dump(mode="json") for r in request.recipients],
+            "channel_overrides": None if request.channel_overrides is None else list(request.channel_overrides),
+            "deduplication_key": request.deduplication_key,
+            "created_by_id": actor.actor_id,
+        }
+        if not await uow.notifications.add(notification_id, values, deliveries, status):
+            return None
+        uow.record(
+            DomainEvent(
+                "notification.queued",
+                notification_id,
+                {
+                    "notification_id": str(notification_id),
+                    "event_key": request.event_key,
+                    "status": status.value,
+                    "deduplication_key": request.deduplication_key,
+                    "deliveries": [
+                        {
+                            "channel": d.channel.value,
+                            "user_id": None if d.user_id is None else str(d.user_id),
+                            "telegram_id": d.telegram_id,
+                        }
+                        for d in deliveries
+                    ],
+                },
+                self._clock.now(),
+            )
+        )
+        return notification_id
+
+    def _locales(self, payload: dict[str, Any]) -> list[str]:
+        asked = payload.get("locale")
+        if isinstance(asked, str) and asked and asked != self._default_locale:
+            return [asked, self._default_locale]
+        return [self._default_locale]
+
+    def _text(self, body: str | None, request: NotificationRequest) -> str:
+        rendered = None if body is None else self._renderer.render(body, request.payload)
+        return rendered if rendered else summary(request.event_key, request.payload)

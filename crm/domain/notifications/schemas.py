@@ -19,10 +19,19 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
 
 
-EventKey = Annotated[str, Text(max_length=128, blank=False), Field(pattern=r"^[A-Za-z0-9_.:-]+$")]
+# The pattern goes to Text, which checks it and puts it in the JSON Schema (a Field pattern beside it would be
+# overridden there, and the document would promise what the check refuses).
+EventKey = Annotated[
+    str, Text(max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$", pattern_message="letters, digits, _ . : - only")
+]
 DeduplicationKey = Annotated[str, Text(max_length=255, blank=False)]
 TelegramChatId = Annotated[
-    str, Text(max_length=64, blank=False), Field(pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$")
+    str,
+    Text(
+        max_length=64,
+        pattern=r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32})$",
+        pattern_message="a chat id (digits, maybe negative) or an @username",
+    ),
 ]
 
 # The old API took camelCase (`eventKey`, `telegramId`, …): both spellings are accepted on input.

@@ -22,6 +22,7 @@ from crm.infrastructure.db.deals import PgDealRepository
 from crm.infrastructure.db.errors import connection_lost, translate
 from crm.infrastructure.db.idempotency import store_answer
 from crm.infrastructure.db.journal import PgJournalRepository
+from crm.infrastructure.db.notifications import PgNotificationRepository, PgTemplateRepository
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.payments import PgPaymentRepository
 from crm.infrastructure.db.permissions import PgPermissionSyncRepository
@@ -43,11 +44,13 @@ class PgUnitOfWork:
     deals: PgDealRepository
     deal_members: PgDealMemberRepository
     journal: PgJournalRepository
+    notifications: PgNotificationRepository
     payments: PgPaymentRepository
     permissions: PgPermissionSyncRepository
     policies: PgPolicyRepository
     policy_documents: PgPolicyDocumentRepository
     tasks: PgTaskRepository
+    templates: PgTemplateRepository
 
     def __init__(
         self,
@@ -98,6 +101,8 @@ class PgUnitOfWork:
         self.policies = PgPolicyRepository(connection, access)
         self.policy_documents = PgPolicyDocumentRepository(connection)
         self.tasks = PgTaskRepository(connection, access)
+        self.templates = PgTemplateRepository(connection)
+        self.notifications = PgNotificationRepository(connection)
         return self
 
     async def __aexit__(

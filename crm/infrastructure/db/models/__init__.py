@@ -11,6 +11,12 @@ from crm.infrastructure.db.models.clients import ClientRow
 from crm.infrastructure.db.models.deal_members import DealMemberRow
 from crm.infrastructure.db.models.deals import DealRow
 from crm.infrastructure.db.models.journal import JournalEntryRow
+from crm.infrastructure.db.models.notifications import (
+    NotificationAttemptRow,
+    NotificationDeliveryRow,
+    NotificationRow,
+    NotificationTemplateRow,
+)
 from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxRow
 from crm.infrastructure.db.models.payments import PaymentExpenseRow, PaymentHistoryRow, PaymentIncomeRow, PaymentRow
 from crm.infrastructure.db.models.permissions import PermissionSyncJobRow
@@ -28,6 +34,10 @@ __all__ = [
     "DealRow",
     "IdempotencyKeyRow",
     "JournalEntryRow",
+    "NotificationAttemptRow",
+    "NotificationDeliveryRow",
+    "NotificationRow",
+    "NotificationTemplateRow",
     "OutboxRow",
     "PaymentExpenseRow",
     "PaymentHistoryRow",
