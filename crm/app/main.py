@@ -11,7 +11,19 @@ import httpx
 import structlog
 from fastapi import Depends, FastAPI
 
-from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
+from crm.api import (
+    calculations,
+    clients,
+    deals,
+    health,
+    inbound_events,
+    journal,
+    payments,
+    permissions,
+    policies,
+    streams,
+    tasks,
+)
 from crm.api.conventions import install_http_conventions
 from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
@@ -19,6 +31,7 @@ from crm.api.rate_limits import rate_limit
 from crm.app.auth import open_token_verifier
 from crm.app.config import Settings
 from crm.app.events import EventDelivery
+from crm.app.inbound import InboundEvents
 from crm.app.permissions import permission_queue as build_permission_queue
 from crm.app.rate_limits import rate_limiter as build_rate_limiter
 from crm.app.rate_limits import rate_quota
@@ -29,6 +42,7 @@ from crm.domain.clients.service import ClientService
 from crm.domain.deals.service import DealService
 from crm.domain.deals.team import DealTeamService
 from crm.domain.journal.service import JournalService
+from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
 from crm.domain.permissions.repository import PermissionQueue
@@ -53,6 +67,7 @@ from crm.infrastructure.db.readiness import DatabaseReadiness
 from crm.infrastructure.db.service_keys import CURSOR_KEY, shared_key
 from crm.infrastructure.db.tasks import PgTaskReader
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
+from crm.infrastructure.events.inbound_reader import SdkCloudEventReader
 from crm.infrastructure.permissions_queue import UnconfiguredPermissionQueue
 
 log = structlog.get_logger(__name__)
@@ -90,14 +105,29 @@ async def ensure_migrated(pool: asyncpg.Pool) -> None:
 
 
 class Readiness:
-    """The database decides readiness; event delivery adds what it knows of the broker and Redis."""
+    """The database decides readiness; event delivery adds what it knows of the broker and Redis, the inbound
+    events consumer its state (reported, not required)."""
 
-    def __init__(self, database: DatabaseReadiness, events: EventDelivery) -> None:
+    def __init__(self, database: DatabaseReadiness, events: EventDelivery, inbound: InboundEvents) -> None:
         self._database = database
         self._events = events
+        self._inbound = inbound
 
     async def check(self) -> dict[str, dict[str, object]]:
-        return {**await self._database.check(), **await self._events.check()}
+        return {
+            **await self._database.check(),
+            **await self._events.check(),
+            "inbound_events": self._inbound.component(),
+        }
+
+
+def inbound_event_service(app: Wiring) -> InboundEventService:
+    """One path for both entries (the consumer and POST /api/notifications/events).
+
+    MERGE NOTE: the notifications intake comes from the core branch; once ``Wiring.notification_intake`` exists,
+    pass it here (``InboundEventService(app.uow, SdkCloudEventReader(), app.notification_intake)``). Until then
+    inbound events are journaled only."""
+    return InboundEventService(app.uow, SdkCloudEventReader(), intake=None)
 
 
 async def cursor_signing_key(pool: asyncpg.Pool, settings: Settings) -> bytes:
@@ -110,6 +140,7 @@ async def cursor_signing_key(pool: asyncpg.Pool, settings: Settings) -> bytes:
 def build_services(
     app: Wiring,
     events: EventDelivery,
+    inbound: InboundEvents,
     documents_http: httpx.AsyncClient | None = None,
     permission_queue: PermissionQueue | None = None,
     rate_limiter: RateLimiter | None = None,
@@ -137,8 +168,10 @@ def build_services(
         permissions=PermissionSyncService(
             uow, PgPermissionSyncReader(pool), permission_queue or UnconfiguredPermissionQueue(), clock
         ),
+        inbound_events=inbound.service,
+        inbound_health=inbound,
         idempotency=app.idempotency,
-        readiness=Readiness(DatabaseReadiness(pool, head_revision()), events),
+        readiness=Readiness(DatabaseReadiness(pool, head_revision()), events, inbound),
         clock=clock,
         deal_stream=events.stream,
         stream_heartbeat=app.settings.stream_heartbeat_seconds,
@@ -178,9 +211,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             events = EventDelivery(settings, pool)
             app.state.events = events
             cursor_key = await cursor_signing_key(pool, settings)
+            wiring = Wiring.of(pool, settings)
+            inbound = InboundEvents(settings, inbound_event_service(wiring))
+            app.state.inbound_events = inbound
             app.state.services = build_services(
-                Wiring.of(pool, settings),
+                wiring,
                 events,
+                inbound,
                 documents_http,
                 permission_queue,
                 cursor_key=cursor_key,
@@ -189,6 +226,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             await events.start()
             stack.push_async_callback(events.stop)
+            await inbound.start()
+            stack.push_async_callback(inbound.stop)
             # Start-up leaves ~120 k long-lived objects (Alembic and SQLAlchemy for the migration check);
             # keeping them out of the collector's reach cut full-collection pauses from ~100 ms to ~10 ms.
             gc.collect()
@@ -212,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "tasks", "description": "Work for a person, with due times, reminders and links to deals."},
             {"name": "permissions", "description": "Who may see or change a record, synced to Auth over BullMQ."},
             {"name": "streams", "description": "Live deal events as Server-Sent Events."},
+            {"name": "inbound events", "description": "CloudEvents other systems send, over HTTP or RabbitMQ."},
             {"name": "system", "description": "Health and readiness."},
         ],
     )
@@ -235,6 +275,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         journal.router,
         tasks.router,
         permissions.router,
+        inbound_events.router,
         streams.router,
     ):
         app.include_router(router, dependencies=counted)

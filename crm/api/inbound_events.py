@@ -1,0 +1,113 @@
+"""Inbound events over HTTP (the same CloudEvents the RabbitMQ consumer takes), and the consumer's health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from crm.api.deps import CurrentCaller, Services
+from crm.api.problems import problem_responses
+from crm.api.responses import json_response
+from crm.domain.errors import Forbidden
+from crm.domain.notifications.inbound import InboundAccepted
+
+router = APIRouter(prefix="/api/notifications", tags=["inbound events"])
+
+_TEXT = "^[^\\x00]*$"
+CLOUDEVENT = {
+    "type": "object",
+    "description": "A CloudEvent 1.0 in structured mode. `data` must be a JSON object; `data.chatId` (a Telegram "
+    "chat id) has it sent to that chat, with `data.userId` (a UUID) naming the person.",
+    "required": ["specversion", "id", "source", "type"],
+    "properties": {
+        "specversion": {"type": "string", "enum": ["1.0"]},
+        "id": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _TEXT},
+        "source": {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": _TEXT},
+        "type": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9_.:-]+$"},
+        "subject": {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": _TEXT},
+        "time": {"type": "string", "format": "date-time"},
+        "datacontenttype": {"type": "string", "enum": ["application/json"]},
+        "data": {"type": "object"},
+    },
+    "additionalProperties": False,
+    "example": {
+        "specversion": "1.0",
+        "id": "5f1c2a4e-0d7b-4c55-9a51-0f0e3c2b7d11",
+        "source": "billing",
+        "type": "notifications.invoice.overdue",
+        "time": "2026-12-01T09:00:00+03:00",
+        "data": {"chatId": 123456789, "invoice": "INV-42"},
+    },
+}
+HEALTH = {
+    "type": "object",
+    "required": ["status", "consumer"],
+    "properties": {
+        "status": {
+            "type": "string",
+            "description": "`ok`: consuming; `disabled`: no consumer in this process (no broker configured); "
+            "`broker_unreachable`, or the consumer's state (`connecting`, `reconnecting`, `waiting_for_database`).",
+        },
+        "consumer": {
+            "type": "object",
+            "description": "This process's consumer: `state`, counts (`consumed`, `journaled`, `duplicates`, "
+            "`retried`, `dead_lettered`, `malformed`, `connects`, `database_waits`), `last_message_at`, `last_error`.",
+        },
+        "queue_depth": {"type": ["integer", "null"], "description": "Messages waiting in the queue."},
+        "dead_letters": {"type": ["integer", "null"], "description": "Messages in `<queue>.dlq`."},
+        "queues": {"type": "object", "description": "Messages and consumers of the queue, its retry and DLQ."},
+        "broker": {"type": "object"},
+    },
+}
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=InboundAccepted,
+    responses=problem_responses(403, 422, 503),
+    summary="Take an inbound CloudEvent (structured, plain JSON, or binary mode with ce-* headers)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/cloudevents+json": {"schema": CLOUDEVENT},
+                "application/json": {"schema": CLOUDEVENT},
+            },
+        }
+    },
+)
+async def receive_inbound_event(request: Request, caller: CurrentCaller, services: Services) -> Response:
+    """The same events the RabbitMQ consumer takes from `notifications.exchange`, journaled and handed to the
+    notifications intake in one transaction: 202 once committed. A repeated `id` is 202 with `duplicate: true`,
+    not processed again. Binary mode: the attributes in `ce-specversion`, `ce-id`, `ce-source`, `ce-type`
+    (`ce-time`, `ce-subject`) headers and `data` as the JSON body. Not a CloudEvent: 422 naming the field.
+    Admins and managers only (services post with such a token): 403 otherwise."""
+    accepted = await services.inbound_events.receive(await request.body(), request.headers, caller)
+    return json_response(accepted, status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.get(
+    "/health",
+    summary="The inbound events consumer: state, progress, queue depth and dead letters",
+    responses={
+        200: {
+            "description": "Consuming, or no consumer configured",
+            "content": {"application/json": {"schema": HEALTH}},
+        },
+        503: {
+            "description": "The broker is unreachable, or the consumer is not consuming; the body says what it knows",
+            "content": {"application/json": {"schema": HEALTH}},
+        },
+        **problem_responses(403),
+    },
+)
+async def inbound_events_health(caller: CurrentCaller, services: Services) -> JSONResponse:
+    """Admins and managers. Depths come from passive declares on the broker; nothing is declared or consumed."""
+    if not caller.is_privileged:
+        raise Forbidden("Only admins and managers may see the inbound events' health.")
+    healthy, body = await services.inbound_health.health()
+    headers: dict[str, Any] = {} if healthy else {"Retry-After": "5"}
+    return JSONResponse(body, status_code=200 if healthy else 503, headers=headers)
