@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from crm.api.deps import CurrentCaller, Services
-from crm.api.problems import problem_responses
+from crm.api.problems import PROBLEM_CONTENT_TYPE, problem_responses, problem_type
 from crm.api.responses import json_response
 from crm.domain.errors import Forbidden
 from crm.domain.notifications.inbound import InboundAccepted
@@ -67,7 +67,7 @@ HEALTH = {
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=InboundAccepted,
-    responses=problem_responses(403, 422, 503),
+    responses=problem_responses(403, 413, 422, 503),
     summary="Take an inbound CloudEvent (structured, plain JSON, or binary mode with ce-* headers)",
     openapi_extra={
         "requestBody": {
@@ -97,17 +97,27 @@ async def receive_inbound_event(request: Request, caller: CurrentCaller, service
             "description": "Consuming, or no consumer configured",
             "content": {"application/json": {"schema": HEALTH}},
         },
-        503: {
-            "description": "The broker is unreachable, or the consumer is not consuming; the body says what it knows",
-            "content": {"application/json": {"schema": HEALTH}},
-        },
-        **problem_responses(403),
+        **problem_responses(403, 503),
     },
 )
-async def inbound_events_health(caller: CurrentCaller, services: Services) -> JSONResponse:
-    """Admins and managers. Depths come from passive declares on the broker; nothing is declared or consumed."""
+async def inbound_events_health(request: Request, caller: CurrentCaller, services: Services) -> JSONResponse:
+    """Admins and managers. Depths come from passive declares on the broker; nothing is declared or consumed.
+    The broker unreachable, or the consumer not consuming (connecting, reconnecting, waiting for the database):
+    503 `inbound_events_unavailable` with `Retry-After`, the problem carrying the same members as a 200 would."""
     if not caller.is_privileged:
         raise Forbidden("Only admins and managers may see the inbound events' health.")
     healthy, body = await services.inbound_health.health()
-    headers: dict[str, Any] = {} if healthy else {"Retry-After": "5"}
-    return JSONResponse(body, status_code=200 if healthy else 503, headers=headers)
+    if healthy:
+        return JSONResponse(body)
+    code = "inbound_events_unavailable"
+    problem: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": "Inbound events unavailable",
+        "status": 503,
+        "detail": f"Inbound events do not flow: {body['status']}.",
+        "instance": request.url.path,
+        "code": code,
+        "errors": [],
+        **body,
+    }
+    return JSONResponse(problem, status_code=503, headers={"Retry-After": "5"}, media_type=PROBLEM_CONTENT_TYPE)

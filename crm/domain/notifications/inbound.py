@@ -34,11 +34,6 @@ class InvalidInboundEvent(RuleViolation):
         self.reason = message
 
 
-class InboundEventsForbidden(Forbidden):
-    code = "inbound_events_forbidden"
-    title = "Only admins and managers (and services acting as them) may post events"
-
-
 class CloudEventReader(Protocol):
     def read(self, body: bytes, headers: Mapping[str, str], transport: Transport) -> InboundEvent:
         """The event in ``body`` (structured mode) or in ``headers`` + ``body`` (binary mode, ``ce-*`` headers);
@@ -117,7 +112,7 @@ class InboundEventService:
     async def receive(self, body: bytes, headers: Mapping[str, str], caller: Caller) -> InboundAccepted:
         """``POST /api/notifications/events``: admins and managers (services' tokens carry those roles)."""
         if not caller.is_privileged:
-            raise InboundEventsForbidden("Only admins and managers may post events.")
+            raise Forbidden("Only admins and managers (and services with their roles) may post events.")
         event = self.read(body, headers, Transport.HTTP)
         (new,) = await self.journal([event], caller)
         return InboundAccepted(event_id=event.id, duplicate=not new)
