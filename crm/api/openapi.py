@@ -160,9 +160,7 @@ def _refine_operation(operation: dict[str, Any], route: RouteContext, method: st
     # A route that reads its body itself (POST /api/notifications/events) declares it in ``openapi_extra``.
     extra = getattr(route.original_route, "openapi_extra", None) or {}
     takes_body = route.body_field is not None or "requestBody" in extra
-    has_input = takes_body or any(
-        d.path_params or d.query_params or d.header_params for d in dependants
-    )
+    has_input = takes_body or any(d.path_params or d.query_params or d.header_params for d in dependants)
     codes: dict[int, list[str]] = {}
     if route.path_format is not None and requires_token(route.path_format):
         operation["security"] = SECURITY

@@ -154,7 +154,8 @@ class InboundConsumer:
             log.info("inbound events consumer consuming", queue=self._queues.queue)
             try:
                 while not self._stopping.is_set():
-                    if connection.is_closed:
+                    # A plain (not robust) connection only says it was lost through ``connected``.
+                    if connection.is_closed or not connection.connected.is_set() or channel.is_closed:
                         raise ConnectionError("the broker connection closed")
                     try:
                         first = await asyncio.wait_for(inbox.get(), timeout=0.5)
