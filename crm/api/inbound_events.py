@@ -6,32 +6,52 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 
 from crm.api.deps import CurrentCaller, Services
 from crm.api.problems import PROBLEM_CONTENT_TYPE, problem_responses, problem_type
 from crm.api.responses import json_response
 from crm.domain.errors import Forbidden
 from crm.domain.notifications.inbound import InboundAccepted
+from crm.domain.notifications.inbound_repository import MAX_ID_LENGTH, MAX_SOURCE_LENGTH, MAX_SUBJECT_LENGTH
+from crm.domain.tasks.schemas import JsonObject
 
 router = APIRouter(prefix="/api/notifications", tags=["inbound events"])
 
 _TEXT = "^[^\\x00]*$"
-CLOUDEVENT = {
+# `data` as the notifications take it (a payload: a JSON object, I-JSON, bounded), with what it may say of whom.
+# Its `JsonValue` is the one the tasks' and notifications' payloads put under components/schemas.
+_DATA = TypeAdapter(JsonObject).json_schema(ref_template="#/components/schemas/{model}")
+_DATA.pop("$defs", None)
+_DATA["properties"] = {
+    "chatId": {
+        "description": "A Telegram chat to send to: a chat id, or an `@channel` name.",
+        "anyOf": [
+            {"type": "integer", "minimum": -99_999_999_999_999_999_999, "maximum": 99_999_999_999_999_999_999},
+            {"type": "string", "pattern": "^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$"},
+            {"type": "null"},
+        ],
+    },
+    "userId": {"description": "The person the chat belongs to, when a UUID (anything else is ignored)."},
+}
+CLOUDEVENT: dict[str, Any] = {
     "type": "object",
-    "description": "A CloudEvent 1.0 in structured mode. `data` must be a JSON object; `data.chatId` (a Telegram "
-    "chat id) has it sent to that chat, with `data.userId` (a UUID) naming the person.",
+    "description": "A CloudEvent 1.0 in structured mode. `data` is a JSON object; `data.chatId` has it sent to that "
+    "Telegram chat, with `data.userId` (a UUID) naming the person. Extension attributes are named in lower-case "
+    "letters and digits.",
     "required": ["specversion", "id", "source", "type"],
     "properties": {
         "specversion": {"type": "string", "enum": ["1.0"]},
-        "id": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": _TEXT},
-        "source": {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": _TEXT},
+        "id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": _TEXT},
+        "source": {"type": "string", "minLength": 1, "maxLength": MAX_SOURCE_LENGTH, "pattern": _TEXT},
         "type": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9_.:-]+$"},
-        "subject": {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": _TEXT},
+        "subject": {"type": "string", "minLength": 1, "maxLength": MAX_SUBJECT_LENGTH, "pattern": _TEXT},
         "time": {"type": "string", "format": "date-time"},
-        "datacontenttype": {"type": "string", "enum": ["application/json"]},
-        "data": {"type": "object"},
+        "datacontenttype": {"type": "string", "minLength": 1},
+        "dataschema": {"type": "string", "minLength": 1},
+        "data": {"anyOf": [_DATA, {"type": "null"}]},
     },
-    "additionalProperties": False,
+    "propertyNames": {"pattern": "^[a-z0-9]+$"},
     "example": {
         "specversion": "1.0",
         "id": "5f1c2a4e-0d7b-4c55-9a51-0f0e3c2b7d11",

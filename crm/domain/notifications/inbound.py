@@ -25,7 +25,7 @@ class InvalidInboundEvent(RuleViolation):
     """Not a CloudEvent this service can take: not JSON, a required attribute missing or invalid, ``data`` not an
     object, a ``chatId`` that names no Telegram chat. ``errors`` names the field."""
 
-    code = "invalid_cloudevent"
+    code = "validation_error"
     title = "Invalid CloudEvent"
 
     def __init__(self, field_name: str, message: str) -> None:
@@ -53,6 +53,8 @@ def notification_request(event: InboundEvent) -> NotificationRequest:
     person of ``data.userId`` when it is a UUID); without one, the staff on the notifications stream."""
     recipients: list[Recipient] = []
     chat_id = event.data.get("chatId")
+    if isinstance(chat_id, float) and chat_id.is_integer():  # JSON has one number type: 42.0 is 42
+        chat_id = int(chat_id)
     if chat_id is not None and not isinstance(chat_id, bool) and isinstance(chat_id, int | str):
         user_id = _uuid_or_none(event.data.get("userId"))
         try:

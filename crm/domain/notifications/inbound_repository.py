@@ -9,7 +9,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 # Bounds of what the journal keeps; a CloudEvent beyond them is malformed, never a database error.
-MAX_ID_LENGTH = 255
+# An id becomes the notification's deduplication key `inbound:<id>` (at most 255 characters).
+MAX_ID_LENGTH = 200
 MAX_SOURCE_LENGTH = 1024
 MAX_SUBJECT_LENGTH = 1024
 

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 import orjson
 from cloudevents.core.exceptions import CloudEventValidationError
 from cloudevents.core.v1.event import CloudEvent
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from crm.domain.notifications.inbound import InvalidInboundEvent
 from crm.domain.notifications.inbound_repository import (
@@ -25,6 +26,7 @@ from crm.domain.types import unstorable_text
 STRUCTURED = "application/cloudevents+json"
 CE_PREFIX = "ce-"
 _REQUIRED = ("specversion", "id", "source", "type")
+_RFC3339 = TypeAdapter(AwareDatetime)
 _LIMITS = {"id": MAX_ID_LENGTH, "source": MAX_SOURCE_LENGTH, "type": 255, "subject": MAX_SUBJECT_LENGTH}
 
 
@@ -60,9 +62,9 @@ def _json(body: bytes, field: str) -> Any:
 
 def _instant(value: str) -> datetime:
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInboundEvent("time", "must be an RFC 3339 timestamp") from None
+        return _RFC3339.validate_python(value)
+    except ValidationError:
+        raise InvalidInboundEvent("time", "must be an RFC 3339 timestamp with an offset") from None
 
 
 def _binary_attributes(headers: Mapping[str, str]) -> dict[str, Any]:
