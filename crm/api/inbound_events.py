@@ -8,9 +8,8 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
-from crm.api.deps import CurrentCaller, Services
+from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.problems import PROBLEM_CONTENT_TYPE, problem_responses, problem_type
-from crm.api.responses import json_response
 from crm.domain.errors import Forbidden
 from crm.domain.notifications.inbound import InboundAccepted
 from crm.domain.notifications.inbound_repository import MAX_ID_LENGTH, MAX_SOURCE_LENGTH, MAX_SUBJECT_LENGTH
@@ -99,14 +98,16 @@ HEALTH = {
         }
     },
 )
-async def receive_inbound_event(request: Request, caller: CurrentCaller, services: Services) -> Response:
+async def receive_inbound_event(
+    request: Request, caller: CurrentCaller, services: Services, answer: Answer
+) -> Response:
     """The same events the RabbitMQ consumer takes from `notifications.exchange`, journaled and handed to the
     notifications intake in one transaction: 202 once committed. A repeated `id` is 202 with `duplicate: true`,
     not processed again. Binary mode: the attributes in `ce-specversion`, `ce-id`, `ce-source`, `ce-type`
     (`ce-time`, `ce-subject`) headers and `data` as the JSON body. Not a CloudEvent: 422 naming the field.
     Admins and managers only (services post with such a token): 403 otherwise."""
-    accepted = await services.inbound_events.receive(await request.body(), request.headers, caller)
-    return json_response(accepted, status_code=status.HTTP_202_ACCEPTED)
+    body = await request.body()
+    return answer(await services.inbound_events.receive(body, request.headers, caller, answer.idempotency))
 
 
 @router.get(

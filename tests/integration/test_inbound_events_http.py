@@ -146,3 +146,14 @@ async def test_readiness_reports_the_consumer_without_failing_when_no_broker_is_
     assert response.status_code == 200
     component = response.json()["components"]["inbound_events"]
     assert component["required"] is False and component["configured"] is False and component["ok"] is True
+
+
+async def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(api, db):
+    event = cloudevent()
+    headers = {"Idempotency-Key": f"inbound-{uuid.uuid4()}"}
+    first = await api.post(EVENTS, json=event, headers=headers)
+    again = await api.post(EVENTS, json=event, headers=headers)
+    assert first.status_code == again.status_code == 202
+    # The first answer is replayed, not a second processing that would call the event a duplicate.
+    assert again.json() == first.json() == {"event_id": event["id"], "duplicate": False}
+    assert len(await journal(db)) == 1

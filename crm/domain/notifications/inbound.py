@@ -15,10 +15,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from crm.domain.caller import SYSTEM, Caller
 from crm.domain.errors import FieldProblem, Forbidden, RuleViolation
+from crm.domain.idempotency import IdempotentRequest
 from crm.domain.notifications.inbound_repository import InboundEvent, Transport
 from crm.domain.notifications.intake import NotificationIntake
 from crm.domain.notifications.schemas import Channel, NotificationRequest, Recipient
-from crm.domain.uow import UnitOfWorkFactory
+from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 
 
 class InvalidInboundEvent(RuleViolation):
@@ -111,26 +112,39 @@ class InboundEventService:
         notification_request(event)
         return event
 
-    async def receive(self, body: bytes, headers: Mapping[str, str], caller: Caller) -> InboundAccepted:
+    async def receive(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        caller: Caller,
+        idempotency: IdempotentRequest | None = None,
+    ) -> InboundAccepted:
         """``POST /api/notifications/events``: admins and managers (services' tokens carry those roles)."""
         if not caller.is_privileged:
             raise Forbidden("Only admins and managers (and services with their roles) may post events.")
         event = self.read(body, headers, Transport.HTTP)
-        (new,) = await self.journal([event], caller)
-        return InboundAccepted(event_id=event.id, duplicate=not new)
+        async with self._uow(caller, idempotency) as uow:
+            (new,) = await self._journal_in(uow, [event], caller)
+            accepted = InboundAccepted(event_id=event.id, duplicate=not new)
+            await uow.commit(accepted)
+        return accepted
 
     async def journal(self, events: Sequence[InboundEvent], actor: Caller = SYSTEM) -> list[bool]:
         """Journal ``events`` and hand the new ones on, all in one transaction; for each event, whether it was
         new (False: its id was received before, or earlier in ``events``). Raises whatever the database or the
         intake raised, with nothing kept."""
         async with self._uow(actor) as uow:
-            new_ids = await uow.inbound_events.record_new(events)
-            outcomes: list[bool] = []
-            for event in events:
-                new = event.id in new_ids
-                new_ids.discard(event.id)  # the same id twice in one batch: the first one counts
-                if new and self._intake is not None:
-                    await self._intake.submit_in(uow, notification_request(event), actor)
-                outcomes.append(new)
+            outcomes = await self._journal_in(uow, events, actor)
             await uow.commit()
+        return outcomes
+
+    async def _journal_in(self, uow: UnitOfWork, events: Sequence[InboundEvent], actor: Caller) -> list[bool]:
+        new_ids = await uow.inbound_events.record_new(events)
+        outcomes: list[bool] = []
+        for event in events:
+            new = event.id in new_ids
+            new_ids.discard(event.id)  # the same id twice in one batch: the first one counts
+            if new and self._intake is not None:
+                await self._intake.submit_in(uow, notification_request(event), actor)
+            outcomes.append(new)
         return outcomes

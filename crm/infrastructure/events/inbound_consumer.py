@@ -203,6 +203,9 @@ class InboundConsumer:
             readable.append((message, event))
         if readable:
             await self._journal(channel, readable)
+        # Every message of the batch has its outcome now (committed, or its copy confirmed in the retry or dead-
+        # letter queue), and every earlier delivery had its own: one acknowledgement covers the batch.
+        await messages[-1].ack(multiple=True)
 
     async def _journal(
         self, channel: AbstractChannel, items: list[tuple[AbstractIncomingMessage, InboundEvent]]
@@ -219,12 +222,11 @@ class InboundConsumer:
                 return
             await self._retry_or_dead_letter(channel, items[0][0], exc)
             return
-        for (message, _), new in zip(items, outcomes, strict=True):
+        for new in outcomes:
             if new:
                 self._progress.journaled += 1
             else:
                 self._progress.duplicates += 1
-            await message.ack()
 
     async def _journal_when_database_answers(self, events: list[InboundEvent]) -> list[bool]:
         """A database outage is nobody's fault: it does not count as a failed try (that would burn every event's
@@ -265,7 +267,6 @@ class InboundConsumer:
         copy = _copy(message, {ATTEMPTS: attempts, LAST_ERROR: described}, expiration=timedelta(seconds=delay))
         await channel.default_exchange.publish(copy, routing_key=self._queues.retry, mandatory=True)
         self._progress.retried += 1
-        await message.ack()
 
     async def _dead_letter(
         self, channel: AbstractChannel, message: AbstractIncomingMessage, reason: str, *, attempts: int | None = None
@@ -277,7 +278,6 @@ class InboundConsumer:
         await channel.default_exchange.publish(copy, routing_key=self._queues.dead_letters, mandatory=True)
         self._progress.dead_lettered += 1
         log.warning("inbound event dead-lettered", message_id=message.message_id, reason=reason[:200])
-        await message.ack()
 
 
 def _copy(
