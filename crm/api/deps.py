@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
@@ -25,6 +25,7 @@ from crm.domain.deals.team import DealTeamService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
 from crm.domain.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer
 from crm.domain.journal.service import JournalService
+from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.notifications.service import NotificationService
 from crm.domain.notifications.stream import NotificationFeed
 from crm.domain.notifications.template_service import TemplateService
@@ -36,6 +37,11 @@ from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
 from crm.domain.streams import DealEventFeed
 from crm.domain.tasks.service import TaskService
+
+
+class InboundHealthProbe(Protocol):
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Whether inbound events flow, and the consumer's state, progress and queue depths."""
 
 
 class ReadinessProbe(Protocol):
@@ -58,6 +64,8 @@ class ApiServices:
     permissions: PermissionSyncService
     templates: TemplateService
     notifications: NotificationService
+    inbound_events: InboundEventService
+    inbound_health: InboundHealthProbe
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock

@@ -157,9 +157,10 @@ def _refine_operation(operation: dict[str, Any], route: RouteContext, method: st
     dependants = list(_dependants(route.dependant))
     calls = {d.call for d in dependants}
     headers = {p.alias.lower() for d in dependants for p in d.header_params}
-    has_input = route.body_field is not None or any(
-        d.path_params or d.query_params or d.header_params for d in dependants
-    )
+    # A route that reads its body itself (POST /api/notifications/events) declares it in ``openapi_extra``.
+    extra = getattr(route.original_route, "openapi_extra", None) or {}
+    takes_body = route.body_field is not None or "requestBody" in extra
+    has_input = takes_body or any(d.path_params or d.query_params or d.header_params for d in dependants)
     codes: dict[int, list[str]] = {}
     if route.path_format is not None and requires_token(route.path_format):
         operation["security"] = SECURITY
@@ -174,7 +175,7 @@ def _refine_operation(operation: dict[str, Any], route: RouteContext, method: st
         codes.setdefault(412, []).append("`precondition_failed`")
     if page_request in calls:
         codes.setdefault(400, []).append("`invalid_cursor` (not a `next_cursor` this service issued)")
-    if route.body_field is not None:
+    if takes_body:
         codes.setdefault(400, []).append("`bad_request` (a body that is not UTF-8 text)")
         codes.setdefault(413, []).append(f"`payload_too_large` (a body of more than {limits.max_body_bytes} bytes)")
     quota = limits.rate_limit if rate_limit in calls else None

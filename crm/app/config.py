@@ -246,6 +246,41 @@ class Settings(BaseSettings):
         default=timedelta(days=30), description="How long delivered notifications are kept before being pruned."
     )
 
+    # --- Inbound notification events (the in-process RabbitMQ consumer, POST /api/notifications/events) ---
+    notifications_consumer_enabled: bool = Field(
+        default=True, description="Run the inbound events consumer in crm-api (when CRM_RABBITMQ_URL is set)."
+    )
+    notifications_exchange: str = Field(
+        default="notifications.exchange",
+        min_length=1,
+        max_length=255,
+        description="Durable topic exchange other systems publish inbound CloudEvents to.",
+    )
+    notifications_queue_name: str = Field(
+        default="notifications.events",
+        min_length=1,
+        max_length=200,
+        description="Durable quorum queue bound with `notifications.*`; `<name>.retry` and `<name>.dlq` beside it.",
+    )
+    notifications_prefetch: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Inbound messages one crm-api process holds unacknowledged; journaled together in one transaction.",
+    )
+    notifications_max_deliveries: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Tries of an inbound event that keeps failing before it is dead-lettered to `<queue>.dlq`.",
+    )
+    notifications_retry_delay: float = Field(
+        default=1.0, gt=0, le=3600, description="Seconds before the first retry of a failed inbound event; doubles."
+    )
+    notifications_retry_max_delay: float = Field(
+        default=60.0, gt=0, le=86_400, description="Longest wait, in seconds, before a retry of an inbound event."
+    )
+
     @field_validator("business_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

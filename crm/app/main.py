@@ -16,6 +16,7 @@ from crm.api import (
     clients,
     deals,
     health,
+    inbound_events,
     journal,
     notification_stream,
     notifications,
@@ -33,6 +34,7 @@ from crm.api.rate_limits import rate_limit
 from crm.app.auth import open_token_verifier
 from crm.app.config import Settings
 from crm.app.events import EventDelivery, redis_client
+from crm.app.inbound import InboundEvents
 from crm.app.permissions import permission_queue as build_permission_queue
 from crm.app.rate_limits import rate_limiter as build_rate_limiter
 from crm.app.rate_limits import rate_quota
@@ -43,6 +45,7 @@ from crm.domain.clients.service import ClientService
 from crm.domain.deals.service import DealService
 from crm.domain.deals.team import DealTeamService
 from crm.domain.journal.service import JournalService
+from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.notifications.service import NotificationService
 from crm.domain.notifications.stream import NotificationFeed
 from crm.domain.notifications.template_service import TemplateService
@@ -71,6 +74,7 @@ from crm.infrastructure.db.readiness import DatabaseReadiness
 from crm.infrastructure.db.service_keys import CURSOR_KEY, shared_key
 from crm.infrastructure.db.tasks import PgTaskReader
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
+from crm.infrastructure.events.inbound_reader import SdkCloudEventReader
 from crm.infrastructure.notification_stream import RedisNotificationFeed
 from crm.infrastructure.permissions_queue import UnconfiguredPermissionQueue
 
@@ -109,14 +113,25 @@ async def ensure_migrated(pool: asyncpg.Pool) -> None:
 
 
 class Readiness:
-    """The database decides readiness; event delivery adds what it knows of the broker and Redis."""
+    """The database decides readiness; event delivery adds what it knows of the broker and Redis, the inbound
+    events consumer its state (reported, not required)."""
 
-    def __init__(self, database: DatabaseReadiness, events: EventDelivery) -> None:
+    def __init__(self, database: DatabaseReadiness, events: EventDelivery, inbound: InboundEvents) -> None:
         self._database = database
         self._events = events
+        self._inbound = inbound
 
     async def check(self) -> dict[str, dict[str, object]]:
-        return {**await self._database.check(), **await self._events.check()}
+        return {
+            **await self._database.check(),
+            **await self._events.check(),
+            "inbound_events": self._inbound.component(),
+        }
+
+
+def inbound_event_service(app: Wiring) -> InboundEventService:
+    """One path for both entries (the consumer and POST /api/notifications/events)."""
+    return InboundEventService(app.uow, SdkCloudEventReader(), app.notification_intake)
 
 
 async def cursor_signing_key(pool: asyncpg.Pool, settings: Settings) -> bytes:
@@ -129,6 +144,7 @@ async def cursor_signing_key(pool: asyncpg.Pool, settings: Settings) -> bytes:
 def build_services(
     app: Wiring,
     events: EventDelivery,
+    inbound: InboundEvents,
     documents_http: httpx.AsyncClient | None = None,
     permission_queue: PermissionQueue | None = None,
     rate_limiter: RateLimiter | None = None,
@@ -165,8 +181,10 @@ def build_services(
             default_locale=app.settings.notifications_default_locale,
         ),
         notifications=NotificationService(uow, PgNotificationReader(pool), app.notification_intake),
+        inbound_events=inbound.service,
+        inbound_health=inbound,
         idempotency=app.idempotency,
-        readiness=Readiness(DatabaseReadiness(pool, head_revision()), events),
+        readiness=Readiness(DatabaseReadiness(pool, head_revision()), events, inbound),
         clock=clock,
         deal_stream=events.stream,
         stream_heartbeat=app.settings.stream_heartbeat_seconds,
@@ -213,9 +231,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 notification_redis = redis_client(settings.redis_url)
                 stack.push_async_callback(notification_redis.aclose)
                 notification_feed = RedisNotificationFeed(notification_redis, settings.notifications_stream_key)
+            wiring = Wiring.of(pool, settings)
+            inbound = InboundEvents(settings, inbound_event_service(wiring))
+            app.state.inbound_events = inbound
             app.state.services = build_services(
-                Wiring.of(pool, settings),
+                wiring,
                 events,
+                inbound,
                 documents_http,
                 permission_queue,
                 cursor_key=cursor_key,
@@ -225,6 +247,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             await events.start()
             stack.push_async_callback(events.stop)
+            await inbound.start()
+            stack.push_async_callback(inbound.stop)
             # Start-up leaves ~120 k long-lived objects (Alembic and SQLAlchemy for the migration check);
             # keeping them out of the collector's reach cut full-collection pauses from ~100 ms to ~10 ms.
             gc.collect()
@@ -252,6 +276,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "description": "Templates, and notifications delivered by crm-worker to Telegram and the stream.",
             },
             {"name": "streams", "description": "Live deal events and notifications as Server-Sent Events."},
+            {"name": "inbound events", "description": "CloudEvents other systems send, over HTTP or RabbitMQ."},
             {"name": "system", "description": "Health and readiness."},
         ],
     )
@@ -277,6 +302,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         permissions.router,
         templates.router,
         notifications.router,
+        inbound_events.router,
         streams.router,
         notification_stream.router,
     ):

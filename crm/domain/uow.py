@@ -12,6 +12,7 @@ from crm.domain.deals.repository import DealMemberRepository, DealRepository
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
 from crm.domain.journal.repository import JournalRepository
+from crm.domain.notifications.inbound_repository import InboundEventRepository
 from crm.domain.notifications.repository import NotificationRepository, TemplateRepository
 from crm.domain.payments.repository import PaymentRepository
 from crm.domain.permissions.repository import PermissionSyncRepository
@@ -55,6 +56,9 @@ class UnitOfWork(Protocol):
 
     @property
     def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def inbound_events(self) -> InboundEventRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

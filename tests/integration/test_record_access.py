@@ -336,6 +336,13 @@ CALLS = [
     ),
     Call(f"GET {API}/notifications", ANYONE),
     Call(f"GET {API}/notifications/{{notification_id}}", NOTIFIED),
+    Call(
+        "POST /api/notifications/events",
+        PRIVILEGED,
+        202,
+        body=lambda w: {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "tests", "type": "notifications.x"},
+    ),
+    Call("GET /api/notifications/health", PRIVILEGED),
     # From here on things are taken away.
     Call(f"DELETE {API}/policies/{{policy_id}}/documents/{{document_id}}", CHANGE, 204),
     Call(f"DELETE {PAYMENT}/incomes/{{line_id}}", CHANGE, 204, ids=INCOME),

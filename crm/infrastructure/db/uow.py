@@ -21,6 +21,7 @@ from crm.infrastructure.db.deal_members import PgDealMemberRepository
 from crm.infrastructure.db.deals import PgDealRepository
 from crm.infrastructure.db.errors import connection_lost, translate
 from crm.infrastructure.db.idempotency import store_answer
+from crm.infrastructure.db.inbound_events import PgInboundEventRepository
 from crm.infrastructure.db.journal import PgJournalRepository
 from crm.infrastructure.db.notifications import PgNotificationRepository, PgTemplateRepository
 from crm.infrastructure.db.outbox import OutboxWriter
@@ -43,6 +44,7 @@ class PgUnitOfWork:
     clients: PgClientRepository
     deals: PgDealRepository
     deal_members: PgDealMemberRepository
+    inbound_events: PgInboundEventRepository
     journal: PgJournalRepository
     notifications: PgNotificationRepository
     payments: PgPaymentRepository
@@ -95,6 +97,7 @@ class PgUnitOfWork:
         self.clients = PgClientRepository(connection, access)
         self.deals = PgDealRepository(connection, access)
         self.deal_members = PgDealMemberRepository(connection)
+        self.inbound_events = PgInboundEventRepository(connection)
         self.journal = PgJournalRepository(connection, access)
         self.payments = PgPaymentRepository(connection, self._clock, access)
         self.permissions = PgPermissionSyncRepository(connection)

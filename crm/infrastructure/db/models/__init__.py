@@ -10,6 +10,7 @@ from crm.infrastructure.db.models.calculations import CalculationRow
 from crm.infrastructure.db.models.clients import ClientRow
 from crm.infrastructure.db.models.deal_members import DealMemberRow
 from crm.infrastructure.db.models.deals import DealRow
+from crm.infrastructure.db.models.inbound_events import InboundEventRow
 from crm.infrastructure.db.models.journal import JournalEntryRow
 from crm.infrastructure.db.models.notifications import (
     NotificationAttemptRow,
@@ -33,6 +34,7 @@ __all__ = [
     "DealMemberRow",
     "DealRow",
     "IdempotencyKeyRow",
+    "InboundEventRow",
     "JournalEntryRow",
     "NotificationAttemptRow",
     "NotificationDeliveryRow",
