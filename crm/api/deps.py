@@ -33,6 +33,7 @@ from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
 from crm.domain.streams import DealEventFeed
 from crm.domain.tasks.service import TaskService
+from crm.domain.users.service import UserContactService
 
 
 class ReadinessProbe(Protocol):
@@ -53,6 +54,7 @@ class ApiServices:
     payments: PaymentService
     payment_lines: PaymentLineService
     permissions: PermissionSyncService
+    user_contacts: UserContactService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock

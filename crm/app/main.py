@@ -11,7 +11,19 @@ import httpx
 import structlog
 from fastapi import Depends, FastAPI
 
-from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
+from crm.api import (
+    calculations,
+    clients,
+    deals,
+    health,
+    journal,
+    payments,
+    permissions,
+    policies,
+    streams,
+    tasks,
+    users,
+)
 from crm.api.conventions import install_http_conventions
 from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
@@ -38,6 +50,7 @@ from crm.domain.policies.documents import AcceptAllDocuments, DocumentCatalog
 from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
 from crm.domain.tasks.service import TaskService
+from crm.domain.users.service import UserContactService
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deal_members import PgDealMemberReader
@@ -52,6 +65,7 @@ from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.readiness import DatabaseReadiness
 from crm.infrastructure.db.service_keys import CURSOR_KEY, shared_key
 from crm.infrastructure.db.tasks import PgTaskReader
+from crm.infrastructure.db.users import PgUserContactReader
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
 from crm.infrastructure.permissions_queue import UnconfiguredPermissionQueue
 
@@ -137,6 +151,7 @@ def build_services(
         permissions=PermissionSyncService(
             uow, PgPermissionSyncReader(pool), permission_queue or UnconfiguredPermissionQueue(), clock
         ),
+        user_contacts=UserContactService(uow, PgUserContactReader(pool)),
         idempotency=app.idempotency,
         readiness=Readiness(DatabaseReadiness(pool, head_revision()), events),
         clock=clock,
@@ -210,6 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "payments", "description": "Instalments of a policy, their incomes, expenses and history."},
             {"name": "journal", "description": "Append-only notes on a deal."},
             {"name": "tasks", "description": "Work for a person, with due times, reminders and links to deals."},
+            {"name": "users", "description": "How a user is reached: their Telegram id and preferred channel."},
             {"name": "permissions", "description": "Who may see or change a record, synced to Auth over BullMQ."},
             {"name": "streams", "description": "Live deal events as Server-Sent Events."},
             {"name": "system", "description": "Health and readiness."},
@@ -235,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         journal.router,
         tasks.router,
         permissions.router,
+        users.router,
         streams.router,
     ):
         app.include_router(router, dependencies=counted)

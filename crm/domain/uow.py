@@ -12,10 +12,12 @@ from crm.domain.deals.repository import DealMemberRepository, DealRepository
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
 from crm.domain.journal.repository import JournalRepository
+from crm.domain.occasions.repository import OccasionRepository
 from crm.domain.payments.repository import PaymentRepository
 from crm.domain.permissions.repository import PermissionSyncRepository
 from crm.domain.policies.repository import PolicyDocumentRepository, PolicyRepository
 from crm.domain.tasks.repository import TaskRepository
+from crm.domain.users.repository import UserContactRepository
 
 
 class UnitOfWork(Protocol):
@@ -48,6 +50,12 @@ class UnitOfWork(Protocol):
 
     @property
     def permissions(self) -> PermissionSyncRepository: ...
+
+    @property
+    def user_contacts(self) -> UserContactRepository: ...
+
+    @property
+    def occasions(self) -> OccasionRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

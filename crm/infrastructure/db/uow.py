@@ -22,12 +22,14 @@ from crm.infrastructure.db.deals import PgDealRepository
 from crm.infrastructure.db.errors import connection_lost, translate
 from crm.infrastructure.db.idempotency import store_answer
 from crm.infrastructure.db.journal import PgJournalRepository
+from crm.infrastructure.db.occasions import PgOccasionRepository
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.payments import PgPaymentRepository
 from crm.infrastructure.db.permissions import PgPermissionSyncRepository
 from crm.infrastructure.db.policies import PgPolicyRepository
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentRepository
 from crm.infrastructure.db.tasks import PgTaskRepository
+from crm.infrastructure.db.users import PgUserContactRepository
 
 log = structlog.get_logger(__name__)
 
@@ -43,11 +45,13 @@ class PgUnitOfWork:
     deals: PgDealRepository
     deal_members: PgDealMemberRepository
     journal: PgJournalRepository
+    occasions: PgOccasionRepository
     payments: PgPaymentRepository
     permissions: PgPermissionSyncRepository
     policies: PgPolicyRepository
     policy_documents: PgPolicyDocumentRepository
     tasks: PgTaskRepository
+    user_contacts: PgUserContactRepository
 
     def __init__(
         self,
@@ -98,6 +102,8 @@ class PgUnitOfWork:
         self.policies = PgPolicyRepository(connection, access)
         self.policy_documents = PgPolicyDocumentRepository(connection)
         self.tasks = PgTaskRepository(connection, access)
+        self.user_contacts = PgUserContactRepository(connection)
+        self.occasions = PgOccasionRepository(connection, self._clock)
         return self
 
     async def __aexit__(
