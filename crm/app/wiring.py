@@ -13,6 +13,7 @@ import asyncpg
 
 from crm.app.config import Settings
 from crm.domain.clock import Clock
+from crm.domain.notifications.intake import NotificationIntake
 from crm.infrastructure.db.idempotency import PgIdempotencyStore
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.pool import create_pool
@@ -26,6 +27,9 @@ class Wiring:
     clock: Clock
     uow: PgUnitOfWorkFactory
     idempotency: PgIdempotencyStore
+    # The notifications module's intake, which occasions hand their notifications to. None while it is not
+    # wired: the jobs then record their events and changes, and notify nobody.
+    notification_intake: NotificationIntake | None = None
 
     @classmethod
     def of(cls, pool: asyncpg.Pool, settings: Settings) -> Wiring:
