@@ -12,6 +12,8 @@ from typing import Any
 from crm.app import jobs
 from crm.app.config import Settings
 from crm.app.wiring import Wiring
+from crm.domain.occasions.payments import PaymentDueNotices
+from crm.domain.occasions.renewals import PolicyRenewals
 from tests.factories import add_reminder, make_deal, make_payment, make_policy, make_task, payments_url, post_line
 from tests.messaging.support import make_due
 from tests.notifications import RecordingIntake
@@ -301,3 +303,29 @@ async def test_overlapping_renewal_runs_create_one_task_per_policy(api, db, pool
     assert {row["n"] for row in counts} == {1}
     assert len(intake.of("policy.renewal")) == len(policies)
     assert len(await recorded_events(db, "policy.updated")) == len(policies)
+
+
+async def test_small_batches_of_overlapping_runs_interleave_and_still_fire_each_occasion_once(api, db, pool, settings):
+    wiring = Wiring.of(pool, settings)
+    policy = await policy_of(api, effective_from=day(-300), effective_to=day(20))
+    for n in range(6):
+        await policy_of(api, effective_from=day(-300), effective_to=day(1 + n))
+    for n in range(15):
+        await make_payment(api, policy, planned_date=day(n % 4))
+    intake = RecordingIntake()
+
+    def renewals() -> PolicyRenewals:
+        return PolicyRenewals(wiring.uow, wiring.clock, intake, notice_days=30, batch_size=2)
+
+    def dues() -> PaymentDueNotices:
+        return PaymentDueNotices(wiring.uow, wiring.clock, intake, notice_days=3, batch_size=2)
+
+    renewed = await asyncio.gather(*(renewals().renew_ending() for _ in range(4)))
+    noticed = await asyncio.gather(*(dues().notify_due() for _ in range(4)))
+
+    assert sum(count for count, _ in renewed) == 7
+    assert sum(run.noticed for run in noticed) == 15
+    assert await db.fetchval("SELECT count(DISTINCT policy_id) FROM crm.tasks") == 7
+    assert await db.fetchval("SELECT count(*) FROM crm.tasks") == 7
+    keys = [request.deduplication_key for request in intake.requests]
+    assert len(keys) == len(set(keys)) == 22
