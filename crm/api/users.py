@@ -57,6 +57,6 @@ async def put_contacts(
     """Replaces the whole record (absent fields take their defaults), creating it (201) if the user had none.
     A user sets their own; admins anyone's (403 for anyone else). `If-Match` with the `ETag` guards against a
     concurrent change (412), and fails on a user without contacts. `preferred_channel: telegram` needs a
-    `telegram_id` (422)."""
+    `telegram_id` (422 `telegram_id_required`)."""
     contacts, created = await services.user_contacts.put(user_id, body, caller, if_match=if_match)
     return _contacts_response(contacts, status_code=201 if created else 200)

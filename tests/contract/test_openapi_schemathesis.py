@@ -83,6 +83,7 @@ STATE_AND_RULE_CODES = {
     "precondition_failed",
     "invalid_cursor",
     "idempotency_key_reused",
+    "telegram_id_required",
 }
 # Generic rule refusals, recognised by the fields they name: each is a rule across fields or over "now".
 RULE_FIELDS = {"scheduled_for", "remind_at", "cancelled_reason", "effective_to"}

@@ -75,7 +75,7 @@ async def test_two_racing_first_puts_end_as_one_record(api, db):
 @pytest.mark.parametrize(
     ("body", "code", "field"),
     [
-        ({"preferred_channel": "telegram"}, "rule_violation", "telegram_id"),
+        ({"preferred_channel": "telegram"}, "telegram_id_required", "telegram_id"),
         ({"preferred_channel": "email"}, "validation_error", "preferred_channel"),
         ({"telegram_id": "not a chat"}, "validation_error", "telegram_id"),
         ({"telegram_id": ""}, "validation_error", "telegram_id"),

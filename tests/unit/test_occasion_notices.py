@@ -11,7 +11,7 @@ import pytest
 
 from crm.domain.access import require_contacts_access
 from crm.domain.caller import SYSTEM, Caller, Role
-from crm.domain.errors import Forbidden, RuleViolation
+from crm.domain.errors import Forbidden
 from crm.domain.notifications.schemas import Channel, Recipient
 from crm.domain.occasions.payments import payment_notification
 from crm.domain.occasions.recipients import audience, submit
@@ -22,6 +22,7 @@ from crm.domain.policies.rules import has_expired, renewal_is_due
 from crm.domain.policies.schemas import Policy, PolicyStatus
 from crm.domain.tasks.schedule_jobs import reminder_notification
 from crm.domain.tasks.schemas import Task, TaskReminder
+from crm.domain.users.errors import TelegramIdRequired
 from crm.domain.users.schemas import UserContacts, check_reachable
 from tests.notifications import RecordingIntake
 
@@ -238,7 +239,7 @@ def test_an_unrenewed_policy_expires_the_day_after_its_last(status, expired):
 
 
 def test_telegram_is_preferred_only_by_someone_it_reaches():
-    with pytest.raises(RuleViolation) as refused:
+    with pytest.raises(TelegramIdRequired) as refused:
         check_reachable(Channel.TELEGRAM, None)
     assert [problem.field for problem in refused.value.errors] == ["telegram_id"]
     check_reachable(Channel.TELEGRAM, "42")

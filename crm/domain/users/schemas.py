@@ -9,11 +9,21 @@ from uuid import UUID
 from pydantic import AliasChoices, AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from crm.domain.errors import FieldProblem, RuleViolation
-from crm.domain.notifications.schemas import Channel, TelegramChatId
+from crm.domain.errors import FieldProblem
+from crm.domain.notifications.schemas import Channel
 from crm.domain.types import Text
+from crm.domain.users.errors import TelegramIdRequired
 
-Locale = Annotated[str, Text(max_length=16, blank=False), Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+# Text's own pattern, so the OpenAPI document carries it too (a Field pattern beside Text is checked, not shown).
+Locale = Annotated[str, Text(max_length=16, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$", pattern_message="a locale like ru-RU")]
+TelegramId = Annotated[
+    str,
+    Text(
+        max_length=64,
+        pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$",
+        pattern_message="a Telegram chat id (digits, - first for groups) or an @channel name",
+    ),
+]
 
 
 class UserContactsPut(BaseModel):
@@ -27,7 +37,7 @@ class UserContactsPut(BaseModel):
         },
     )
 
-    telegram_id: TelegramChatId | None = Field(
+    telegram_id: TelegramId | None = Field(
         default=None, description="A Telegram chat id (digits, `-` for groups) or `@channel` name; null: none."
     )
     preferred_channel: Channel = Field(
@@ -39,7 +49,7 @@ class UserContactsPut(BaseModel):
 def check_reachable(channel: Channel, telegram_id: str | None) -> None:
     """Telegram is preferred only by someone it can reach (the table keeps this rule too)."""
     if channel == Channel.TELEGRAM and telegram_id is None:
-        raise RuleViolation(
+        raise TelegramIdRequired(
             "Telegram is preferred only by someone it can reach.",
             errors=[FieldProblem("telegram_id", "required when preferred_channel is telegram")],
         )
