@@ -136,13 +136,13 @@ async def test_overlapping_runs_notify_each_due_payment_once(api, db, pool, sett
 
     assert sum(r["noticed"] for r in runs) == len(payments)
     assert sorted(n.payload["payment_id"] for n in intake.of("payment.due")) == sorted(p["id"] for p in payments)
-    assert await db.fetchval("SELECT count(*) FROM crm.occasions WHERE occasion = 'payment.due'") == len(payments)
+    assert await db.fetchval("SELECT count(*) FROM crm.payments WHERE due_noticed_for = planned_date") == len(payments)
 
 
 async def test_without_a_notification_intake_payments_due_wait_for_one(api, db, pool, settings):
     await make_payment(api, await policy_of(api), planned_date=day(1))
     assert (await run("payment-due", pool, settings, None))["skipped"]
-    assert await db.fetchval("SELECT count(*) FROM crm.occasions") == 0
+    assert await db.fetchval("SELECT count(*) FROM crm.payments WHERE due_noticed_for IS NOT NULL") == 0
     assert (await run("payment-due", pool, settings, RecordingIntake()))["noticed"] == 1
 
 

@@ -2,7 +2,8 @@
 (``payment.overdue``, fired by ``crm.domain.payments.overdue``).
 
 ``payment.due`` fires once per payment and planned date, the first run that finds the payment unpaid within
-``notice_days`` of its planned date: the claim (``OccasionRepository.claim``) commits with the notification.
+``notice_days`` of its planned date: the mark (``OccasionRepository.mark_due_noticed``) commits with the
+notification.
 A payment whose planned date moves is due again on its new date.
 """
 
@@ -89,9 +90,9 @@ class PaymentDueNotices:
                 due = await uow.occasions.lock_payments_due(today, last, self._batch_size)
                 if not due:
                     break
-                # Every payment looked at is claimed, so none is looked at again for this planned date.
-                claimed = await uow.occasions.claim(PAYMENT_DUE, [(p.id, p.planned_date) for p in due])
-                fired = [p for p in due if p.id in claimed and p.status in DUE_STATUSES]
+                # Every payment looked at is marked, so none is looked at again for this planned date.
+                await uow.occasions.mark_due_noticed([payment.id for payment in due])
+                fired = [payment for payment in due if payment.status in DUE_STATUSES]
                 parties = await uow.occasions.parties({p.policy_id for p in fired})
                 contacts = await contacts_of(uow, (parties[p.policy_id].responsible for p in fired))
                 requests = [payment_notification(PAYMENT_DUE, p, parties[p.policy_id], contacts) for p in fired]

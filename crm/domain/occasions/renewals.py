@@ -3,7 +3,7 @@
 A live ``active`` policy whose last day (``effective_to``) is within ``notice_days`` becomes ``pending_renewal``
 (``policy.updated``), gets one renewal task (assigned to its owner, linked to the policy, its deal and client,
 due at the start of its last day) and its owner (else the deal's) is notified: ``policy.renewal``. All of it
-commits with the claim of the occasion ``(policy, effective_to)``, so it happens once per end date however
+commits with the policy marked as noticed for its ``effective_to``, so it happens once per end date however
 many workers run; a policy whose end date moves is renewed again for its new date.
 
 After its last day an unrenewed policy (``active`` or ``pending_renewal``) becomes ``expired``.
@@ -107,14 +107,11 @@ class PolicyRenewals:
                 ending = await uow.occasions.lock_policies_to_renew(RENEWABLE_STATUSES, first, last, self._batch_size)
                 if not ending:
                     break
-                claimed = await uow.occasions.claim(
-                    POLICY_RENEWAL, [(policy.id, policy.effective_to) for policy in ending if policy.effective_to]
-                )
+                await uow.occasions.mark_renewal_noticed([policy.id for policy in ending])
                 due = [
                     policy
                     for policy in ending
-                    if policy.id in claimed
-                    and renewal_is_due(policy.status, policy.effective_to, today, self._notice_days)
+                    if renewal_is_due(policy.status, policy.effective_to, today, self._notice_days)
                 ]
                 parties = await uow.occasions.parties({policy.id for policy in due})
                 tasks = {}

@@ -1,4 +1,4 @@
-"""What the occasions need from storage: the rows that fall due, locked, and the claim that fires each once."""
+"""What the occasions need from storage: the rows that fall due, locked, and the mark that fires each once."""
 
 from __future__ import annotations
 
@@ -30,21 +30,25 @@ class PolicyParties:
 
 
 class OccasionRepository(Protocol):
-    """Inside a unit of work. Rows are locked ``SKIP LOCKED``: another worker's rows are left to it."""
-
-    async def claim(self, occasion: str, subjects: Sequence[tuple[UUID, date]]) -> set[UUID]:
-        """Record each ``(subject, day)`` as fired for ``occasion``; the subjects this call recorded (one fired
-        already, by this worker or another, is not among them)."""
+    """Inside a unit of work. Rows are locked ``SKIP LOCKED``: another worker's rows are left to it, and once it
+    commits its mark they are no longer found (the mark is on the row itself, rechecked under the lock)."""
 
     async def lock_payments_due(self, first: date, last: date, limit: int) -> list[Payment]:
         """Live, not cancelled, not fully paid payments of live policies planned between ``first`` and ``last``
         (inclusive) whose ``payment.due`` has not fired for their planned date; earliest first."""
+
+    async def mark_due_noticed(self, payment_ids: Sequence[UUID]) -> None:
+        """Remember each payment's current planned date as noticed; its version stays (nothing a user sees
+        has changed)."""
 
     async def lock_policies_to_renew(
         self, statuses: Collection[PolicyStatus], first: date, last: date, limit: int
     ) -> list[Policy]:
         """Live policies in ``statuses`` ending between ``first`` and ``last`` (inclusive) whose
         ``policy.renewal`` has not fired for that end date; earliest end first."""
+
+    async def mark_renewal_noticed(self, policy_ids: Sequence[UUID]) -> None:
+        """Remember each policy's current end date as noticed."""
 
     async def lock_policies_ended(self, statuses: Collection[PolicyStatus], before: date, limit: int) -> list[Policy]:
         """Live policies in ``statuses`` whose last day was before ``before``."""

@@ -1,4 +1,4 @@
-"""The rows crm-worker's occasions fire on, locked ``SKIP LOCKED``, and their claims in ``crm.occasions``."""
+"""The rows crm-worker's occasions fire on, locked ``SKIP LOCKED``, and the marks that fire each once."""
 
 from __future__ import annotations
 
@@ -14,40 +14,32 @@ from crm.infrastructure.db.payments import PAYMENTS, payments_of
 from crm.infrastructure.db.policies import POLICIES
 from crm.infrastructure.db.sql import Connection
 
-# The claim is the primary key: of two workers claiming one occasion, the second inserts nothing.
-CLAIM = """
-INSERT INTO crm.occasions (occasion, subject_id, occasion_date)
-SELECT $1, s.subject_id, s.occasion_date FROM unnest($2::uuid[], $3::date[]) AS s(subject_id, occasion_date)
-ON CONFLICT DO NOTHING
-RETURNING subject_id
-"""
-NOT_FIRED = """NOT EXISTS (SELECT 1 FROM crm.occasions o
- WHERE o.occasion = '{occasion}' AND o.subject_id = {subject}.id AND o.occasion_date = {subject}.{day})"""
-# A payment planned today or later was never checked for being overdue on that date, so the range is inside
-# ix_payments_unchecked_planned_date (whose predicate is repeated for the planner). Rows another transaction
-# holds are skipped, not waited for: the policy-then-payment order of writers cannot deadlock with this.
-LOCK_PAYMENTS_DUE = f"""
+# Rows another transaction holds are skipped, not waited for: the policy-then-payment order of writers cannot
+# deadlock with this. A row a concurrent run marked and committed is rechecked under the lock and left out.
+# ix_payments_due_unnoticed_planned_date holds only the payments not yet noticed for their planned date.
+LOCK_PAYMENTS_DUE = """
 SELECT pay.id
 FROM crm.payments pay JOIN crm.policies pol ON pol.id = pay.policy_id
-WHERE NOT pay.is_deleted AND pay.overdue_checked_for IS DISTINCT FROM pay.planned_date
+WHERE NOT pay.is_deleted AND pay.due_noticed_for IS DISTINCT FROM pay.planned_date
   AND pay.planned_date BETWEEN $1 AND $2
   AND pay.cancelled_at IS NULL AND pay.incomes_total < pay.planned_amount
   AND NOT pol.is_deleted
-  AND {NOT_FIRED.format(occasion="payment.due", subject="pay", day="planned_date")}
 ORDER BY pay.planned_date, pay.id
 LIMIT $3
 FOR UPDATE OF pay SKIP LOCKED
 FOR KEY SHARE OF pol SKIP LOCKED
 """
-# ix_policies_effective_to walks the live policies by end date.
-LOCK_POLICIES_TO_RENEW = f"""
-SELECT id FROM crm.policies policies
-WHERE NOT is_deleted AND status = ANY($1::text[]) AND effective_to BETWEEN $2 AND $3
-  AND {NOT_FIRED.format(occasion="policy.renewal", subject="policies", day="effective_to")}
+MARK_DUE_NOTICED = "UPDATE crm.payments SET due_noticed_for = planned_date WHERE id = ANY($1::uuid[])"
+# ix_policies_renewal_unnoticed_effective_to holds only the policies not yet noticed for their end date.
+LOCK_POLICIES_TO_RENEW = """
+SELECT id FROM crm.policies
+WHERE NOT is_deleted AND renewal_noticed_for IS DISTINCT FROM effective_to
+  AND status = ANY($1::text[]) AND effective_to BETWEEN $2 AND $3
 ORDER BY effective_to, id
 LIMIT $4
 FOR UPDATE SKIP LOCKED
 """
+MARK_RENEWAL_NOTICED = "UPDATE crm.policies SET renewal_noticed_for = effective_to WHERE id = ANY($1::uuid[])"
 LOCK_POLICIES_ENDED = """
 SELECT id FROM crm.policies
 WHERE NOT is_deleted AND status = ANY($1::text[]) AND effective_to < $2
@@ -67,12 +59,6 @@ class PgOccasionRepository:
         self._conn = connection
         self._payment = payments_of(clock)
 
-    async def claim(self, occasion: str, subjects: Sequence[tuple[UUID, date]]) -> set[UUID]:
-        if not subjects:
-            return set()
-        ids, days = [subject for subject, _ in subjects], [day for _, day in subjects]
-        return {row["subject_id"] for row in await self._conn.fetch(CLAIM, occasion, ids, days)}
-
     async def lock_payments_due(self, first: date, last: date, limit: int) -> list[Payment]:
         ids = [row["id"] for row in await self._conn.fetch(LOCK_PAYMENTS_DUE, first, last, limit)]
         if not ids:
@@ -80,6 +66,12 @@ class PgOccasionRepository:
         # A statement of its own, so it reads the rows as locked, not as its snapshot had them.
         rows = await self._conn.fetch(f"{PAYMENTS.select} WHERE id = ANY($1::uuid[]) ORDER BY planned_date, id", ids)
         return [self._payment(row) for row in rows]
+
+    async def mark_due_noticed(self, payment_ids: Sequence[UUID]) -> None:
+        await self._conn.execute(MARK_DUE_NOTICED, list(payment_ids))
+
+    async def mark_renewal_noticed(self, policy_ids: Sequence[UUID]) -> None:
+        await self._conn.execute(MARK_RENEWAL_NOTICED, list(policy_ids))
 
     async def lock_policies_to_renew(
         self, statuses: Collection[PolicyStatus], first: date, last: date, limit: int

@@ -11,7 +11,6 @@ from crm.infrastructure.db.models.clients import ClientRow
 from crm.infrastructure.db.models.deal_members import DealMemberRow
 from crm.infrastructure.db.models.deals import DealRow
 from crm.infrastructure.db.models.journal import JournalEntryRow
-from crm.infrastructure.db.models.occasions import OccasionRow
 from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxRow
 from crm.infrastructure.db.models.payments import PaymentExpenseRow, PaymentHistoryRow, PaymentIncomeRow, PaymentRow
 from crm.infrastructure.db.models.permissions import PermissionSyncJobRow
@@ -30,7 +29,6 @@ __all__ = [
     "DealRow",
     "IdempotencyKeyRow",
     "JournalEntryRow",
-    "OccasionRow",
     "OutboxRow",
     "PaymentExpenseRow",
     "PaymentHistoryRow",

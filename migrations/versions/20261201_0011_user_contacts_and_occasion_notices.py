@@ -1,4 +1,4 @@
-"""user contacts and fired occasions (reminders and occasions that reach people)
+"""user contacts, and the dates payments and policies were noticed for (occasions that reach people)
 
 Revision ID: 0011
 Revises: 0008
@@ -37,18 +37,29 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_user_contacts")),
         schema="crm",
     )
-    op.create_table(
-        "occasions",
-        sa.Column("occasion", sa.String(length=32), nullable=False),
-        sa.Column("subject_id", postgresql.UUID(as_uuid=True), nullable=False),
-        sa.Column("occasion_date", sa.Date(), nullable=False),
-        sa.Column("fired_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint("occasion IN ('payment.due', 'policy.renewal')", name=op.f("ck_occasions_occasion")),
-        sa.PrimaryKeyConstraint("occasion", "subject_id", "occasion_date", name=op.f("pk_occasions")),
+    op.add_column("payments", sa.Column("due_noticed_for", sa.Date(), nullable=True), schema="crm")
+    op.create_index(
+        "ix_payments_due_unnoticed_planned_date",
+        "payments",
+        ["planned_date"],
+        unique=False,
         schema="crm",
+        postgresql_where=sa.text("NOT is_deleted AND due_noticed_for IS DISTINCT FROM planned_date"),
+    )
+    op.add_column("policies", sa.Column("renewal_noticed_for", sa.Date(), nullable=True), schema="crm")
+    op.create_index(
+        "ix_policies_renewal_unnoticed_effective_to",
+        "policies",
+        ["effective_to"],
+        unique=False,
+        schema="crm",
+        postgresql_where=sa.text("NOT is_deleted AND renewal_noticed_for IS DISTINCT FROM effective_to"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("occasions", schema="crm")
+    op.drop_index("ix_policies_renewal_unnoticed_effective_to", table_name="policies", schema="crm")
+    op.drop_column("policies", "renewal_noticed_for", schema="crm")
+    op.drop_index("ix_payments_due_unnoticed_planned_date", table_name="payments", schema="crm")
+    op.drop_column("payments", "due_noticed_for", schema="crm")
     op.drop_table("user_contacts", schema="crm")
