@@ -16,8 +16,8 @@ from crm.domain.occasions.payments import PaymentDueNotices
 from crm.domain.occasions.renewals import PolicyRenewals
 from tests.factories import add_reminder, make_deal, make_payment, make_policy, make_task, payments_url, post_line
 from tests.messaging.support import make_due
-from tests.notifications import RecordingIntake
 from tests.outbox import recorded_events
+from tests.recording_intake import RecordingIntake
 from tests.values import at, day
 
 OWNER = uuid.UUID("7a1e0d2c-3b4f-4a5e-8d6c-9b0a1f2e3d4c")

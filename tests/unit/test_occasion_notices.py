@@ -24,7 +24,7 @@ from crm.domain.tasks.schedule_jobs import reminder_notification
 from crm.domain.tasks.schemas import Task, TaskReminder
 from crm.domain.users.errors import TelegramIdRequired
 from crm.domain.users.schemas import UserContacts, check_reachable
-from tests.notifications import RecordingIntake
+from tests.recording_intake import RecordingIntake
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 OWNER, DEAL_OWNER, ASSIGNEE = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
