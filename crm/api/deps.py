@@ -37,6 +37,7 @@ from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
 from crm.domain.streams import DealEventFeed
 from crm.domain.tasks.service import TaskService
+from crm.domain.users.service import UserContactService
 
 
 class InboundHealthProbe(Protocol):
@@ -66,6 +67,7 @@ class ApiServices:
     notifications: NotificationService
     inbound_events: InboundEventService
     inbound_health: InboundHealthProbe
+    user_contacts: UserContactService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock

@@ -27,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from pydantic import BaseModel
 
 from crm.api.auth import ACCESS_COOKIE, BEARER_SCHEME, COOKIE_SCHEME, requires_token
 from crm.api.deps import get_caller, post_answer
@@ -206,12 +207,13 @@ def _refine_operation(operation: dict[str, Any], route: RouteContext, method: st
 
 def _document_headers(responses: dict[str, Any], route: RouteContext) -> None:
     model = route.response_model
-    if not (isinstance(model, type) and issubclass(model, Record)):
+    # A record, or anything else served with its version (a user's contacts).
+    if not (isinstance(model, type) and issubclass(model, BaseModel) and "version" in model.model_fields):
         return
     for key in ("200", "201", "304"):
         if key in responses:
             responses[key].setdefault("headers", {})["ETag"] = {**ETAG_HEADER, "required": True}
-    if "201" in responses:
+    if "201" in responses and issubclass(model, Record):
         responses["201"]["headers"]["Location"] = {**LOCATION_HEADER, "required": True}
     if "412" in responses:
         # Sent when the record exists (the answer names its current version).

@@ -281,6 +281,22 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=86_400, description="Longest wait, in seconds, before a retry of an inbound event."
     )
 
+    # --- Occasions that reach people (crm-worker: docs/reminders.md) ---
+    payment_due_notice_days: int = Field(
+        default=3,
+        ge=0,
+        le=366,
+        description="An unpaid instalment planned within this many days of today (business day) is notified once "
+        "(payment.due).",
+    )
+    renewal_notice_days: int = Field(
+        default=30,
+        ge=0,
+        le=366,
+        description="A policy ending within this many days becomes pending_renewal, gets a renewal task and its "
+        "owner is notified (policy.renewal).",
+    )
+
     @field_validator("business_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

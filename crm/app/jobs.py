@@ -15,11 +15,14 @@ from typing import Any
 from crm.app.config import Settings
 from crm.app.wiring import Wiring
 from crm.domain.notifications.delivery import NotificationDelivery, prune_delivered
+from crm.domain.occasions.payments import PaymentDueNotices
+from crm.domain.occasions.renewals import PolicyRenewals
 from crm.domain.payments.overdue import OverduePayments
 from crm.domain.permissions.stranded import StrandedPermissionJobs
 from crm.domain.tasks.schedule_jobs import TaskScheduleJobs
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 
+NO_NOTIFICATION_INTAKE = "no notification intake wired (the notifications module)"
 NO_PERMISSIONS_REDIS = "no Redis configured for the permission queue (CRM_PERMISSIONS_REDIS_URL or CRM_REDIS_URL)"
 
 Summary = dict[str, Any]
@@ -27,8 +30,8 @@ Figures = dict[str, Any]
 
 
 async def task_reminders(app: Wiring) -> Figures:
-    """Fire due task reminders (one task.reminder event each)."""
-    run = await TaskScheduleJobs(app.uow, app.clock).fire_due_reminders()
+    """Fire due task reminders (one task.reminder event and notification to the assignee each)."""
+    run = await TaskScheduleJobs(app.uow, app.clock, app.notification_intake).fire_due_reminders()
     return {"fired": run.fired, "dropped": run.dropped}
 
 
@@ -38,8 +41,27 @@ async def scheduled_tasks(app: Wiring) -> Figures:
 
 
 async def overdue_payments(app: Wiring) -> Figures:
-    """Announce payments that became overdue (deal.payment.updated, once per planned date)."""
-    return {"announced": await OverduePayments(app.uow, app.clock).announce()}
+    """Announce payments that became overdue (deal.payment.updated and payment.overdue, once per planned date)."""
+    return {"announced": await OverduePayments(app.uow, app.clock, app.notification_intake).announce()}
+
+
+async def payment_due(app: Wiring) -> Figures:
+    """Notify owners of unpaid instalments due within CRM_PAYMENT_DUE_NOTICE_DAYS (payment.due, once each)."""
+    if app.notification_intake is None:
+        # Claiming the occasions without telling anyone would lose them: they wait for the intake.
+        return {"skipped": NO_NOTIFICATION_INTAKE}
+    notices = PaymentDueNotices(
+        app.uow, app.clock, app.notification_intake, notice_days=app.settings.payment_due_notice_days
+    )
+    run = await notices.notify_due()
+    return {"noticed": run.noticed, "notified": run.notified}
+
+
+async def policy_renewals(app: Wiring) -> Figures:
+    """Policies ending within CRM_RENEWAL_NOTICE_DAYS to pending_renewal with a renewal task; ended ones expired."""
+    renewals = PolicyRenewals(app.uow, app.clock, app.notification_intake, notice_days=app.settings.renewal_notice_days)
+    run = await renewals.run()
+    return {"renewing": run.renewing, "expired": run.expired, "notified": run.notified}
 
 
 async def relay_sweep(app: Wiring) -> Figures:
@@ -134,6 +156,8 @@ JOBS = Jobs(
     Job("task-reminders", timedelta(seconds=30), task_reminders),
     Job("scheduled-tasks", timedelta(seconds=30), scheduled_tasks),
     Job("overdue-payments", timedelta(minutes=10), overdue_payments),
+    Job("payment-due", timedelta(minutes=10), payment_due),
+    Job("policy-renewals", timedelta(minutes=10), policy_renewals),
     Job("relay-sweep", timedelta(seconds=30), relay_sweep),
     Job("prune-outbox", PRUNE_EVERY, prune_outbox),
     Job("prune-idempotency-keys", PRUNE_EVERY, prune_idempotency_keys),

@@ -26,6 +26,7 @@ from crm.api import (
     streams,
     tasks,
     templates,
+    users,
 )
 from crm.api.conventions import install_http_conventions
 from crm.api.cursors import CursorSigner
@@ -58,6 +59,7 @@ from crm.domain.policies.documents import AcceptAllDocuments, DocumentCatalog
 from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
 from crm.domain.tasks.service import TaskService
+from crm.domain.users.service import UserContactService
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deal_members import PgDealMemberReader
@@ -73,6 +75,7 @@ from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.readiness import DatabaseReadiness
 from crm.infrastructure.db.service_keys import CURSOR_KEY, shared_key
 from crm.infrastructure.db.tasks import PgTaskReader
+from crm.infrastructure.db.users import PgUserContactReader
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
 from crm.infrastructure.events.inbound_reader import SdkCloudEventReader
 from crm.infrastructure.notification_stream import RedisNotificationFeed
@@ -183,6 +186,7 @@ def build_services(
         notifications=NotificationService(uow, PgNotificationReader(pool), app.notification_intake),
         inbound_events=inbound.service,
         inbound_health=inbound,
+        user_contacts=UserContactService(uow, PgUserContactReader(pool)),
         idempotency=app.idempotency,
         readiness=Readiness(DatabaseReadiness(pool, head_revision()), events, inbound),
         clock=clock,
@@ -270,6 +274,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "payments", "description": "Instalments of a policy, their incomes, expenses and history."},
             {"name": "journal", "description": "Append-only notes on a deal."},
             {"name": "tasks", "description": "Work for a person, with due times, reminders and links to deals."},
+            {"name": "users", "description": "How a user is reached: their Telegram id and preferred channel."},
             {"name": "permissions", "description": "Who may see or change a record, synced to Auth over BullMQ."},
             {
                 "name": "notifications",
@@ -303,6 +308,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         templates.router,
         notifications.router,
         inbound_events.router,
+        users.router,
         streams.router,
         notification_stream.router,
     ):

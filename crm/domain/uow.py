@@ -14,10 +14,12 @@ from crm.domain.idempotency import IdempotentRequest
 from crm.domain.journal.repository import JournalRepository
 from crm.domain.notifications.inbound_repository import InboundEventRepository
 from crm.domain.notifications.repository import NotificationRepository, TemplateRepository
+from crm.domain.occasions.repository import OccasionRepository
 from crm.domain.payments.repository import PaymentRepository
 from crm.domain.permissions.repository import PermissionSyncRepository
 from crm.domain.policies.repository import PolicyDocumentRepository, PolicyRepository
 from crm.domain.tasks.repository import TaskRepository
+from crm.domain.users.repository import UserContactRepository
 
 
 class UnitOfWork(Protocol):
@@ -59,6 +61,12 @@ class UnitOfWork(Protocol):
 
     @property
     def inbound_events(self) -> InboundEventRepository: ...
+
+    @property
+    def user_contacts(self) -> UserContactRepository: ...
+
+    @property
+    def occasions(self) -> OccasionRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

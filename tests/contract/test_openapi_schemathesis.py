@@ -86,6 +86,7 @@ STATE_AND_RULE_CODES = {
     "precondition_failed",
     "invalid_cursor",
     "idempotency_key_reused",
+    "telegram_id_required",
 }
 # Generic rule refusals, recognised by the fields they name: each is a rule across fields or over "now".
 # A template `body` must compile as Jinja2, which no JSON Schema can state.

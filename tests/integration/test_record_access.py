@@ -150,6 +150,11 @@ NEW_DEAL_OF_CLIENT = {**CREATE, "stranger": 404}
 OWN_TASK = {**SEE, "executor_on": "ok"}
 # A notification: its recipient (the owner) and the staff.
 NOTIFIED = {**dict.fromkeys(SEE, 404), "admin": "ok", "manager": "ok", "owner": "ok", "anonymous": 401}
+# The world's user_id is the executor on the team: their own contacts. Nobody else's are anyone's business but
+# the admins' (and the managers', to read).
+OWN_CONTACTS = {**dict.fromkeys(SEE, 403), "admin": "ok", "executor_on": "ok", "anonymous": 401}
+# Read after the PUT above: there when it was set, none (404) for the manager, who may read but not set them.
+READ_CONTACTS = {**OWN_CONTACTS, "manager": 404}
 ASSIGN_TASK = CHANGE
 
 
@@ -343,6 +348,13 @@ CALLS = [
         body=lambda w: {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "tests", "type": "notifications.x"},
     ),
     Call("GET /api/notifications/health", PRIVILEGED),
+    Call(
+        f"PUT {API}/users/{{user_id}}/contacts",
+        OWN_CONTACTS,
+        201,
+        body=lambda w: {"telegram_id": "123456789", "preferred_channel": "telegram"},
+    ),
+    Call(f"GET {API}/users/{{user_id}}/contacts", READ_CONTACTS),
     # From here on things are taken away.
     Call(f"DELETE {API}/policies/{{policy_id}}/documents/{{document_id}}", CHANGE, 204),
     Call(f"DELETE {PAYMENT}/incomes/{{line_id}}", CHANGE, 204, ids=INCOME),

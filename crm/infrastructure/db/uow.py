@@ -24,12 +24,14 @@ from crm.infrastructure.db.idempotency import store_answer
 from crm.infrastructure.db.inbound_events import PgInboundEventRepository
 from crm.infrastructure.db.journal import PgJournalRepository
 from crm.infrastructure.db.notifications import PgNotificationRepository, PgTemplateRepository
+from crm.infrastructure.db.occasions import PgOccasionRepository
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.payments import PgPaymentRepository
 from crm.infrastructure.db.permissions import PgPermissionSyncRepository
 from crm.infrastructure.db.policies import PgPolicyRepository
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentRepository
 from crm.infrastructure.db.tasks import PgTaskRepository
+from crm.infrastructure.db.users import PgUserContactRepository
 
 log = structlog.get_logger(__name__)
 
@@ -47,12 +49,14 @@ class PgUnitOfWork:
     inbound_events: PgInboundEventRepository
     journal: PgJournalRepository
     notifications: PgNotificationRepository
+    occasions: PgOccasionRepository
     payments: PgPaymentRepository
     permissions: PgPermissionSyncRepository
     policies: PgPolicyRepository
     policy_documents: PgPolicyDocumentRepository
     tasks: PgTaskRepository
     templates: PgTemplateRepository
+    user_contacts: PgUserContactRepository
 
     def __init__(
         self,
@@ -106,6 +110,8 @@ class PgUnitOfWork:
         self.tasks = PgTaskRepository(connection, access)
         self.templates = PgTemplateRepository(connection)
         self.notifications = PgNotificationRepository(connection)
+        self.user_contacts = PgUserContactRepository(connection)
+        self.occasions = PgOccasionRepository(connection, self._clock)
         return self
 
     async def __aexit__(

@@ -24,6 +24,7 @@ from crm.infrastructure.db.models.permissions import PermissionSyncJobRow
 from crm.infrastructure.db.models.policies import PolicyDocumentRow, PolicyRow
 from crm.infrastructure.db.models.service_keys import ServiceKeyRow
 from crm.infrastructure.db.models.tasks import TaskReminderRow, TaskRow, TaskStatusRow
+from crm.infrastructure.db.models.users import UserContactRow
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -53,4 +54,5 @@ __all__ = [
     "TaskReminderRow",
     "TaskRow",
     "TaskStatusRow",
+    "UserContactRow",
 ]
