@@ -22,7 +22,6 @@ from crm.domain.permissions.stranded import StrandedPermissionJobs
 from crm.domain.tasks.schedule_jobs import TaskScheduleJobs
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 
-NO_NOTIFICATION_INTAKE = "no notification intake wired (the notifications module)"
 NO_PERMISSIONS_REDIS = "no Redis configured for the permission queue (CRM_PERMISSIONS_REDIS_URL or CRM_REDIS_URL)"
 
 Summary = dict[str, Any]
@@ -37,7 +36,7 @@ async def task_reminders(app: Wiring) -> Figures:
 
 async def scheduled_tasks(app: Wiring) -> Figures:
     """Make scheduled tasks pending once their scheduled_for has come."""
-    return {"started": await TaskScheduleJobs(app.uow, app.clock).start_due_scheduled_tasks()}
+    return {"started": await TaskScheduleJobs(app.uow, app.clock, app.notification_intake).start_due_scheduled_tasks()}
 
 
 async def overdue_payments(app: Wiring) -> Figures:
@@ -47,9 +46,6 @@ async def overdue_payments(app: Wiring) -> Figures:
 
 async def payment_due(app: Wiring) -> Figures:
     """Notify owners of unpaid instalments due within CRM_PAYMENT_DUE_NOTICE_DAYS (payment.due, once each)."""
-    if app.notification_intake is None:
-        # Claiming the occasions without telling anyone would lose them: they wait for the intake.
-        return {"skipped": NO_NOTIFICATION_INTAKE}
     notices = PaymentDueNotices(
         app.uow, app.clock, app.notification_intake, notice_days=app.settings.payment_due_notice_days
     )

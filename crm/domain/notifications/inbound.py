@@ -94,13 +94,9 @@ def _first_message(exc: ValidationError) -> str:
 
 
 class InboundEventService:
-    """Journals inbound events and hands each new one to the notifications intake, in one transaction.
+    """Journals inbound events and hands each new one to the notifications intake, in one transaction."""
 
-    ``intake`` is None until the notifications module provides one: events are then journaled only."""
-
-    def __init__(
-        self, uow: UnitOfWorkFactory, reader: CloudEventReader, intake: NotificationIntake | None = None
-    ) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, reader: CloudEventReader, intake: NotificationIntake) -> None:
         self._uow = uow
         self._reader = reader
         self._intake = intake
@@ -144,7 +140,7 @@ class InboundEventService:
         for event in events:
             new = event.id in new_ids
             new_ids.discard(event.id)  # the same id twice in one batch: the first one counts
-            if new and self._intake is not None:
+            if new:
                 await self._intake.submit_in(uow, notification_request(event), actor)
             outcomes.append(new)
         return outcomes

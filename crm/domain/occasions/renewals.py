@@ -79,14 +79,13 @@ class PolicyRenewals:
         self,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        notifications: NotificationIntake | None = None,
+        notifications: NotificationIntake,
         *,
         notice_days: int,
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self._uow = uow
         self._clock = clock
-        # None until the notifications module is wired (crm.app.wiring): status and task change, nobody is told.
         self._notifications = notifications
         self._notice_days = notice_days
         self._batch_size = batch_size
@@ -118,7 +117,7 @@ class PolicyRenewals:
                 for policy in due:
                     await self._set_status(uow, policy, PolicyStatus.PENDING_RENEWAL)
                     tasks[policy.id] = await self._renewal_task(uow, policy, parties[policy.id])
-                if due and self._notifications is not None:
+                if due:
                     contacts = await contacts_of(uow, (parties[policy.id].responsible for policy in due))
                     requests = [
                         renewal_notification(policy, parties[policy.id], tasks[policy.id].id, contacts)

@@ -50,13 +50,12 @@ class OverduePayments:
         self,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        notifications: NotificationIntake | None = None,
+        notifications: NotificationIntake,
         *,
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self._uow = uow
         self._clock = clock
-        # None until the notifications module is wired (crm.app.wiring): the events alone are recorded.
         self._notifications = notifications
         self._batch_size = batch_size
 
@@ -70,7 +69,7 @@ class OverduePayments:
                 overdue = [payment for payment in past_due if payment.status == PaymentStatus.OVERDUE]
                 for payment in overdue:
                     uow.record(overdue_event(payment, self._clock))
-                if overdue and self._notifications is not None:
+                if overdue:
                     parties = await uow.occasions.parties({payment.policy_id for payment in overdue})
                     contacts = await contacts_of(uow, (parties[p.policy_id].responsible for p in overdue))
                     requests = [

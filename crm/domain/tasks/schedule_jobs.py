@@ -94,13 +94,12 @@ class TaskScheduleJobs:
         self,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        notifications: NotificationIntake | None = None,
+        notifications: NotificationIntake,
         *,
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self._uow = uow
         self._clock = clock
-        # None until the notifications module is wired (crm.app.wiring): reminders are events only.
         self._notifications = notifications
         self._batch_size = batch_size
 
@@ -121,7 +120,7 @@ class TaskScheduleJobs:
                 wanted = [(reminder, task) for reminder, task in due if reminder_is_wanted(task)]
                 for reminder, task in wanted:
                     uow.record(reminder_event(reminder, task, now))
-                if wanted and self._notifications is not None:
+                if wanted:
                     contacts = await contacts_of(uow, (task.assignee_id for _, task in wanted))
                     requests = [reminder_notification(reminder, task, contacts) for reminder, task in wanted]
                     await submit(self._notifications, uow, requests)
