@@ -42,6 +42,12 @@ async def run_twice_at_once(job: str, database_url: str, tmp_path: Path) -> list
     return summaries
 
 
+async def notification_keys(db, event_key: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The deduplication keys of the notifications recorded for ``event_key``: one per occasion, or a repeat."""
+    rows = await db.fetch("SELECT deduplication_key FROM crm.notifications WHERE event_key = $1", event_key)
+    return sorted(row["deduplication_key"] for row in rows)
+
+
 async def test_two_worker_processes_renew_each_ending_policy_once(api, db, database_url, tmp_path):
     deal = await make_deal(api)
     policies = [
@@ -56,6 +62,9 @@ async def test_two_worker_processes_renew_each_ending_policy_once(api, db, datab
     assert len(per_policy) == len(policies) and {row["n"] for row in per_policy} == {1}
     assert len(await recorded_events(db, "policy.updated")) == len(policies)
     assert await db.fetchval("SELECT count(*) FROM crm.policies WHERE status = 'pending_renewal'") == len(policies)
+    assert await notification_keys(db, "policy.renewal") == sorted(
+        f"policy.renewal:{p['id']}:{p['effective_to']}" for p in policies
+    )
 
 
 async def test_two_worker_processes_fire_each_due_reminder_once(api, db, database_url, tmp_path):
@@ -68,3 +77,4 @@ async def test_two_worker_processes_fire_each_due_reminder_once(api, db, databas
     assert sum(s["fired"] for s in summaries) == len(reminders), summaries
     fired = [data["reminder_id"] for _, _, data in await recorded_events(db, "task.reminder")]
     assert sorted(fired) == sorted(r["id"] for r in reminders)
+    assert await notification_keys(db, "task.reminder") == sorted(f"task.reminder:{r['id']}" for r in reminders)

@@ -10,7 +10,7 @@ import pytest
 
 from crm.domain.errors import RuleViolation
 from crm.domain.notifications.delivery import RetryPolicy
-from crm.domain.notifications.intake import NO_TELEGRAM_ID, NO_USER_ID, refusal, targets
+from crm.domain.notifications.intake import NO_TELEGRAM_ID, refusal, targets
 from crm.domain.notifications.records import (
     DeliveryState,
     DeliveryStatus,
@@ -49,7 +49,7 @@ def test_each_recipient_gets_telegram_for_a_chat_and_the_stream_for_a_user_unles
 
     assert targets(both) == [(Channel.TELEGRAM, user, "7"), (Channel.SSE, user, "7")]
     assert targets(overridden) == [(Channel.SSE, None, "7")]
-    assert refusal(Channel.SSE, None, "7") == NO_USER_ID
+    assert refusal(Channel.SSE, None, "7") is None  # a chat with no user: the staff see it on the stream
     assert refusal(Channel.TELEGRAM, user, None) == NO_TELEGRAM_ID
     assert targets(staff) == [(Channel.SSE, None, None)] and refusal(Channel.SSE, None, None) is None
     assert targets(NotificationRequest(event_key="e", channel_overrides=["telegram"])) == []

@@ -15,7 +15,6 @@ from crm.domain.notifications.schemas import Channel, NotificationRequest
 from crm.domain.uow import UnitOfWork
 
 NO_TELEGRAM_ID = "the recipient has no telegram_id"
-NO_USER_ID = "the recipient has no user_id"
 
 
 class NotificationIntake(Protocol):
@@ -47,11 +46,10 @@ def targets(request: NotificationRequest) -> list[tuple[Channel, UUID | None, st
 
 
 def refusal(channel: Channel, user_id: UUID | None, telegram_id: str | None) -> str | None:
-    """Why a delivery cannot be sent at all, if so. Neither id: the staff, on the stream."""
+    """Why a delivery cannot be sent at all, if so. On the stream, a delivery to no user (the staff, or a
+    Telegram chat nobody in the CRM is named for, as an inbound event's) is shown to admins and managers."""
     if channel is Channel.TELEGRAM and telegram_id is None:
         return NO_TELEGRAM_ID
-    if channel is Channel.SSE and user_id is None and telegram_id is not None:
-        return NO_USER_ID
     return None
 
 
