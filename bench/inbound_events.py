@@ -7,8 +7,8 @@ persistent, confirmed) plus ``--repeats`` of them a second time (same ``id``: du
 * **consumer**: crm-api's consumer (``crm.app.inbound.InboundEvents``, as the lifespan starts it, on its own pool)
   from start until every message was journaled or recognised as a duplicate; the journal must then hold exactly
   ``--events`` rows;
-* **raw**: a bare aio-pika consumer with the same prefetch acknowledging every message of the same backlog and
-  doing nothing else: the broker's ceiling on this machine.
+* **raw**: a bare aio-pika consumer with the same prefetch acknowledging the same backlog as the consumer does
+  (one multiple acknowledgement per prefetch window) and doing nothing else: the broker's ceiling here.
 
 Usage: .venv/bin/python bench/inbound_events.py [--events 20000] [--repeats 2000] [--prefetch 50] [--rounds 3]
 Env: BENCH_PG_URL (admin URL, default postgresql://postgres@127.0.0.1:5432/postgres),
@@ -133,8 +133,9 @@ async def raw_round(settings: Settings, events: int, repeats: int) -> float:
 
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             nonlocal acked
-            await message.ack()
             acked += 1
+            if acked % settings.notifications_prefetch == 0 or acked == total:
+                await message.ack(multiple=True)
             if acked == total:
                 done.set()
 

@@ -72,7 +72,8 @@ HEALTH = {
         "consumer": {
             "type": "object",
             "description": "This process's consumer: `state`, counts (`consumed`, `journaled`, `duplicates`, "
-            "`retried`, `dead_lettered`, `malformed`, `connects`, `database_waits`), `last_message_at`, `last_error`.",
+            "`failed`, `retried`, `dead_lettered`, `malformed`, `connects`, `database_waits`), `last_message_at`, "
+            "`last_error`.",
         },
         "queue_depth": {"type": ["integer", "null"], "description": "Messages waiting in the queue."},
         "dead_letters": {"type": ["integer", "null"], "description": "Messages in `<queue>.dlq`."},

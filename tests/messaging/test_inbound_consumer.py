@@ -11,7 +11,7 @@ import pytest
 
 from crm.app.cli import main as crm_api
 from crm.app.inbound import InboundEvents
-from crm.app.wiring import Wiring
+from crm.app.wiring import Wiring, open_pool
 from crm.domain.caller import Caller
 from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.notifications.schemas import Channel, NotificationRequest, Recipient
@@ -30,7 +30,7 @@ from tests.inbound import (
     take_all,
     topology,
 )
-from tests.messaging.support import eventually
+from tests.messaging.support import TcpProxy, eventually, host_port
 
 
 class FailingIntake:
@@ -153,7 +153,7 @@ async def test_an_event_whose_handling_keeps_failing_is_dead_lettered_after_the_
             await consumer.stop()
         (dead,) = await take_all(channel, queues.dead_letters)
         left = await depth(channel, queues.queue) + await depth(channel, queues.retry)
-    assert intake.calls == 3 and consumer.progress.retried == 2
+    assert intake.calls == 3 and consumer.progress.failed == 3 and consumer.progress.retried == 2
     assert dead.headers[ATTEMPTS] == 3
     assert str(dead.headers[REASON]).startswith("failed 3 times; last error: RuntimeError: template store said no")
     assert dead.body == message(event).body and left == 0
@@ -264,3 +264,34 @@ async def test_the_consumer_stops_within_its_grace_whatever_it_holds(settings, b
         await consumer.stop()
         took = asyncio.get_running_loop().time() - started
     assert took < 5 and consumer.progress.state == "stopped"
+
+
+async def test_a_database_outage_holds_events_without_spending_their_tries(
+    settings, broker_url, run_id, database_url, db
+):
+    own = inbound_settings(settings, broker_url, run_id, notifications_max_deliveries=2)
+    queues = queues_of(own)
+    proxy = TcpProxy(*host_port(database_url, 5432))
+    await proxy.start()
+    through_proxy = own.model_copy(update={"database_url": proxy.url(database_url), "db_acquire_timeout": 0.5})
+    pool = await open_pool(through_proxy, application_name="inbound-outage-test", min_size=1, max_size=2)
+    consumer = consumer_with(through_proxy, pool, None)
+    try:
+        async with topology(broker_url, queues) as channel:
+            await consumer.start()
+            await publish(channel, queues, [message(cloudevent(n=n)) for n in range(10)])
+            await eventually(lambda: _equals(journaled(db), 10), 20, "the first events journaled")
+            await proxy.cut()
+            await publish(channel, queues, [message(cloudevent(n=n)) for n in range(10, 110)])
+            await eventually(lambda: _value(lambda: consumer.progress.state == "waiting_for_database"), 20, "waiting")
+            await asyncio.sleep(1.5)  # several tries' worth of backoff, were the outage counted as failures
+            waiting = consumer.progress.database_waits
+            await proxy.restore()
+            await eventually(lambda: _equals(journaled(db), 110), 30, "every event journaled after the outage")
+            dead = await depth(channel, queues.dead_letters)
+    finally:
+        await consumer.stop()
+        await pool.close()
+        await proxy.cut()
+    assert waiting >= 3 and consumer.progress.state == "stopped"
+    assert consumer.progress.failed == 0 and consumer.progress.dead_lettered == 0 and dead == 0

@@ -79,6 +79,7 @@ class InboundProgress:
     consumed: int = 0
     journaled: int = 0
     duplicates: int = 0
+    failed: int = 0  # tries that failed (each one then retried or dead-lettered)
     retried: int = 0
     dead_lettered: int = 0
     malformed: int = 0
@@ -256,6 +257,7 @@ class InboundConsumer:
     ) -> None:
         attempts = _int(message.headers.get(ATTEMPTS)) + 1
         described = f"{type(error).__name__}: {error}"[:500]
+        self._progress.failed += 1
         self._progress.last_error = described
         log.warning("inbound event failed", message_id=message.message_id, attempts=attempts, error=described)
         if attempts >= self._retry.max_deliveries:
