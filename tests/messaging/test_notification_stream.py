@@ -13,6 +13,7 @@ import pytest
 from crm.app.config import Settings
 from tests.auth import bearer
 from tests.messaging.support import open_stream, run_job, served_app
+from tests.values import untimed
 
 STREAM = "/api/notifications/stream"
 NOTIFICATIONS = "/api/v1/notifications"
@@ -65,7 +66,7 @@ async def test_each_caller_sees_their_own_notifications_and_the_staff_sees_all(a
     assert seen_by_ann.event == "notification"
     assert seen_by_ann.cloudevent["notification_id"] == for_ann
     assert seen_by_ann.cloudevent["user_id"] == str(ann)
-    assert seen_by_ann.cloudevent["text"] == "test.stream\nt: a"
+    assert untimed(seen_by_ann.cloudevent["text"]) == "test.stream\nt: a"
     assert {e.cloudevent["notification_id"] for e in seen_by_manager} == {for_ann, for_bob, for_staff}
     staff = next(e.cloudevent for e in seen_by_manager if e.cloudevent["notification_id"] == for_staff)
     assert staff["staff"] is True and staff["user_id"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -101,9 +102,10 @@ def test_bodies_render_plain_text_without_escaping():
     assert TemplateRenderer().render("<b>{{ name }}</b> & co", {"name": "A&B"}) == "<b>A&B</b> & co"
 
 
-def test_the_summary_names_the_event_and_each_payload_field_and_stays_within_telegram_limits():
+def test_the_summary_names_the_event_its_time_and_each_payload_field_and_stays_within_telegram_limits():
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=ZoneInfo("Europe/Moscow"))
     assert (
-        summary("payment.due", {"amount": "10.00", "n": 2, "tags": ["a"]})
-        == 'payment.due\namount: 10.00\nn: 2\ntags: ["a"]'
+        summary("payment.due", {"amount": "10.00", "n": 2, "tags": ["a"]}, at)
+        == 'payment.due · 2026-12-01 09:30 MSK\namount: 10.00\nn: 2\ntags: ["a"]'
     )
-    assert len(summary("e", {f"k{i}": "v" * 150 for i in range(100)})) == MAX_TEXT
+    assert len(summary("e", {f"k{i}": "v" * 150 for i in range(100)}, at)) == MAX_TEXT

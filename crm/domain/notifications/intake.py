@@ -118,4 +118,4 @@ class NotificationRecorder:
 
     def _text(self, body: str | None, request: NotificationRequest) -> str:
         rendered = None if body is None else self._renderer.render(body, request.payload)
-        return rendered if rendered else summary(request.event_key, request.payload)
+        return rendered if rendered else summary(request.event_key, request.payload, self._clock.local_now())

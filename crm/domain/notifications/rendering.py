@@ -12,6 +12,7 @@ import functools
 import json
 import time
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError
@@ -116,9 +117,10 @@ def cut(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def summary(event_key: str, payload: Mapping[str, Any]) -> str:
-    """What a notification says without a template: its event key and its payload, one field a line."""
-    lines = [event_key]
+def summary(event_key: str, payload: Mapping[str, Any], at: datetime) -> str:
+    """What a notification says without a template: its event key and when (``at``, in the zone it is given in),
+    then its payload, one field a line."""
+    lines = [f"{event_key} · {at:%Y-%m-%d %H:%M %Z}"]
     for name, value in payload.items():
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         if len(shown) > SUMMARY_VALUE:
