@@ -106,7 +106,13 @@ async def notification_deliveries(app: Wiring) -> Figures:
     async with delivery_channels(settings, app.clock) as channels:
         delivery = NotificationDelivery(app.uow, channels, app.clock, retry_policy(settings))
         run = await delivery.deliver(settings.notifications_batch_size, budget=DELIVERY_BUDGET_SECONDS)
-    return {"claimed": run.claimed, "delivered": run.delivered, "retrying": run.retrying, "failed": run.failed}
+    return {
+        "claimed": run.claimed,
+        "delivered": run.delivered,
+        "retrying": run.retrying,
+        "failed": run.failed,
+        "late": run.late,
+    }
 
 
 async def prune_notifications(app: Wiring) -> Figures:

@@ -21,6 +21,7 @@ from crm.app.logging import configure_logging
 from crm.app.notifications import retry_policy
 from crm.app.wiring import Wiring
 from crm.domain.notifications.delivery import NotificationDelivery
+from crm.domain.notifications.records import DeliveryStatus, SendOutcome
 from tests.messaging.support import run_job
 from tests.telegram_stub import OK, TelegramStub, server_error, too_many
 from tests.values import untimed
@@ -174,6 +175,29 @@ async def test_deliveries_of_a_worker_that_died_are_taken_again_once_the_lease_r
 
     assert shown["status"] == "delivered"
     assert sorted(m["chat_id"] for m in telegram.messages) == ["42", "43"]
+
+
+async def test_a_slow_worker_whose_lease_ran_out_writes_nothing_over_the_claim_that_followed(
+    api, db, pool, delivery_settings, telegram
+):
+    notification_id = await notify(api, recipients=[{"telegram_id": "42"}])
+    wiring = Wiring.of(pool, delivery_settings)
+    slow = NotificationDelivery(wiring.uow, {}, wiring.clock, retry_policy(delivery_settings))
+    [stale] = await slow.claim(10)
+    await db.execute("UPDATE crm.notification_deliveries SET lease_until = now() - interval '1 second'")
+    fresh = NotificationDelivery(wiring.uow, {}, wiring.clock, retry_policy(delivery_settings))
+    [current] = await fresh.claim(10)
+
+    # The slow worker's try ends after its lease: it failed, and would have cleared the new claim's lease.
+    assert await slow.record([(stale, SendOutcome.failed("timed out"))]) == []
+    assert (await run_job(JOB, pool, delivery_settings))["claimed"] == 0  # the new claim still holds it
+    [recorded] = await fresh.record([(current, SendOutcome.ok())])
+
+    assert recorded.status is DeliveryStatus.DELIVERED
+    shown = (await api.get(f"{NOTIFICATIONS}/{notification_id}")).json()
+    assert shown["status"] == "delivered"
+    assert [a["status"] for a in shown["attempts"]] == ["delivered"]
+    assert shown["deliveries"][0]["attempts"] == 1
 
 
 async def test_a_delivered_recipient_is_not_sent_again(api, db, pool, delivery_settings, telegram):

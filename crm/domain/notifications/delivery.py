@@ -64,6 +64,7 @@ class DeliveryRun:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    late: int = 0  # tries whose lease had run out by the time they ended: another claim's result counts instead
 
 
 class NotificationDelivery:
@@ -101,6 +102,7 @@ class NotificationDelivery:
             results = await self.record(list(zip(due, outcomes, strict=True)))
             run = DeliveryRun(
                 claimed=run.claimed + len(due),
+                late=run.late + len(due) - len(results),
                 delivered=run.delivered + sum(r.status is DeliveryStatus.DELIVERED for r in results),
                 retrying=run.retrying + sum(r.status is DeliveryStatus.PENDING for r in results),
                 failed=run.failed + sum(r.status is DeliveryStatus.FAILED for r in results),
@@ -120,7 +122,7 @@ class NotificationDelivery:
 
     async def record(self, tries: list[tuple[DueDelivery, SendOutcome]]) -> list[DeliveryResult]:
         """The attempts and outcomes of one batch, in one transaction; events for the notifications that reached
-        ``delivered`` or ``failed``."""
+        ``delivered`` or ``failed``. The results written: not those of deliveries claimed again since."""
         now = self._clock.now()
         results = []
         for delivery, outcome in tries:
@@ -132,8 +134,9 @@ class NotificationDelivery:
                 status = DeliveryStatus.PENDING if next_at is not None else DeliveryStatus.FAILED
             results.append(DeliveryResult(delivery, outcome, now, status, next_at))
         async with self._uow(SYSTEM) as uow:
-            await uow.notifications.record_results(results)
-            for change in await uow.notifications.settle(sorted({d.notification_id for d, _ in tries})):
+            recorded = await uow.notifications.record_results(results)
+            results = [result for result in results if result.delivery.id in recorded]
+            for change in await uow.notifications.settle(sorted({r.delivery.notification_id for r in results})):
                 if change.new in EVENT_OF:
                     uow.record(_outcome_event(await uow.notifications.load(change.notification_id), now))
             await uow.commit()

@@ -149,6 +149,9 @@ class DueDelivery:
     telegram_id: str | None
     text: str
     attempts: int  # tries before this one
+    # The claim's lease, which fences its result: a worker whose lease ran out (and so was claimed again by another)
+    # finds it changed, and its late result is not written over the newer claim's.
+    lease_until: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,8 +53,9 @@ class NotificationRepository(Protocol):
         """Pending deliveries due by ``now`` whose lease (if any) ran out, leased until ``lease_until``; rows
         other transactions hold are skipped."""
 
-    async def record_results(self, results: Sequence[DeliveryResult]) -> None:
-        """One attempt row per result, and each delivery's new state; a delivered one ends its lease."""
+    async def record_results(self, results: Sequence[DeliveryResult]) -> set[UUID]:
+        """Each delivery's new state and one attempt row per result, for the deliveries still pending under the
+        lease they were claimed with; their ids (the others were claimed again, or settled, since)."""
 
     async def settle(self, notification_ids: Sequence[UUID]) -> list[StatusChange]:
         """Lock each notification, derive its status afresh from its deliveries (``notification_status``) and

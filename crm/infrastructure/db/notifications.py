@@ -75,13 +75,14 @@ UPDATE crm.notification_deliveries d
 SET lease_until = $2, taken = true
 FROM due, crm.notifications n
 WHERE d.id = due.id AND n.id = d.notification_id
-RETURNING d.id, d.notification_id, n.event_key, d.channel, d.user_id, d.telegram_id, d.text, d.attempts
+RETURNING d.id, d.notification_id, n.event_key, d.channel, d.user_id, d.telegram_id, d.text, d.attempts, d.lease_until
 """
 INSERT_ATTEMPTS = """
 INSERT INTO crm.notification_attempts (id, delivery_id, notification_id, status, error, at)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[])
 """
-# Only a pending delivery changes: one delivered (by a worker whose lease had run out) stays delivered.
+# Only a pending delivery still under the lease it was claimed with changes: a worker whose lease ran out writes
+# nothing over the claim that followed it (nor over a delivery that claim settled).
 UPDATE_DELIVERIES = """
 UPDATE crm.notification_deliveries d
 SET status = r.status,
@@ -90,9 +91,10 @@ SET status = r.status,
     last_error = r.error,
     delivered_at = CASE WHEN r.status = 'delivered' THEN r.at END,
     lease_until = NULL
-FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[])
-    AS r(id, status, next_attempt_at, error, at)
-WHERE d.id = r.id AND d.status = 'pending'
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::timestamptz[])
+    AS r(id, status, next_attempt_at, error, at, lease_until)
+WHERE d.id = r.id AND d.status = 'pending' AND d.lease_until = r.lease_until
+RETURNING d.id
 """
 LOCK_NOTIFICATIONS = "SELECT id, status FROM crm.notifications WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
 DELIVERY_STATES = """
@@ -276,31 +278,35 @@ class PgNotificationRepository:
                 telegram_id=row["telegram_id"],
                 text=row["text"],
                 attempts=row["attempts"],
+                lease_until=row["lease_until"],
             )
             for row in rows
         ]
 
-    async def record_results(self, results: Sequence[DeliveryResult]) -> None:
+    async def record_results(self, results: Sequence[DeliveryResult]) -> set[UUID]:
         if not results:
-            return
-        attempt_status = ["delivered" if r.outcome.delivered else "failed" for r in results]
-        await self._conn.execute(
-            INSERT_ATTEMPTS,
-            [uuid4() for _ in results],
-            [r.delivery.id for r in results],
-            [r.delivery.notification_id for r in results],
-            attempt_status,
-            [r.outcome.error for r in results],
-            [r.at for r in results],
-        )
-        await self._conn.execute(
+            return set()
+        rows = await self._conn.fetch(
             UPDATE_DELIVERIES,
             [r.delivery.id for r in results],
             [r.status.value for r in results],
             [r.next_attempt_at for r in results],
             [r.outcome.error for r in results],
             [r.at for r in results],
+            [r.delivery.lease_until for r in results],
         )
+        recorded = {row["id"] for row in rows}
+        fenced = [r for r in results if r.delivery.id in recorded]
+        await self._conn.execute(
+            INSERT_ATTEMPTS,
+            [uuid4() for _ in fenced],
+            [r.delivery.id for r in fenced],
+            [r.delivery.notification_id for r in fenced],
+            ["delivered" if r.outcome.delivered else "failed" for r in fenced],
+            [r.outcome.error for r in fenced],
+            [r.at for r in fenced],
+        )
+        return recorded
 
     async def settle(self, notification_ids: Sequence[UUID]) -> list[StatusChange]:
         if not notification_ids:
