@@ -9,6 +9,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ from crm.app.config import Settings
 from crm.app.logging import configure_logging
 from crm.app.notifications import retry_policy
 from crm.app.wiring import Wiring
-from crm.domain.notifications.delivery import NotificationDelivery
-from crm.domain.notifications.records import DeliveryStatus, SendOutcome
+from crm.domain.notifications.delivery import NotificationDelivery, RetryPolicy
+from crm.domain.notifications.records import DeliveryStatus, DueDelivery, SendOutcome
+from crm.domain.notifications.schemas import Channel
 from tests.messaging.support import run_job
 from tests.telegram_stub import OK, TelegramStub, server_error, too_many
 from tests.values import untimed
@@ -198,6 +200,28 @@ async def test_a_slow_worker_whose_lease_ran_out_writes_nothing_over_the_claim_t
     assert shown["status"] == "delivered"
     assert [a["status"] for a in shown["attempts"]] == ["delivered"]
     assert shown["deliveries"][0]["attempts"] == 1
+
+
+class Hanging:
+    """A channel that never answers (a Telegram or Redis that accepted the connection and went silent)."""
+
+    async def send(self, delivery: DueDelivery) -> SendOutcome:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_try_that_gets_no_answer_ends_as_a_failure_within_half_the_lease(api, pool, delivery_settings):
+    notification_id = await notify(api, recipients=[{"telegram_id": "42"}])
+    wiring = Wiring.of(pool, delivery_settings)
+    policy = RetryPolicy(max_attempts=1, base_seconds=1, max_seconds=1, lease=timedelta(seconds=0.4))
+    delivery = NotificationDelivery(wiring.uow, {Channel.TELEGRAM: Hanging()}, wiring.clock, policy)
+
+    run = await asyncio.wait_for(delivery.deliver(10, budget=5), timeout=5)
+
+    assert (run.claimed, run.failed) == (1, 1)
+    shown = (await api.get(f"{NOTIFICATIONS}/{notification_id}")).json()
+    assert shown["status"] == "failed"
+    assert shown["deliveries"][0]["last_error"] == "no answer within 0.2 s"
 
 
 async def test_a_delivered_recipient_is_not_sent_again(api, db, pool, delivery_settings, telegram):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from crm.domain.errors import RuleViolation
-from crm.domain.notifications.delivery import RetryPolicy
+from crm.domain.notifications.delivery import THROTTLED_ALLOWANCE, RetryPolicy
 from crm.domain.notifications.intake import NO_TELEGRAM_ID, refusal, targets
 from crm.domain.notifications.records import (
     DeliveryState,
@@ -74,6 +74,13 @@ def test_no_retry_after_the_last_attempt_or_a_refusal_for_good_and_a_requested_w
     assert policy().next_try(4, SendOutcome.failed("down"), NOW) is None
     assert policy().next_try(1, SendOutcome.failed("chat not found", permanent=True), NOW) is None
     assert policy().next_try(1, SendOutcome.failed("429", retry_after=30), NOW) == NOW + timedelta(seconds=30)
+
+
+def test_a_channel_asking_to_slow_down_is_waited_for_beyond_the_attempt_limit_within_an_allowance():
+    throttled = SendOutcome.failed("429", retry_after=3)
+    assert policy().next_try(4, throttled, NOW) == NOW + timedelta(seconds=3)
+    assert policy().next_try(4 * THROTTLED_ALLOWANCE - 1, throttled, NOW) == NOW + timedelta(seconds=3)
+    assert policy().next_try(4 * THROTTLED_ALLOWANCE, throttled, NOW) is None
 
 
 def test_a_body_that_does_not_compile_is_a_rule_violation_naming_body():

@@ -29,6 +29,10 @@ from crm.domain.notifications.records import (
 from crm.domain.notifications.schemas import Channel
 from crm.domain.uow import UnitOfWorkFactory
 
+# A channel asking to slow down (Telegram's 429) says nothing against the message: such tries count towards a
+# budget this many times larger than CRM_NOTIFICATIONS_MAX_ATTEMPTS, so a burst of reminders waits, not fails.
+THROTTLED_ALLOWANCE = 10
+
 # Events when a notification reaches these states.
 EVENT_OF = {NotificationStatus.DELIVERED: "notification.delivered", NotificationStatus.FAILED: "notification.failed"}
 
@@ -46,14 +50,23 @@ class RetryPolicy:
     lease: timedelta
     jitter: Callable[[], float] = random.random
 
+    @property
+    def send_timeout(self) -> float:
+        """Seconds one try may take: half the lease, so a try ends (as a failure) well before its claim runs out
+        and another worker could take the delivery while it is still being sent."""
+        return self.lease.total_seconds() / 2
+
     def next_try(self, attempts: int, outcome: SendOutcome, now: datetime) -> datetime | None:
         """When to try again after ``attempts`` tries ended in ``outcome``; None: never (out of attempts, or
-        refused for good). A wait the channel asked for is honoured; otherwise exponential backoff with jitter
-        (half to all of ``base * 2**(attempts-1)``, at most ``max_seconds``)."""
-        if outcome.permanent or attempts >= self.max_attempts:
+        refused for good). A wait the channel asked for is honoured (within ``THROTTLED_ALLOWANCE`` times the
+        attempts); otherwise exponential backoff with jitter (half to all of ``base * 2**(attempts-1)``, at most
+        ``max_seconds``)."""
+        if outcome.permanent:
             return None
-        if outcome.retry_after is not None:
+        if outcome.retry_after is not None and attempts < self.max_attempts * THROTTLED_ALLOWANCE:
             return now + timedelta(seconds=outcome.retry_after)
+        if attempts >= self.max_attempts:
+            return None
         ceiling = min(self.max_seconds, self.base_seconds * 2 ** (attempts - 1))
         return now + timedelta(seconds=ceiling * (0.5 + self.jitter() / 2))
 
@@ -116,7 +129,10 @@ class NotificationDelivery:
         if channel is None:
             return SendOutcome.failed(f"no {delivery.channel} channel in this worker")
         try:
-            return await channel.send(delivery)
+            async with asyncio.timeout(self._policy.send_timeout):
+                return await channel.send(delivery)
+        except TimeoutError:
+            return SendOutcome.failed(f"no answer within {self._policy.send_timeout:g} s")
         except Exception as exc:  # a channel bug must not strand the batch: the try failed
             return SendOutcome.failed(f"{type(exc).__name__}")
 
