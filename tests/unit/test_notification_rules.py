@@ -3,6 +3,7 @@ channel, the retry schedule, and rendering that never raises."""
 
 from __future__ import annotations
 
+import tracemalloc
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -99,10 +100,35 @@ def test_a_body_that_does_not_compile_is_a_rule_violation_naming_body():
         "{{ ''.__class__.__mro__ }}",
         "{{ x.y.z }}",
         "{{ x / 0 }}",
+        # Widths and paddings that would allocate a gigabyte are refused before anything is allocated.
+        "{{ 'a'.ljust(10 ** 9) }}",
+        "{{ 'a' | center(10 ** 9) }}",
+        "{{ 'a' | indent(10 ** 8, true) }}",
+        "{{ '%1000000000s' % 'x' }}",
+        "{{ '%*s' % (1000000000, 'x') }}",
+        "{{ '%1000000000s' | format('x') }}",
+        "{{ '{:>1000000000}'.format('x') }}",
+        "{{ '{a:>1000000000}'.format_map({'a': 1}) }}",
     ],
 )
 def test_a_body_that_fails_or_runs_away_renders_nothing_instead_of_raising(body):
-    assert TemplateRenderer().render(body, {"x": 1}) is None
+    tracemalloc.start()
+    try:
+        assert TemplateRenderer().render(body, {"x": 1}) is None
+        assert tracemalloc.get_traced_memory()[1] < 16 * 1024 * 1024
+    finally:
+        tracemalloc.stop()
+
+
+def test_widths_and_formats_of_ordinary_size_render():
+    body = "{{ '%05.1f' % x }} {{ 'ab' | center(6) }}|{{ '{:>4}'.format(x) }}|{{ 'a'.ljust(3) }}|"
+    assert TemplateRenderer().render(body, {"x": 2.25}) == "002.2   ab  |2.25|a  |"
+
+
+def test_a_body_nested_too_deeply_is_a_rule_violation_naming_body_not_an_error():
+    with pytest.raises(RuleViolation) as refused:
+        TemplateRenderer().check("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}")
+    assert refused.value.errors[0].field == "body"
 
 
 def test_bodies_render_plain_text_without_escaping():

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2 import TemplateSyntaxError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -31,12 +32,36 @@ MAX_REPEAT = MAX_RENDERED
 SUMMARY_VALUE = 200
 
 
-class _RenderBudget(SandboxedEnvironment):
-    """The sandbox with bounds on what a body may make: ``range`` and ``*``/``**`` stay small."""
+# A width, count or padding a body asks for ("x".ljust(n), "x"|center(n), "%*s", "{:>n}") past this is refused
+# before anything is allocated: checking the size afterwards would be too late for a gigabyte.
+_WIDE_FIELD = re.compile(r"[%:][^%{}]*?\d{6,}|%[^%]*?\*")
 
-    intercepted_binops = frozenset({"*", "**"})
+
+def _small(*values: Any) -> None:
+    """``SecurityError`` when a value would make a body allocate more than a rendered text may hold."""
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_RENDERED:
+            raise SecurityError("argument too large")
+        if isinstance(value, str) and _WIDE_FIELD.search(value):
+            raise SecurityError("format field too wide")
+
+
+class _RenderBudget(SandboxedEnvironment):
+    """The sandbox with bounds on what a body may make: ``range``, ``*``/``**``/``%``, and the numbers any call or
+    filter is given stay small."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _small(*args, *kwargs.values())
+        if getattr(__obj, "__name__", None) in ("format", "format_map"):  # str.format, as the sandbox wraps it
+            _small(getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None))
+        return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "%":
+            _small(left, right)
+            return left % right
         if operator == "**":
             if isinstance(right, int | float) and abs(right) > 64:
                 raise SecurityError("exponent too large")
@@ -62,7 +87,20 @@ def _environment() -> SandboxedEnvironment:
     # Plain text for Telegram and the stream: nothing is HTML-escaped.
     environment = _RenderBudget(autoescape=False, keep_trailing_newline=False)
     environment.globals["range"] = _range
+    # Filters are called directly by compiled templates, not through the sandbox's ``call``: each is bounded here.
+    environment.filters = {name: _bounded_filter(f) for name, f in environment.filters.items()}
     return environment
+
+
+def _bounded_filter(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _small(*args[1:], *kwargs.values())
+        if function.__name__ == "do_format":
+            _small(args[0] if args else None)
+        return function(*args, **kwargs)
+
+    return bounded
 
 
 # Compiling a body costs milliseconds, rendering it microseconds: the bodies in use are kept compiled.
@@ -85,15 +123,18 @@ class TemplateRenderer:
                 f"The template body does not compile: {exc.message} (line {exc.lineno}).",
                 errors=[FieldProblem("body", f"line {exc.lineno}: {exc.message}")],
             ) from exc
+        except RecursionError as exc:
+            raise RuleViolation(
+                "The template body does not compile: it is nested too deeply.",
+                errors=[FieldProblem("body", "nested too deeply")],
+            ) from exc
 
     def render(self, body: str, payload: Mapping[str, Any]) -> str | None:
         """The text, or None when the body fails or runs away on this payload."""
         try:
             template = self._compiled(body)
             return _bounded(template.generate(**payload))
-        except (TemplateError, SecurityError, ArithmeticError, TypeError, ValueError, LookupError, _Runaway):
-            return None
-        except RecursionError:
+        except Exception:  # whatever a body does on a payload, the notification gets the summary: never an error
             return None
 
 
