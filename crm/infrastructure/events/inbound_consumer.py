@@ -57,16 +57,35 @@ class InboundQueues:
         return f"{self.queue}.dlq"
 
 
+# The broker's own backstop behind the consumer's count (CRM_NOTIFICATIONS_MAX_DELIVERIES, at most 100): a message
+# handed out this often goes to the dead letters, never dropped (RabbitMQ 4 gives quorum queues a default limit
+# of 20 and drops past it when no dead-letter target is set). Fixed, as a queue's arguments cannot change.
+BROKER_DELIVERY_LIMIT = 200
+
+
+def _dead_lettering_to(queue: str) -> dict[str, Any]:
+    """Quorum queue arguments that move what the queue gives up on to ``queue`` at least once: a copy is kept
+    until the target confirms it, and the source refuses new messages rather than drop old ones when full."""
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": queue,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
 async def declare_topology(channel: AbstractChannel, queues: InboundQueues) -> AbstractQueue:
     """Declares (idempotently) the exchange, the three queues and the binding; the queue to consume."""
     exchange = await channel.declare_exchange(queues.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
     await channel.declare_queue(queues.dead_letters, durable=True, arguments={"x-queue-type": "quorum"})
-    await channel.declare_queue(
-        queues.retry,
+    # Waiting copies expire (per-message TTL) back into the queue they came from.
+    await channel.declare_queue(queues.retry, durable=True, arguments=_dead_lettering_to(queues.queue))
+    queue = await channel.declare_queue(
+        queues.queue,
         durable=True,
-        arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queues.queue},
+        arguments={**_dead_lettering_to(queues.dead_letters), "x-delivery-limit": BROKER_DELIVERY_LIMIT},
     )
-    queue = await channel.declare_queue(queues.queue, durable=True, arguments={"x-queue-type": "quorum"})
     await queue.bind(exchange, BINDING_KEY)
     return queue
 
