@@ -90,7 +90,17 @@ STATE_AND_RULE_CODES = {
 }
 # Generic rule refusals, recognised by the fields they name: each is a rule across fields or over "now".
 # A template `body` must compile as Jinja2, which no JSON Schema can state.
-RULE_FIELDS = {"scheduled_for", "remind_at", "cancelled_reason", "effective_to", "body"}
+# A notification's deduplication_key may not be of the kind the service's own notifications use, and one naming
+# nobody must go on the stream: rules across a prefix and other fields.
+RULE_FIELDS = {
+    "scheduled_for",
+    "remind_at",
+    "cancelled_reason",
+    "effective_to",
+    "body",
+    "deduplication_key",
+    "channel_overrides",
+}
 # ... but never a refusal the document could have stated.
 NULL_REFUSED = "may be changed but not set to null"
 # Rules across the fields of one value, which a JSON Schema cannot state; and unpaired surrogates in a free-form

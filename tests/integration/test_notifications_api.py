@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
 from tests.auth import bearer
+from tests.factories import assert_problem
+from tests.outbox import outbox_rows
 from tests.values import untimed
 
 NOTIFICATIONS = "/api/v1/notifications"
@@ -140,6 +144,32 @@ async def test_a_telegram_delivery_without_a_telegram_id_fails_at_once(api):
     shown = (await api.get(f"{NOTIFICATIONS}/{notification_id}")).json()
     assert shown["status"] == "failed"
     assert shown["deliveries"][0]["last_error"] == "the recipient has no telegram_id"
+
+
+async def test_a_notification_none_of_whose_deliveries_can_be_sent_announces_its_failure_at_once(api, db):
+    notification_id = await submit(
+        api,
+        {"event_key": event_key(), "recipients": [{"user_id": str(uuid.uuid4())}], "channel_overrides": ["telegram"]},
+    )
+
+    rows = await outbox_rows(db, routing_key="notification.failed")
+    assert [str(row["aggregate_id"]) for row in rows] == [notification_id]
+
+
+@pytest.mark.parametrize("key", ["task.reminder:1", "payment.due:x:2026-12-01", "policy.renewal:p", "inbound:42"])
+async def test_a_deduplication_key_of_the_services_own_kind_is_refused(api, db, key):
+    body = {"event_key": event_key(), "recipients": [{"telegram_id": "1"}], "deduplication_key": key}
+
+    response = await api.post(NOTIFICATIONS, json=body)
+
+    assert_problem(response, 422, "rule_violation", "deduplication_key")
+    assert await db.fetchval("SELECT count(*) FROM crm.notifications") == 0
+
+
+async def test_a_notification_for_nobody_on_telegram_only_is_refused_as_undeliverable(api):
+    response = await api.post(NOTIFICATIONS, json={"event_key": event_key(), "channel_overrides": ["telegram"]})
+
+    assert_problem(response, 422, "rule_violation", "channel_overrides")
 
 
 async def test_a_recipient_sees_their_own_deliveries_and_a_stranger_nothing(api):

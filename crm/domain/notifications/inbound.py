@@ -18,7 +18,7 @@ from crm.domain.errors import FieldProblem, Forbidden, RuleViolation
 from crm.domain.idempotency import IdempotentRequest
 from crm.domain.notifications.inbound_repository import InboundEvent, Transport
 from crm.domain.notifications.intake import NotificationIntake
-from crm.domain.notifications.schemas import Channel, NotificationRequest, Recipient
+from crm.domain.notifications.schemas import INBOUND, Channel, NotificationRequest, Recipient, system_key
 from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
 
 
@@ -71,7 +71,7 @@ def notification_request(event: InboundEvent) -> NotificationRequest:
             recipients=recipients,
             payload=event.data,
             channel_overrides=channels,
-            deduplication_key=f"inbound:{event.id}",
+            deduplication_key=system_key(INBOUND, event.id),
         )
     except ValidationError as exc:
         error = exc.errors()[0]

@@ -3,13 +3,20 @@ event): recorded in the asker's own transaction, delivered by crm-worker after i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.events import DomainEvent
-from crm.domain.notifications.records import DeliveryState, DeliveryStatus, NewDelivery, notification_status
+from crm.domain.notifications.records import (
+    DeliveryState,
+    DeliveryStatus,
+    NewDelivery,
+    NotificationStatus,
+    notification_status,
+)
 from crm.domain.notifications.rendering import TemplateRenderer, summary
 from crm.domain.notifications.schemas import Channel, NotificationRequest
 from crm.domain.uow import UnitOfWork
@@ -87,6 +94,7 @@ class NotificationRecorder:
         }
         if not await uow.notifications.add(notification_id, values, deliveries, status):
             return None
+        now = self._clock.now()
         uow.record(
             DomainEvent(
                 "notification.queued",
@@ -105,9 +113,11 @@ class NotificationRecorder:
                         for d in deliveries
                     ],
                 },
-                self._clock.now(),
+                now,
             )
         )
+        if status is NotificationStatus.FAILED:  # every delivery refused at once: its end is now, as the worker's are
+            uow.record(_refused_event(notification_id, request, deliveries, now))
         return notification_id
 
     def _locales(self, payload: dict[str, Any]) -> list[str]:
@@ -119,3 +129,30 @@ class NotificationRecorder:
     def _text(self, body: str | None, request: NotificationRequest) -> str:
         rendered = None if body is None else self._renderer.render(body, request.payload)
         return rendered if rendered else summary(request.event_key, request.payload, self._clock.local_now())
+
+
+def _refused_event(
+    notification_id: UUID, request: NotificationRequest, deliveries: list[NewDelivery], at: datetime
+) -> DomainEvent:
+    """``notification.failed`` of a notification none of whose deliveries can be sent (shaped as crm-worker's)."""
+    return DomainEvent(
+        "notification.failed",
+        notification_id,
+        {
+            "notification_id": str(notification_id),
+            "event_key": request.event_key,
+            "status": NotificationStatus.FAILED.value,
+            "deliveries": [
+                {
+                    "channel": d.channel.value,
+                    "user_id": None if d.user_id is None else str(d.user_id),
+                    "telegram_id": d.telegram_id,
+                    "status": DeliveryStatus.FAILED.value,
+                    "attempts": 0,
+                    "last_error": d.refusal,
+                }
+                for d in deliveries
+            ],
+        },
+        at,
+    )

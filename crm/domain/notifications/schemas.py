@@ -41,6 +41,24 @@ _INPUT = ConfigDict(
 )
 
 
+# Notifications the service asks for itself are deduplicated by keys of their own: an occasion's
+# `<occasion>:<what>[:<when>]` and an inbound event's `inbound:<id>`. A client may not use them (it would silence
+# the occasion or the event), so POST /notifications refuses a key starting like one.
+OCCASIONS = frozenset({"task.reminder", "payment.due", "payment.overdue", "policy.renewal"})
+INBOUND = "inbound"
+
+
+def system_key(kind: str, *parts: object) -> str:
+    """The deduplication key of an occasion (``kind`` one of ``OCCASIONS``) or of an inbound event (``INBOUND``)."""
+    assert kind in OCCASIONS or kind == INBOUND, kind
+    return ":".join([kind, *(str(part) for part in parts)])
+
+
+def is_system_key(key: str) -> bool:
+    kind, colon, _ = key.partition(":")
+    return bool(colon) and (kind in OCCASIONS or kind == INBOUND)
+
+
 class Recipient(BaseModel):
     """A person (``user_id``) or a Telegram chat (``telegram_id``), or both; at least one."""
 

@@ -53,7 +53,8 @@ def payment_notification(
         event_key,
         audience(owner, contacts.get(owner)),
         payment_payload(payment, parties),
-        f"{event_key}:{payment.id}:{payment.planned_date.isoformat()}",
+        payment.id,
+        payment.planned_date.isoformat(),
     )
 
 

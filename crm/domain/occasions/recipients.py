@@ -9,7 +9,7 @@ from uuid import UUID
 
 from crm.domain.caller import SYSTEM
 from crm.domain.notifications.intake import NotificationIntake
-from crm.domain.notifications.schemas import Channel, NotificationRequest, Recipient
+from crm.domain.notifications.schemas import Channel, NotificationRequest, Recipient, system_key
 from crm.domain.uow import UnitOfWork
 from crm.domain.users.schemas import UserContacts
 
@@ -34,15 +34,14 @@ def audience(user_id: UUID | None, contacts: UserContacts | None, wanted: Channe
     return Audience([Recipient(user_id=user_id)], Channel.SSE)
 
 
-def notification(
-    event_key: str, to: Audience, payload: Mapping[str, Any], deduplication_key: str
-) -> NotificationRequest:
+def notification(occasion: str, to: Audience, payload: Mapping[str, Any], *occurrence: object) -> NotificationRequest:
+    """The notification of ``occasion``; ``occurrence`` (what, when) makes its key, so it fires once."""
     return NotificationRequest(
-        event_key=event_key,
+        event_key=occasion,
         recipients=to.recipients,
         payload=dict(payload),
         channel_overrides=[to.channel],
-        deduplication_key=deduplication_key,
+        deduplication_key=system_key(occasion, *occurrence),
     )
 
 

@@ -63,7 +63,8 @@ def renewal_notification(
         POLICY_RENEWAL,
         audience(owner, contacts.get(owner) if owner else None),
         renewal_payload(policy, renewal_task_id),
-        f"{POLICY_RENEWAL}:{policy.id}:{policy.effective_to.isoformat()}",
+        policy.id,
+        policy.effective_to.isoformat(),
     )
 
 

@@ -86,7 +86,7 @@ def reminder_notification(
         "due_at": task.due_at.isoformat() if task.due_at else None,
         "deal_id": str(task.deal_id) if task.deal_id else None,
     }
-    return notification("task.reminder", to, payload, f"task.reminder:{reminder.id}")
+    return notification("task.reminder", to, payload, reminder.id)
 
 
 class TaskScheduleJobs:
