@@ -91,9 +91,11 @@ async def stream_notifications(
         raise InvalidStreamRequest(
             f"{field} must be the id of an event of this stream.", errors=[FieldProblem(field, "not an event id")]
         )
-    if not start:
-        # Fixed before the response starts: whatever is delivered after the client sees 200 reaches it.
-        start = await feed.latest_id()
+    # Read before the response starts, also when resuming: Redis away is a 503 with Retry-After, not a 200 that
+    # ends at once (and a client reconnecting in a tight loop). Without an id to resume from, the stream starts
+    # here: whatever is delivered after the client sees 200 reaches it.
+    latest = await feed.latest_id()
+    start = start or latest
     shutdown = anyio.Event()
     return EventSourceResponse(
         _events(feed, start, Access.of(caller), shutdown),

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from crm.app.config import Settings
+from tests.apps import free_port
 from tests.auth import bearer
 from tests.messaging.support import open_stream, run_job, served_app
 from tests.values import untimed
@@ -100,6 +101,18 @@ async def test_without_redis_the_stream_answers_503_naming_the_setting(api):
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert response.json()["errors"][0]["field"] == "CRM_REDIS_URL"
+
+
+async def test_a_client_resuming_while_redis_is_away_is_answered_503_not_a_stream_that_ends_at_once(stream_settings):
+    away = stream_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    async with (
+        served_app(away) as url,
+        httpx.AsyncClient(base_url=url, headers=bearer(uuid.uuid4(), "admin")) as client,
+    ):
+        response = await client.get(STREAM, headers={"Last-Event-ID": "1764612000000-0"})
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
 
 
 async def test_a_last_event_id_that_is_no_stream_id_is_refused(stream_settings):
