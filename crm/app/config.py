@@ -277,6 +277,10 @@ class Settings(BaseSettings):
     notifications_retry_delay: float = Field(
         default=1.0, gt=0, le=3600, description="Seconds before the first retry of a failed inbound event; doubles."
     )
+    notifications_inbound_retention: timedelta = Field(
+        default=timedelta(days=30),
+        description="How long inbound events stay journaled; a repeated id is recognised (and skipped) within it.",
+    )
     notifications_retry_max_delay: float = Field(
         default=60.0, gt=0, le=86_400, description="Longest wait, in seconds, before a retry of an inbound event."
     )
@@ -340,7 +344,7 @@ class Settings(BaseSettings):
             raise ValueError(f"not an origin (scheme://host[:port], no path or trailing slash): {bad[0]!r}")
         return origins
 
-    @field_validator("outbox_retention", "notifications_retention")
+    @field_validator("outbox_retention", "notifications_retention", "notifications_inbound_retention")
     @classmethod
     def _positive_retention(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

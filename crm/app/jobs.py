@@ -14,7 +14,8 @@ from typing import Any
 
 from crm.app.config import Settings
 from crm.app.wiring import Wiring
-from crm.domain.notifications.delivery import NotificationDelivery, prune_delivered
+from crm.domain.notifications import retention
+from crm.domain.notifications.delivery import NotificationDelivery
 from crm.domain.occasions.payments import PaymentDueNotices
 from crm.domain.occasions.renewals import PolicyRenewals
 from crm.domain.payments.overdue import OverduePayments
@@ -116,8 +117,15 @@ async def notification_deliveries(app: Wiring) -> Figures:
 
 
 async def prune_notifications(app: Wiring) -> Figures:
-    """Delete delivered notifications older than CRM_NOTIFICATIONS_RETENTION."""
-    return {"deleted": await prune_delivered(app.uow, app.clock, app.settings.notifications_retention)}
+    """Delete finished (delivered, processed, failed) notifications older than CRM_NOTIFICATIONS_RETENTION."""
+    kept = app.settings.notifications_retention
+    return {"deleted": await retention.prune(app.uow, app.clock, kept, retention.finished_notifications)}
+
+
+async def prune_inbound_events(app: Wiring) -> Figures:
+    """Forget inbound events journaled longer than CRM_NOTIFICATIONS_INBOUND_RETENTION ago (their ids are new again)."""
+    kept = app.settings.notifications_inbound_retention
+    return {"deleted": await retention.prune(app.uow, app.clock, kept, retention.inbound_events)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +180,7 @@ JOBS = Jobs(
         interval=lambda settings: timedelta(seconds=settings.notifications_poll_interval),
     ),
     Job("prune-notifications", PRUNE_EVERY, prune_notifications),
+    Job("prune-inbound-events", PRUNE_EVERY, prune_inbound_events),
 )
 
 

@@ -35,7 +35,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_events")),
         schema="crm",
     )
+    # What crm-worker's prune-inbound-events deletes, oldest first.
+    op.create_index("ix_inbound_events_received_at", "inbound_events", ["received_at"], schema="crm")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inbound_events_received_at", table_name="inbound_events", schema="crm")
     op.drop_table("inbound_events", schema="crm")

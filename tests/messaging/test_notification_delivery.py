@@ -291,15 +291,17 @@ async def test_the_bot_token_is_never_logged_nor_recorded(api, pool, delivery_se
     assert TOKEN not in json.dumps(shown)
 
 
-async def test_delivered_notifications_past_their_retention_are_pruned(api, db, pool, delivery_settings):
-    notification_id = await notify(api, recipients=[{"telegram_id": "42"}])
-    await deliver_until_settled(api, pool, delivery_settings, notification_id)
+async def test_finished_notifications_past_their_retention_are_pruned_and_unfinished_ones_kept(
+    api, db, pool, delivery_settings
+):
+    delivered = await notify(api, recipients=[{"telegram_id": "42"}])
+    await deliver_until_settled(api, pool, delivery_settings, delivered)
+    failed = await notify(api, recipients=[{"user_id": str(uuid.uuid4())}], channel_overrides=["telegram"])
     kept = await notify(api, recipients=[{"telegram_id": "42"}])
     await db.execute("UPDATE crm.notifications SET updated_at = now() - interval '31 days'")
 
-    assert await run_job("prune-notifications", pool, delivery_settings) == {"job": "prune-notifications", "deleted": 1}
-    assert (await api.get(f"{NOTIFICATIONS}/{notification_id}")).status_code == 404
-    assert (await api.get(f"{NOTIFICATIONS}/{kept}")).status_code == 200
+    assert await run_job("prune-notifications", pool, delivery_settings) == {"job": "prune-notifications", "deleted": 2}
+    assert [(await api.get(f"{NOTIFICATIONS}/{n}")).status_code for n in (delivered, failed, kept)] == [404, 404, 200]
 
 
 def _instant(value: str):  # type: ignore[no-untyped-def]

@@ -100,11 +100,29 @@ async def test_an_inbound_event_with_a_chat_id_is_sent_to_that_chat_in_its_types
     assert [(str(m["chat_id"]), m["text"]) for m in telegram.messages] == [("4242", "Счёт INV-7 просрочен")]
 
 
+def ping() -> dict[str, Any]:
+    return {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "crm-tests", "type": "notifications.ping"}
+
+
 async def test_an_inbound_event_naming_nobody_goes_to_the_staff_on_the_stream_only(api, db, pool, worker_settings):
-    event = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "crm-tests", "type": "notifications.ping"}
+    event = ping()
     assert (await api.post(INBOUND, json={**event, "data": {"note": "hello"}})).status_code == 202
 
     shown = await delivered(api, pool, worker_settings, await notification_of(db, f"inbound:{event['id']}"))
 
     assert shown["status"] == "delivered"
     assert [d["channel"] for d in shown["deliveries"]] == ["sse"]
+
+
+async def test_inbound_events_past_their_retention_are_forgotten_and_their_ids_new_again(api, db, pool, settings):
+    old, recent = (
+        {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "crm-tests", "type": "notifications.ping"}
+        for _ in range(2)
+    )
+    for event in (old, recent):
+        assert (await api.post(INBOUND, json=event)).status_code == 202
+    await db.execute("UPDATE crm.inbound_events SET received_at = now() - interval '31 days' WHERE id = $1", old["id"])
+
+    assert await run_job("prune-inbound-events", pool, settings) == {"job": "prune-inbound-events", "deleted": 1}
+    assert [row["id"] for row in await db.fetch("SELECT id FROM crm.inbound_events")] == [recent["id"]]
+    assert (await api.post(INBOUND, json=old)).json()["duplicate"] is False

@@ -181,15 +181,3 @@ def _outcome_event(notification: Notification, at: datetime) -> DomainEvent:
         },
         at,
     )
-
-
-async def prune_delivered(uow: UnitOfWorkFactory, clock: Clock, retention: timedelta, *, limit: int = 5000) -> int:
-    """Delete delivered notifications last changed more than ``retention`` ago, in batches; how many."""
-    deleted = 0
-    while True:
-        async with uow(SYSTEM) as work:
-            count = await work.notifications.prune_delivered(clock.now() - retention, limit)
-            await work.commit()
-        deleted += count
-        if count < limit:
-            return deleted

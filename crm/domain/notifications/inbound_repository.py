@@ -38,3 +38,7 @@ class InboundEventRepository(Protocol):
         """Journal ``events``; the ids of those journaled now. An id journaled before (by an earlier call or a
         concurrent one) is left as it was and not returned."""
         ...
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Forget up to ``limit`` events received before ``before``; how many. A forgotten id is new again."""
+        ...

@@ -64,8 +64,8 @@ class NotificationRepository(Protocol):
     async def load(self, notification_id: UUID) -> Notification:
         """The whole notification, with every delivery and attempt."""
 
-    async def prune_delivered(self, before: datetime, limit: int) -> int:
-        """Delete delivered notifications last changed before ``before``; how many."""
+    async def prune_finished(self, before: datetime, limit: int) -> int:
+        """Delete finished notifications (delivered, processed, failed) last changed before ``before``; how many."""
 
 
 class NotificationReader(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 import orjson
@@ -18,6 +19,12 @@ INSERT INTO crm.inbound_events AS e (id, source, type, time, subject, data, tran
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[], $7::text[])
 ON CONFLICT (id) DO NOTHING
 RETURNING e.id
+"""
+
+_PRUNE = """
+DELETE FROM crm.inbound_events WHERE id IN (
+    SELECT id FROM crm.inbound_events WHERE received_at < $1 ORDER BY received_at LIMIT $2
+)
 """
 
 
@@ -39,3 +46,7 @@ class PgInboundEventRepository:
             [event.transport.value for event in events],
         )
         return {row["id"] for row in rows}
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        status = await self._connection.execute(_PRUNE, before, limit)
+        return int(status.split()[-1])

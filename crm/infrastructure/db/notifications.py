@@ -116,9 +116,9 @@ FROM crm.notification_attempts a JOIN crm.notification_deliveries d ON d.id = a.
 WHERE a.notification_id = $1 {mine}
 ORDER BY a.at, a.id
 """
-PRUNE_DELIVERED = """
+PRUNE_FINISHED = """
 DELETE FROM crm.notifications WHERE id IN (
-    SELECT id FROM crm.notifications WHERE status = 'delivered' AND updated_at < $1 LIMIT $2
+    SELECT id FROM crm.notifications WHERE status IN ('delivered', 'processed', 'failed') AND updated_at < $1 LIMIT $2
 )
 """
 
@@ -335,8 +335,8 @@ class PgNotificationRepository:
         )
         return await _notification(self._conn, row, None)
 
-    async def prune_delivered(self, before: datetime, limit: int) -> int:
-        status = await self._conn.execute(PRUNE_DELIVERED, before, limit)
+    async def prune_finished(self, before: datetime, limit: int) -> int:
+        status = await self._conn.execute(PRUNE_FINISHED, before, limit)
         return int(status.split()[-1])
 
 

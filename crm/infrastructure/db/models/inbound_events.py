@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, String, Text, func, text
+from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,4 +28,7 @@ class InboundEventRow(Base):
     transport: Mapped[str] = mapped_column(Text, nullable=False)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
-    __table_args__ = (CheckConstraint(one_of("transport", TRANSPORTS), name="transport"),)
+    __table_args__ = (
+        CheckConstraint(one_of("transport", TRANSPORTS), name="transport"),
+        Index("ix_inbound_events_received_at", "received_at"),  # pruning, oldest first
+    )
