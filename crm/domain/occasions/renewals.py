@@ -4,7 +4,7 @@ A live ``active`` policy whose last day (``effective_to``) is within ``notice_da
 (``policy.updated``), gets one renewal task (assigned to its owner, linked to the policy, its deal and client,
 due at the start of its last day) and its owner (else the deal's) is notified: ``policy.renewal``. All of it
 commits with the policy marked as noticed for its ``effective_to``, so it happens once per end date however
-many workers run; a policy whose end date moves is renewed again for its new date.
+many workers run; an active policy whose end date moved is renewed again for its new date.
 
 After its last day an unrenewed policy (``active`` or ``pending_renewal``) becomes ``expired``.
 The status rules are ``crm.domain.policies.rules``'; the queries only narrow what they look at.
