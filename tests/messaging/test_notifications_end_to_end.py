@@ -40,8 +40,8 @@ def worker_settings(settings: Settings, telegram: TelegramStub, cache_url: str, 
     )
 
 
-async def add_template(api, key: str, body: str, channel: str = "telegram") -> None:  # type: ignore[no-untyped-def]
-    response = await api.post(TEMPLATES, json={"key": key, "channel": channel, "locale": "ru-RU", "body": body})
+async def add_template(api, key: str, body: str, channel: str = "telegram", locale: str = "ru-RU") -> None:  # type: ignore[no-untyped-def]
+    response = await api.post(TEMPLATES, json={"key": key, "channel": channel, "locale": locale, "body": body})
     assert response.status_code == 201, response.text
 
 
@@ -78,6 +78,25 @@ async def test_a_due_telegram_reminder_reaches_the_assignees_chat_once_with_its_
 
     assert shown["status"] == "delivered"
     assert [(m["chat_id"], m["text"]) for m in telegram.messages] == [("-100777", "Напоминание: Позвонить клиенту")]
+
+
+async def test_a_reminder_speaks_the_language_the_assignee_chose_in_their_contacts(
+    api, db, pool, worker_settings, telegram
+):
+    assignee = uuid.uuid4()
+    contacts = {"telegram_id": "-100778", "preferred_channel": "telegram", "locale": "en-US"}
+    assert (await api.put(f"/api/v1/users/{assignee}/contacts", json=contacts)).status_code == 201
+    await add_template(api, "task.reminder", "Напоминание: {{ title }}")
+    await add_template(api, "task.reminder", "Reminder: {{ title }}", locale="en-US")
+    reminder = await add_reminder(
+        api, await make_task(api, assignee_id=str(assignee), title="Call"), channel="telegram"
+    )
+    await make_due(db, reminder)
+
+    await run_job("task-reminders", pool, worker_settings)
+    await delivered(api, pool, worker_settings, await notification_of(db, f"task.reminder:{reminder['id']}"))
+
+    assert [m["text"] for m in telegram.messages] == ["Reminder: Call"]
 
 
 async def test_an_inbound_event_with_a_chat_id_is_sent_to_that_chat_in_its_types_template(

@@ -18,6 +18,7 @@ from crm.domain.users.schemas import UserContacts
 class Audience:
     recipients: list[Recipient]
     channel: Channel
+    locale: str | None = None  # the person's, from their contacts: the templates' language (payload ``locale``)
 
 
 def audience(user_id: UUID | None, contacts: UserContacts | None, wanted: Channel | None = None) -> Audience:
@@ -29,9 +30,10 @@ def audience(user_id: UUID | None, contacts: UserContacts | None, wanted: Channe
     if user_id is None:
         return Audience([], Channel.SSE)
     channel = wanted or (contacts.preferred_channel if contacts else Channel.SSE)
+    locale = contacts.locale if contacts else None
     if channel == Channel.TELEGRAM and contacts is not None and contacts.telegram_id is not None:
-        return Audience([Recipient(user_id=user_id, telegram_id=contacts.telegram_id)], Channel.TELEGRAM)
-    return Audience([Recipient(user_id=user_id)], Channel.SSE)
+        return Audience([Recipient(user_id=user_id, telegram_id=contacts.telegram_id)], Channel.TELEGRAM, locale)
+    return Audience([Recipient(user_id=user_id)], Channel.SSE, locale)
 
 
 def notification(occasion: str, to: Audience, payload: Mapping[str, Any], *occurrence: object) -> NotificationRequest:
@@ -39,7 +41,7 @@ def notification(occasion: str, to: Audience, payload: Mapping[str, Any], *occur
     return NotificationRequest(
         event_key=occasion,
         recipients=to.recipients,
-        payload=dict(payload),
+        payload=dict(payload) if to.locale is None else {**payload, "locale": to.locale},
         channel_overrides=[to.channel],
         deduplication_key=system_key(occasion, *occurrence),
     )
