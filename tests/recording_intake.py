@@ -8,6 +8,7 @@ seen. What it keeps is what was handed over, committed or not; the tests read th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from uuid import UUID
 
 from crm.domain.caller import Caller
@@ -29,6 +30,11 @@ class RecordingIntake:
         self.requests.append(request)
         self.actors.append(actor)
         return uuid.uuid4()
+
+    async def submit_all_in(
+        self, uow: UnitOfWork, requests: Sequence[NotificationRequest], actor: Caller
+    ) -> list[UUID | None]:
+        return [await self.submit_in(uow, request, actor) for request in requests]
 
     def of(self, event_key: str) -> list[NotificationRequest]:
         return [request for request in self.requests if request.event_key == event_key]

@@ -13,6 +13,7 @@ from crm.api.problems import PROBLEM_CONTENT_TYPE, problem_responses, problem_ty
 from crm.domain.errors import Forbidden
 from crm.domain.notifications.inbound import InboundAccepted
 from crm.domain.notifications.inbound_repository import MAX_ID_LENGTH, MAX_SOURCE_LENGTH, MAX_SUBJECT_LENGTH
+from crm.domain.notifications.schemas import TELEGRAM_CHAT_ID
 from crm.domain.tasks.schemas import JsonObject
 
 router = APIRouter(prefix="/api/notifications", tags=["inbound events"])
@@ -27,7 +28,7 @@ _DATA["properties"] = {
         "description": "A Telegram chat to send to: a chat id, or an `@channel` name.",
         "anyOf": [
             {"type": "integer", "minimum": -99_999_999_999_999_999_999, "maximum": 99_999_999_999_999_999_999},
-            {"type": "string", "pattern": "^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$"},
+            {"type": "string", "pattern": TELEGRAM_CHAT_ID},
             {"type": "null"},
         ],
     },

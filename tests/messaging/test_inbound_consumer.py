@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -47,6 +48,11 @@ class FailingIntake:
             raise RuntimeError(f"template store said no (call {self.calls})")
         self.submitted.append(request)
         return uuid.uuid4()
+
+    async def submit_all_in(
+        self, uow: UnitOfWork, requests: Sequence[NotificationRequest], actor: Caller
+    ) -> list[uuid.UUID | None]:
+        return [await self.submit_in(uow, request, actor) for request in requests]
 
 
 def consumer_with(settings, pool, intake: Any) -> InboundEvents:

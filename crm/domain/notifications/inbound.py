@@ -137,10 +137,12 @@ class InboundEventService:
     async def _journal_in(self, uow: UnitOfWork, events: Sequence[InboundEvent], actor: Caller) -> list[bool]:
         new_ids = await uow.inbound_events.record_new(events)
         outcomes: list[bool] = []
+        requests = []
         for event in events:
             new = event.id in new_ids
             new_ids.discard(event.id)  # the same id twice in one batch: the first one counts
             if new:
-                await self._intake.submit_in(uow, notification_request(event), actor)
+                requests.append(notification_request(event))
             outcomes.append(new)
+        await self._intake.submit_all_in(uow, requests, actor)
         return outcomes

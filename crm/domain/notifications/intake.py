@@ -3,6 +3,7 @@ event): recorded in the asker's own transaction, delivered by crm-worker after i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID, uuid4
@@ -14,6 +15,7 @@ from crm.domain.notifications.records import (
     DeliveryState,
     DeliveryStatus,
     NewDelivery,
+    NewNotification,
     NotificationStatus,
     notification_status,
 )
@@ -29,6 +31,13 @@ class NotificationIntake(Protocol):
         """Record ``request``, its recipients and its rendered text inside ``uow``'s open transaction (the
         asker commits; nothing is sent before). The id of the new notification, or None when a notification
         with the same ``deduplication_key`` exists already (nothing recorded: the occasion fired before)."""
+        ...
+
+    async def submit_all_in(
+        self, uow: UnitOfWork, requests: Sequence[NotificationRequest], actor: Caller
+    ) -> list[UUID | None]:
+        """``submit_in`` for each of ``requests``, in a few statements whatever their number; for each, the id or
+        None (a deduplication key seen before, or earlier in ``requests``)."""
         ...
 
 
@@ -70,20 +79,37 @@ class NotificationRecorder:
         self._default_locale = default_locale
 
     async def submit_in(self, uow: UnitOfWork, request: NotificationRequest, actor: Caller) -> UUID | None:
+        return (await self.submit_all_in(uow, [request], actor))[0]
+
+    async def submit_all_in(
+        self, uow: UnitOfWork, requests: Sequence[NotificationRequest], actor: Caller
+    ) -> list[UUID | None]:
+        # Template bodies are read once per event key and locales: a batch of one kind (inbound events, a job's
+        # occasions) reads them once.
+        bodies: dict[tuple[str, tuple[str, ...]], dict[Channel, str]] = {}
+        news = []
+        for request in requests:
+            locales = tuple(self._locales(request.payload))
+            if (request.event_key, locales) not in bodies:
+                found = await uow.templates.find_bodies(request.event_key, list(Channel), list(locales))
+                bodies[request.event_key, locales] = found
+            news.append(self._notification(request, bodies[request.event_key, locales], actor))
+        recorded = await uow.notifications.add_all(news)
+        now = self._clock.now()
+        for request, new in zip(requests, news, strict=True):
+            if new.id in recorded:
+                uow.record(_queued_event(new, request, now))
+                if new.status is NotificationStatus.FAILED:  # every delivery refused at once: it ends now
+                    uow.record(_refused_event(new.id, request, new.deliveries, now))
+        return [new.id if new.id in recorded else None for new in news]
+
+    def _notification(self, request: NotificationRequest, bodies: dict[Channel, str], actor: Caller) -> NewNotification:
         wanted = targets(request)
-        channels = sorted({channel for channel, _, _ in wanted})
-        bodies = await uow.templates.find_bodies(request.event_key, channels, self._locales(request.payload))
-        texts = {channel: self._text(bodies.get(channel), request) for channel in channels}
+        texts = {channel: self._text(bodies.get(channel), request) for channel in {c for c, _, _ in wanted}}
         deliveries = [
             NewDelivery(channel, user_id, telegram_id, texts[channel], refusal(channel, user_id, telegram_id))
             for channel, user_id, telegram_id in wanted
         ]
-        states = [
-            DeliveryState(DeliveryStatus.FAILED if d.refusal else DeliveryStatus.PENDING, taken=False)
-            for d in deliveries
-        ]
-        status = notification_status(states)
-        notification_id = uuid4()
         values = {
             "event_key": request.event_key,
             "payload": request.payload,
@@ -92,33 +118,8 @@ class NotificationRecorder:
             "deduplication_key": request.deduplication_key,
             "created_by_id": actor.actor_id,
         }
-        if not await uow.notifications.add(notification_id, values, deliveries, status):
-            return None
-        now = self._clock.now()
-        uow.record(
-            DomainEvent(
-                "notification.queued",
-                notification_id,
-                {
-                    "notification_id": str(notification_id),
-                    "event_key": request.event_key,
-                    "status": status.value,
-                    "deduplication_key": request.deduplication_key,
-                    "deliveries": [
-                        {
-                            "channel": d.channel.value,
-                            "user_id": None if d.user_id is None else str(d.user_id),
-                            "telegram_id": d.telegram_id,
-                        }
-                        for d in deliveries
-                    ],
-                },
-                now,
-            )
-        )
-        if status is NotificationStatus.FAILED:  # every delivery refused at once: its end is now, as the worker's are
-            uow.record(_refused_event(notification_id, request, deliveries, now))
-        return notification_id
+        status = notification_status(DeliveryState(d.status, taken=False) for d in deliveries)
+        return NewNotification(uuid4(), values, deliveries, status)
 
     def _locales(self, payload: dict[str, Any]) -> list[str]:
         asked = payload.get("locale")
@@ -129,6 +130,28 @@ class NotificationRecorder:
     def _text(self, body: str | None, request: NotificationRequest) -> str:
         rendered = None if body is None else self._renderer.render(body, request.payload)
         return rendered if rendered else summary(request.event_key, request.payload, self._clock.local_now())
+
+
+def _queued_event(new: NewNotification, request: NotificationRequest, at: datetime) -> DomainEvent:
+    return DomainEvent(
+        "notification.queued",
+        new.id,
+        {
+            "notification_id": str(new.id),
+            "event_key": request.event_key,
+            "status": new.status.value,
+            "deduplication_key": request.deduplication_key,
+            "deliveries": [
+                {
+                    "channel": d.channel.value,
+                    "user_id": None if d.user_id is None else str(d.user_id),
+                    "telegram_id": d.telegram_id,
+                }
+                for d in new.deliveries
+            ],
+        },
+        at,
+    )
 
 
 def _refused_event(

@@ -136,6 +136,20 @@ class NewDelivery:
     text: str
     refusal: str | None = None  # set: recorded failed at once (nothing to send it to)
 
+    @property
+    def status(self) -> DeliveryStatus:
+        return DeliveryStatus.FAILED if self.refusal else DeliveryStatus.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    """A notification as the intake records it, with its deliveries."""
+
+    id: UUID
+    values: dict[str, Any]  # event_key, payload, recipients, channel_overrides, deduplication_key, created_by_id
+    deliveries: list[NewDelivery]
+    status: NotificationStatus
+
 
 @dataclass(frozen=True, slots=True)
 class DueDelivery:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from crm.domain.access import Access
 from crm.domain.notifications.records import (
     DeliveryResult,
     DueDelivery,
-    NewDelivery,
+    NewNotification,
     Notification,
     NotificationFilter,
-    NotificationStatus,
     NotificationSummary,
     StatusChange,
 )
@@ -39,15 +38,9 @@ class TemplateReader(Protocol):
 class NotificationRepository(Protocol):
     """Writes inside a unit of work."""
 
-    async def add(
-        self,
-        notification_id: UUID,
-        values: dict[str, Any],
-        deliveries: Sequence[NewDelivery],
-        status: NotificationStatus,
-    ) -> bool:
-        """Record the notification and its deliveries; False (nothing recorded) when its
-        ``deduplication_key`` exists already."""
+    async def add_all(self, notifications: Sequence[NewNotification]) -> set[UUID]:
+        """Record the notifications and their deliveries, in a statement or two whatever their number; the ids of
+        those recorded (not: one whose ``deduplication_key`` exists already, or came earlier in ``notifications``)."""
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[DueDelivery]:
         """Pending deliveries due by ``now`` whose lease (if any) ran out, leased until ``lease_until``; rows

@@ -25,13 +25,12 @@ EventKey = Annotated[
     str, Text(max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$", pattern_message="letters, digits, _ . : - only")
 ]
 DeduplicationKey = Annotated[str, Text(max_length=255, blank=False)]
+# A Telegram chat: its id (negative for groups and channels) or a public channel's @name. The one definition:
+# notification recipients, user contacts and inbound events' data.chatId all take this.
+TELEGRAM_CHAT_ID = r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32})$"
 TelegramChatId = Annotated[
     str,
-    Text(
-        max_length=64,
-        pattern=r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32})$",
-        pattern_message="a chat id (digits, maybe negative) or an @username",
-    ),
+    Text(max_length=64, pattern=TELEGRAM_CHAT_ID, pattern_message="a chat id (digits, maybe negative) or an @username"),
 ]
 
 # The old API took camelCase (`eventKey`, `telegramId`, …): both spellings are accepted on input.

@@ -54,8 +54,5 @@ async def contacts_of(uow: UnitOfWork, user_ids: Iterable[UUID | None]) -> dict[
 async def submit(intake: NotificationIntake, uow: UnitOfWork, requests: Iterable[NotificationRequest]) -> int:
     """Hand each request to the intake inside ``uow`` (committed with the occasion's own changes); how many were
     taken. A request whose deduplication key is known already is refused by the intake: that occasion fired."""
-    taken = 0
-    for request in requests:
-        if await intake.submit_in(uow, request, SYSTEM) is not None:
-            taken += 1
-    return taken
+    taken = await intake.submit_all_in(uow, list(requests), SYSTEM)
+    return sum(notification_id is not None for notification_id in taken)

@@ -10,20 +10,13 @@ from pydantic import AliasChoices, AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from crm.domain.errors import FieldProblem
-from crm.domain.notifications.schemas import Channel
+from crm.domain.notifications.schemas import Channel, TelegramChatId
 from crm.domain.types import Text
 from crm.domain.users.errors import TelegramIdRequired
 
 # Text's own pattern, so the OpenAPI document carries it too (a Field pattern beside Text is checked, not shown).
 Locale = Annotated[str, Text(max_length=16, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$", pattern_message="a locale like ru-RU")]
-TelegramId = Annotated[
-    str,
-    Text(
-        max_length=64,
-        pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$",
-        pattern_message="a Telegram chat id (digits, - first for groups) or an @channel name",
-    ),
-]
+TelegramId = TelegramChatId
 
 
 class UserContactsPut(BaseModel):

@@ -19,7 +19,7 @@ from crm.domain.notifications.records import (
     DeliveryState,
     DeliveryStatus,
     DueDelivery,
-    NewDelivery,
+    NewNotification,
     Notification,
     NotificationFilter,
     NotificationStatus,
@@ -47,20 +47,26 @@ FROM crm.notification_templates
 WHERE key = $1 AND channel = ANY($2::text[]) AND locale = ANY($3::text[]) AND status = 'active' AND NOT is_deleted
 ORDER BY channel, array_position($3::text[], locale)
 """
-INSERT_NOTIFICATION = """
+# Rows go in in the order given: of two with one deduplication key, the first is recorded.
+INSERT_NOTIFICATIONS = """
 INSERT INTO crm.notifications
     (id, event_key, payload, recipients, channel_overrides, deduplication_key, status, created_by_id)
-VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8)
+SELECT n.id, n.event_key, n.payload::jsonb, n.recipients::jsonb, n.channel_overrides::jsonb, n.deduplication_key,
+       n.status, n.created_by_id
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[])
+    WITH ORDINALITY AS n(id, event_key, payload, recipients, channel_overrides, deduplication_key, status,
+                         created_by_id, position)
+ORDER BY n.position
 ON CONFLICT ON CONSTRAINT uq_notifications_deduplication_key DO NOTHING
 RETURNING id
 """
 INSERT_DELIVERIES = """
 INSERT INTO crm.notification_deliveries
     (id, notification_id, channel, user_id, telegram_id, text, status, last_error, next_attempt_at)
-SELECT d.id, $1, d.channel, d.user_id, d.telegram_id, d.text, d.status, d.last_error,
+SELECT d.id, d.notification_id, d.channel, d.user_id, d.telegram_id, d.text, d.status, d.last_error,
        CASE WHEN d.status = 'pending' THEN now() END
-FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
-    AS d(id, channel, user_id, telegram_id, text, status, last_error)
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[])
+    AS d(id, notification_id, channel, user_id, telegram_id, text, status, last_error)
 """
 # ix_notification_deliveries_due walks the pending ones by time; a lease still running means a worker holds it.
 CLAIM_DUE = """
@@ -232,39 +238,38 @@ class PgNotificationRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
-    async def add(
-        self,
-        notification_id: UUID,
-        values: dict[str, Any],
-        deliveries: Sequence[NewDelivery],
-        status: NotificationStatus,
-    ) -> bool:
-        inserted = await self._conn.fetchval(
-            INSERT_NOTIFICATION,
-            notification_id,
-            values["event_key"],
-            _json(values["payload"]),
-            _json(values["recipients"]),
-            None if values["channel_overrides"] is None else _json(values["channel_overrides"]),
-            values["deduplication_key"],
-            status.value,
-            values["created_by_id"],
+    async def add_all(self, notifications: Sequence[NewNotification]) -> set[UUID]:
+        if not notifications:
+            return set()
+        rows = await self._conn.fetch(
+            INSERT_NOTIFICATIONS,
+            [n.id for n in notifications],
+            [n.values["event_key"] for n in notifications],
+            [_json(n.values["payload"]) for n in notifications],
+            [_json(n.values["recipients"]) for n in notifications],
+            [
+                None if n.values["channel_overrides"] is None else _json(n.values["channel_overrides"])
+                for n in notifications
+            ],
+            [n.values["deduplication_key"] for n in notifications],
+            [n.status.value for n in notifications],
+            [n.values["created_by_id"] for n in notifications],
         )
-        if inserted is None:
-            return False
+        recorded = {row["id"] for row in rows}
+        deliveries = [(n.id, d) for n in notifications if n.id in recorded for d in n.deliveries]
         if deliveries:
             await self._conn.execute(
                 INSERT_DELIVERIES,
-                notification_id,
                 [uuid4() for _ in deliveries],
-                [d.channel.value for d in deliveries],
-                [d.user_id for d in deliveries],
-                [d.telegram_id for d in deliveries],
-                [d.text for d in deliveries],
-                ["failed" if d.refusal else "pending" for d in deliveries],
-                [d.refusal for d in deliveries],
+                [notification_id for notification_id, _ in deliveries],
+                [d.channel.value for _, d in deliveries],
+                [d.user_id for _, d in deliveries],
+                [d.telegram_id for _, d in deliveries],
+                [d.text for _, d in deliveries],
+                [d.status.value for _, d in deliveries],
+                [d.refusal for _, d in deliveries],
             )
-        return True
+        return recorded
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[DueDelivery]:
         rows = await self._conn.fetch(CLAIM_DUE, now, lease_until, limit)
