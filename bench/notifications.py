@@ -42,7 +42,7 @@ from fastapi import FastAPI  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from crm.domain.notifications.rendering import TemplateRenderer, summary  # noqa: E402
-from crm.infrastructure.db.notifications import FIND_BODIES, INSERT_DELIVERIES, INSERT_NOTIFICATION  # noqa: E402
+from crm.infrastructure.db.notifications import FIND_BODIES, INSERT_DELIVERIES, INSERT_NOTIFICATIONS  # noqa: E402
 from crm.infrastructure.db.outbox import INSERT_QUIET as INSERT_OUTBOX  # noqa: E402
 
 EVENT_KEY = "task.reminder"
@@ -99,24 +99,25 @@ async def submit(body: NotificationIn) -> Accepted:
             channel: renderer.render(bodies[channel], body.payload) if channel in bodies else None
             for channel in ("sse", "telegram")
         }
-        texts = {channel: text or summary(body.event_key, body.payload) for channel, text in texts.items()}
+        now = datetime.now(UTC)
+        texts = {channel: text or summary(body.event_key, body.payload, now) for channel, text in texts.items()}
         inserted = await con.fetchval(
-            INSERT_NOTIFICATION,
-            notification_id,
-            body.event_key,
-            json.dumps(body.payload),
-            json.dumps([r.model_dump(mode="json") for r in body.recipients]),
-            None,
-            body.deduplication_key,
-            "pending",
-            None,
+            INSERT_NOTIFICATIONS,
+            [notification_id],
+            [body.event_key],
+            [json.dumps(body.payload)],
+            [json.dumps([r.model_dump(mode="json") for r in body.recipients])],
+            [None],
+            [body.deduplication_key],
+            ["pending"],
+            [None],
         )
         if inserted is None:
             raise RuntimeError("duplicate")
         await con.execute(
             INSERT_DELIVERIES,
-            notification_id,
             [uuid.uuid4() for _ in targets],
+            [notification_id] * len(targets),
             [t[0] for t in targets],
             [t[1] for t in targets],
             [t[2] for t in targets],
