@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 # A well-formed UUID no record ever gets: asking for it is asking for something that does not exist.
@@ -18,3 +19,14 @@ def day(offset: int) -> str:
 def at(hours: float) -> str:
     """The instant ``hours`` from now (negative: before), in UTC, as the API writes times."""
     return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+
+
+_SUMMARY_HEAD = re.compile(r"^(?P<key>\S+) · \d{4}-\d{2}-\d{2} \d{2}:\d{2} \S+$")
+
+
+def untimed(text: str) -> str:
+    """A notification's summary text (no template) with the time its first line carries taken out."""
+    head, newline, rest = text.partition("\n")
+    match = _SUMMARY_HEAD.match(head)
+    assert match, f"not a summary: {text!r}"
+    return match["key"] + newline + rest

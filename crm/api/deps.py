@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel
@@ -25,6 +25,10 @@ from crm.domain.deals.team import DealTeamService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
 from crm.domain.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer
 from crm.domain.journal.service import JournalService
+from crm.domain.notifications.inbound import InboundEventService
+from crm.domain.notifications.service import NotificationService
+from crm.domain.notifications.stream import NotificationFeed
+from crm.domain.notifications.template_service import TemplateService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
 from crm.domain.permissions.service import PermissionSyncService
@@ -33,6 +37,12 @@ from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
 from crm.domain.streams import DealEventFeed
 from crm.domain.tasks.service import TaskService
+from crm.domain.users.service import UserContactService
+
+
+class InboundHealthProbe(Protocol):
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Whether inbound events flow, and the consumer's state, progress and queue depths."""
 
 
 class ReadinessProbe(Protocol):
@@ -53,6 +63,11 @@ class ApiServices:
     payments: PaymentService
     payment_lines: PaymentLineService
     permissions: PermissionSyncService
+    templates: TemplateService
+    notifications: NotificationService
+    inbound_events: InboundEventService
+    inbound_health: InboundHealthProbe
+    user_contacts: UserContactService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock
@@ -61,6 +76,7 @@ class ApiServices:
     cursors: CursorSigner
     tokens: TokenVerifier | None  # None: authentication is disabled (CRM_AUTH_DISABLED), for development only
     rate_limiter: RateLimiter | None = None  # None: no rate limit (CRM_RATE_LIMIT_REQUESTS=0)
+    notification_feed: NotificationFeed | None = None  # None: no Redis, the notifications stream answers 503
 
 
 async def get_services(request: Request) -> ApiServices:

@@ -27,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from pydantic import BaseModel
 
 from crm.api.auth import ACCESS_COOKIE, BEARER_SCHEME, COOKIE_SCHEME, requires_token
 from crm.api.deps import get_caller, post_answer
@@ -157,9 +158,10 @@ def _refine_operation(operation: dict[str, Any], route: RouteContext, method: st
     dependants = list(_dependants(route.dependant))
     calls = {d.call for d in dependants}
     headers = {p.alias.lower() for d in dependants for p in d.header_params}
-    has_input = route.body_field is not None or any(
-        d.path_params or d.query_params or d.header_params for d in dependants
-    )
+    # A route that reads its body itself (POST /api/notifications/events) declares it in ``openapi_extra``.
+    extra = getattr(route.original_route, "openapi_extra", None) or {}
+    takes_body = route.body_field is not None or "requestBody" in extra
+    has_input = takes_body or any(d.path_params or d.query_params or d.header_params for d in dependants)
     codes: dict[int, list[str]] = {}
     if route.path_format is not None and requires_token(route.path_format):
         operation["security"] = SECURITY
@@ -174,7 +176,7 @@ def _refine_operation(operation: dict[str, Any], route: RouteContext, method: st
         codes.setdefault(412, []).append("`precondition_failed`")
     if page_request in calls:
         codes.setdefault(400, []).append("`invalid_cursor` (not a `next_cursor` this service issued)")
-    if route.body_field is not None:
+    if takes_body:
         codes.setdefault(400, []).append("`bad_request` (a body that is not UTF-8 text)")
         codes.setdefault(413, []).append(f"`payload_too_large` (a body of more than {limits.max_body_bytes} bytes)")
     quota = limits.rate_limit if rate_limit in calls else None
@@ -205,12 +207,13 @@ def _refine_operation(operation: dict[str, Any], route: RouteContext, method: st
 
 def _document_headers(responses: dict[str, Any], route: RouteContext) -> None:
     model = route.response_model
-    if not (isinstance(model, type) and issubclass(model, Record)):
+    # A record, or anything else served with its version (a user's contacts).
+    if not (isinstance(model, type) and issubclass(model, BaseModel) and "version" in model.model_fields):
         return
     for key in ("200", "201", "304"):
         if key in responses:
             responses[key].setdefault("headers", {})["ETag"] = {**ETAG_HEADER, "required": True}
-    if "201" in responses:
+    if "201" in responses and issubclass(model, Record):
         responses["201"]["headers"]["Location"] = {**LOCATION_HEADER, "required": True}
     if "412" in responses:
         # Sent when the record exists (the answer names its current version).

@@ -1,4 +1,5 @@
-"""``crm-api``: serve the API (default), migrate the database, or print a development access token."""
+"""``crm-api``: serve the API (default), migrate the database, print a development access token, or move inbound
+events' dead letters back into their queue."""
 
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="overrides CRM_SERVICE_HOST")
     serve.add_argument("--port", type=int, help="overrides CRM_SERVICE_PORT")
     commands.add_parser("migrate", help="upgrade the database (CRM_DATABASE_URL or embedded) to the head")
+    replay = commands.add_parser(
+        "replay-dead-letters",
+        help="move inbound events from <CRM_NOTIFICATIONS_QUEUE_NAME>.dlq back into the queue, each with a fresh "
+        "delivery budget (CRM_RABBITMQ_URL)",
+    )
+    replay.add_argument("--limit", type=int, help="move at most this many (default: all there are)")
     token = commands.add_parser(
         "token",
         help="print an access token signed with CRM_JWT_ACCESS_SECRET (or the embedded default's development secret)",
@@ -91,6 +98,22 @@ async def _revision(url: str) -> str | None:
         await connection.close()
 
 
+def _replay_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    from crm.app.inbound import inbound_queues
+    from crm.infrastructure.events.inbound_consumer import replay_dead_letters
+
+    if not settings.rabbitmq_url:
+        print("crm-api replay-dead-letters: CRM_RABBITMQ_URL is not set.", file=sys.stderr)
+        return 2
+    if args.limit is not None and args.limit < 1:
+        print("crm-api replay-dead-letters: --limit must be at least 1.", file=sys.stderr)
+        return 2
+    queues = inbound_queues(settings)
+    moved = asyncio.run(replay_dead_letters(settings.rabbitmq_url, queues, limit=args.limit))
+    print(f"moved {moved} dead letter(s) from {queues.dead_letters} back to {queues.queue}")
+    return 0
+
+
 def _exit_cleanly(signum: int, _frame: object) -> None:
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default handler
     # that kills the process before `main` can stop the embedded PostgreSQL, so exit through Python.
@@ -120,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     if args.command == "token":
         return _print_token(settings, args)
+    if args.command == "replay-dead-letters":
+        return _replay_dead_letters(settings, args)
     if args.command != "migrate":
         settings = with_development_secret(settings)
         try:

@@ -190,6 +190,117 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="Log lines as JSON instead of console text.")
 
+    # --- Notifications: templates, delivery by crm-worker, the notifications stream ---
+    notifications_default_locale: str = Field(
+        default="ru-RU",
+        min_length=2,
+        max_length=16,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="Locale of a template created without one, and the one a notification falls back to.",
+    )
+    notifications_poll_interval: float = Field(
+        default=2.0, gt=0, le=3600, description="Seconds between crm-worker's runs delivering due notifications."
+    )
+    notifications_batch_size: int = Field(
+        default=50, ge=1, le=1000, description="Deliveries a worker claims and sends at once."
+    )
+    notifications_max_attempts: int = Field(
+        default=5, ge=1, le=100, description="Tries per recipient and channel before a delivery is failed."
+    )
+    notifications_retry_base_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="First wait before a retry; doubled each try, with jitter."
+    )
+    notifications_retry_max_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="Longest wait between two tries (unless Telegram asks longer)."
+    )
+    notifications_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a worker holds the deliveries it took; a worker killed mid-send leaves them to "
+        "another after this.",
+    )
+    notifications_telegram_api_url: str = Field(
+        default="https://api.telegram.org", pattern=r"^https?://\S+$", description="Telegram Bot API base URL."
+    )
+    notifications_telegram_bot_token: SecretStr | None = Field(
+        default=None, description="Bot token. Unset (and no mock): Telegram deliveries fail with a clear error."
+    )
+    notifications_telegram_mock: bool = Field(
+        default=False, description="Development: Telegram messages are recorded as sent, nothing goes out."
+    )
+    notifications_telegram_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds a sendMessage call may take."
+    )
+    notifications_stream_key: str = Field(
+        default="crm.notifications",
+        min_length=1,
+        max_length=255,
+        pattern=r"^\S+$",
+        description="Redis stream the sse channel adds to and GET /api/notifications/stream reads.",
+    )
+    notifications_stream_maxlen: int = Field(
+        default=10_000, ge=100, le=10_000_000, description="About how many entries the Redis stream keeps."
+    )
+    notifications_retention: timedelta = Field(
+        default=timedelta(days=30), description="How long delivered notifications are kept before being pruned."
+    )
+
+    # --- Inbound notification events (the in-process RabbitMQ consumer, POST /api/notifications/events) ---
+    notifications_consumer_enabled: bool = Field(
+        default=True, description="Run the inbound events consumer in crm-api (when CRM_RABBITMQ_URL is set)."
+    )
+    notifications_exchange: str = Field(
+        default="notifications.exchange",
+        min_length=1,
+        max_length=255,
+        description="Durable topic exchange other systems publish inbound CloudEvents to.",
+    )
+    notifications_queue_name: str = Field(
+        default="notifications.events",
+        min_length=1,
+        max_length=200,
+        description="Durable quorum queue bound with `notifications.*`; `<name>.retry` and `<name>.dlq` beside it.",
+    )
+    notifications_prefetch: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Inbound messages one crm-api process holds unacknowledged; journaled together in one transaction.",
+    )
+    notifications_max_deliveries: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Tries of an inbound event that keeps failing before it is dead-lettered to `<queue>.dlq`.",
+    )
+    notifications_retry_delay: float = Field(
+        default=1.0, gt=0, le=3600, description="Seconds before the first retry of a failed inbound event; doubles."
+    )
+    notifications_inbound_retention: timedelta = Field(
+        default=timedelta(days=30),
+        description="How long inbound events stay journaled; a repeated id is recognised (and skipped) within it.",
+    )
+    notifications_retry_max_delay: float = Field(
+        default=60.0, gt=0, le=86_400, description="Longest wait, in seconds, before a retry of an inbound event."
+    )
+
+    # --- Occasions that reach people (crm-worker: docs/reminders.md) ---
+    payment_due_notice_days: int = Field(
+        default=3,
+        ge=0,
+        le=366,
+        description="An unpaid instalment planned within this many days of today (business day) is notified once "
+        "(payment.due).",
+    )
+    renewal_notice_days: int = Field(
+        default=30,
+        ge=0,
+        le=366,
+        description="A policy ending within this many days becomes pending_renewal, gets a renewal task and its "
+        "owner is notified (policy.renewal).",
+    )
+
     @field_validator("business_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -233,7 +344,7 @@ class Settings(BaseSettings):
             raise ValueError(f"not an origin (scheme://host[:port], no path or trailing slash): {bad[0]!r}")
         return origins
 
-    @field_validator("outbox_retention")
+    @field_validator("outbox_retention", "notifications_retention", "notifications_inbound_retention")
     @classmethod
     def _positive_retention(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from crm.app.config import Settings
 from crm.app.wiring import Wiring
+from crm.domain.notifications import retention
+from crm.domain.notifications.delivery import NotificationDelivery
+from crm.domain.occasions.payments import PaymentDueNotices
+from crm.domain.occasions.renewals import PolicyRenewals
 from crm.domain.payments.overdue import OverduePayments
 from crm.domain.permissions.stranded import StrandedPermissionJobs
 from crm.domain.tasks.schedule_jobs import TaskScheduleJobs
@@ -25,19 +30,35 @@ Figures = dict[str, Any]
 
 
 async def task_reminders(app: Wiring) -> Figures:
-    """Fire due task reminders (one task.reminder event each)."""
-    run = await TaskScheduleJobs(app.uow, app.clock).fire_due_reminders()
+    """Fire due task reminders (one task.reminder event and notification to the assignee each)."""
+    run = await TaskScheduleJobs(app.uow, app.clock, app.notification_intake).fire_due_reminders()
     return {"fired": run.fired, "dropped": run.dropped}
 
 
 async def scheduled_tasks(app: Wiring) -> Figures:
     """Make scheduled tasks pending once their scheduled_for has come."""
-    return {"started": await TaskScheduleJobs(app.uow, app.clock).start_due_scheduled_tasks()}
+    return {"started": await TaskScheduleJobs(app.uow, app.clock, app.notification_intake).start_due_scheduled_tasks()}
 
 
 async def overdue_payments(app: Wiring) -> Figures:
-    """Announce payments that became overdue (deal.payment.updated, once per planned date)."""
-    return {"announced": await OverduePayments(app.uow, app.clock).announce()}
+    """Announce payments that became overdue (deal.payment.updated and payment.overdue, once per planned date)."""
+    return {"announced": await OverduePayments(app.uow, app.clock, app.notification_intake).announce()}
+
+
+async def payment_due(app: Wiring) -> Figures:
+    """Notify owners of unpaid instalments due within CRM_PAYMENT_DUE_NOTICE_DAYS (payment.due, once each)."""
+    notices = PaymentDueNotices(
+        app.uow, app.clock, app.notification_intake, notice_days=app.settings.payment_due_notice_days
+    )
+    run = await notices.notify_due()
+    return {"noticed": run.noticed, "notified": run.notified}
+
+
+async def policy_renewals(app: Wiring) -> Figures:
+    """Policies ending within CRM_RENEWAL_NOTICE_DAYS to pending_renewal with a renewal task; ended ones expired."""
+    renewals = PolicyRenewals(app.uow, app.clock, app.notification_intake, notice_days=app.settings.renewal_notice_days)
+    run = await renewals.run()
+    return {"renewing": run.renewing, "expired": run.expired, "notified": run.notified}
 
 
 async def relay_sweep(app: Wiring) -> Figures:
@@ -73,11 +94,49 @@ async def permission_jobs(app: Wiring) -> Figures:
     return {"queued": run.queued, "superseded": run.superseded, "waiting": run.waiting, "error": run.error}
 
 
+# A delivery run drains due deliveries batch after batch for at most this long; the next run goes on from there.
+DELIVERY_BUDGET_SECONDS = 60.0
+
+
+async def notification_deliveries(app: Wiring) -> Figures:
+    """Deliver due notifications (Telegram, the notifications stream): one try each, retried with backoff."""
+    # Imported here: only this job talks to Telegram and the Redis stream.
+    from crm.app.notifications import delivery_channels, retry_policy
+
+    settings = app.settings
+    async with delivery_channels(settings, app.clock) as channels:
+        delivery = NotificationDelivery(app.uow, channels, app.clock, retry_policy(settings))
+        run = await delivery.deliver(settings.notifications_batch_size, budget=DELIVERY_BUDGET_SECONDS)
+    return {
+        "claimed": run.claimed,
+        "delivered": run.delivered,
+        "retrying": run.retrying,
+        "failed": run.failed,
+        "late": run.late,
+    }
+
+
+async def prune_notifications(app: Wiring) -> Figures:
+    """Delete finished (delivered, processed, failed) notifications older than CRM_NOTIFICATIONS_RETENTION."""
+    kept = app.settings.notifications_retention
+    return {"deleted": await retention.prune(app.uow, app.clock, kept, retention.finished_notifications)}
+
+
+async def prune_inbound_events(app: Wiring) -> Figures:
+    """Forget inbound events journaled longer than CRM_NOTIFICATIONS_INBOUND_RETENTION ago (their ids are new again)."""
+    kept = app.settings.notifications_inbound_retention
+    return {"deleted": await retention.prune(app.uow, app.clock, kept, retention.inbound_events)}
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     name: str
     every: timedelta  # how often beat sends it; a run not started within that time expires
     work: Callable[[Wiring], Awaitable[Figures]]
+    interval: Callable[[Settings], timedelta] | None = None  # set: a setting says how often, instead of ``every``
+
+    def every_for(self, settings: Settings) -> timedelta:
+        return self.every if self.interval is None else self.interval(settings)
 
     @property
     def description(self) -> str:
@@ -107,11 +166,21 @@ JOBS = Jobs(
     Job("task-reminders", timedelta(seconds=30), task_reminders),
     Job("scheduled-tasks", timedelta(seconds=30), scheduled_tasks),
     Job("overdue-payments", timedelta(minutes=10), overdue_payments),
+    Job("payment-due", timedelta(minutes=10), payment_due),
+    Job("policy-renewals", timedelta(minutes=10), policy_renewals),
     Job("relay-sweep", timedelta(seconds=30), relay_sweep),
     Job("prune-outbox", PRUNE_EVERY, prune_outbox),
     Job("prune-idempotency-keys", PRUNE_EVERY, prune_idempotency_keys),
     # A stranded permission job is enqueued by the first run after its grace period (crm.domain.permissions.stranded).
     Job("permission-jobs", timedelta(minutes=1), permission_jobs),
+    Job(
+        "notification-deliveries",
+        timedelta(seconds=2),
+        notification_deliveries,
+        interval=lambda settings: timedelta(seconds=settings.notifications_poll_interval),
+    ),
+    Job("prune-notifications", PRUNE_EVERY, prune_notifications),
+    Job("prune-inbound-events", PRUNE_EVERY, prune_inbound_events),
 )
 
 

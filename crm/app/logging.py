@@ -53,3 +53,6 @@ def configure_logging(settings: Settings) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # httpx logs every request's URL at INFO, and a Telegram URL carries the bot token: its requests are not logged
+    # (httpcore's own debug lines name the host, never the path).
+    logging.getLogger("httpx").setLevel(logging.WARNING)

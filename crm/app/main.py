@@ -11,14 +11,31 @@ import httpx
 import structlog
 from fastapi import Depends, FastAPI
 
-from crm.api import calculations, clients, deals, health, journal, payments, permissions, policies, streams, tasks
+from crm.api import (
+    calculations,
+    clients,
+    deals,
+    health,
+    inbound_events,
+    journal,
+    notification_stream,
+    notifications,
+    payments,
+    permissions,
+    policies,
+    streams,
+    tasks,
+    templates,
+    users,
+)
 from crm.api.conventions import install_http_conventions
 from crm.api.cursors import CursorSigner
 from crm.api.deps import ApiServices
 from crm.api.rate_limits import rate_limit
 from crm.app.auth import open_token_verifier
 from crm.app.config import Settings
-from crm.app.events import EventDelivery
+from crm.app.events import EventDelivery, redis_client
+from crm.app.inbound import InboundEvents
 from crm.app.permissions import permission_queue as build_permission_queue
 from crm.app.rate_limits import rate_limiter as build_rate_limiter
 from crm.app.rate_limits import rate_quota
@@ -29,6 +46,10 @@ from crm.domain.clients.service import ClientService
 from crm.domain.deals.service import DealService
 from crm.domain.deals.team import DealTeamService
 from crm.domain.journal.service import JournalService
+from crm.domain.notifications.inbound import InboundEventService
+from crm.domain.notifications.service import NotificationService
+from crm.domain.notifications.stream import NotificationFeed
+from crm.domain.notifications.template_service import TemplateService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
 from crm.domain.permissions.repository import PermissionQueue
@@ -38,6 +59,7 @@ from crm.domain.policies.documents import AcceptAllDocuments, DocumentCatalog
 from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
 from crm.domain.tasks.service import TaskService
+from crm.domain.users.service import UserContactService
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deal_members import PgDealMemberReader
@@ -45,6 +67,7 @@ from crm.infrastructure.db.deals import PgDealReader
 from crm.infrastructure.db.errors import translate as translate_database_error
 from crm.infrastructure.db.journal import PgJournalReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
+from crm.infrastructure.db.notifications import PgNotificationReader, PgTemplateReader
 from crm.infrastructure.db.payments import PgPaymentReader
 from crm.infrastructure.db.permissions import PgPermissionSyncReader
 from crm.infrastructure.db.policies import PgPolicyReader
@@ -52,7 +75,10 @@ from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.readiness import DatabaseReadiness
 from crm.infrastructure.db.service_keys import CURSOR_KEY, shared_key
 from crm.infrastructure.db.tasks import PgTaskReader
+from crm.infrastructure.db.users import PgUserContactReader
 from crm.infrastructure.documents import HttpDocumentCatalog, documents_http_client
+from crm.infrastructure.events.inbound_reader import SdkCloudEventReader
+from crm.infrastructure.notification_stream import RedisNotificationFeed
 from crm.infrastructure.permissions_queue import UnconfiguredPermissionQueue
 
 log = structlog.get_logger(__name__)
@@ -90,14 +116,25 @@ async def ensure_migrated(pool: asyncpg.Pool) -> None:
 
 
 class Readiness:
-    """The database decides readiness; event delivery adds what it knows of the broker and Redis."""
+    """The database decides readiness; event delivery adds what it knows of the broker and Redis, the inbound
+    events consumer its state (reported, not required)."""
 
-    def __init__(self, database: DatabaseReadiness, events: EventDelivery) -> None:
+    def __init__(self, database: DatabaseReadiness, events: EventDelivery, inbound: InboundEvents) -> None:
         self._database = database
         self._events = events
+        self._inbound = inbound
 
     async def check(self) -> dict[str, dict[str, object]]:
-        return {**await self._database.check(), **await self._events.check()}
+        return {
+            **await self._database.check(),
+            **await self._events.check(),
+            "inbound_events": self._inbound.component(),
+        }
+
+
+def inbound_event_service(app: Wiring) -> InboundEventService:
+    """One path for both entries (the consumer and POST /api/notifications/events)."""
+    return InboundEventService(app.uow, SdkCloudEventReader(), app.notification_intake)
 
 
 async def cursor_signing_key(pool: asyncpg.Pool, settings: Settings) -> bytes:
@@ -110,12 +147,14 @@ async def cursor_signing_key(pool: asyncpg.Pool, settings: Settings) -> bytes:
 def build_services(
     app: Wiring,
     events: EventDelivery,
+    inbound: InboundEvents,
     documents_http: httpx.AsyncClient | None = None,
     permission_queue: PermissionQueue | None = None,
     rate_limiter: RateLimiter | None = None,
     *,
     cursor_key: bytes,
     tokens: TokenVerifier | None,
+    notification_feed: NotificationFeed | None = None,
 ) -> ApiServices:
     pool, clock, uow = app.pool, app.clock, app.uow
     # Without a Documents service configured, policy document links are accepted unchecked.
@@ -137,14 +176,26 @@ def build_services(
         permissions=PermissionSyncService(
             uow, PgPermissionSyncReader(pool), permission_queue or UnconfiguredPermissionQueue(), clock
         ),
+        templates=TemplateService(
+            uow,
+            PgTemplateReader(pool),
+            app.template_renderer,
+            clock,
+            default_locale=app.settings.notifications_default_locale,
+        ),
+        notifications=NotificationService(uow, PgNotificationReader(pool), app.notification_intake),
+        inbound_events=inbound.service,
+        inbound_health=inbound,
+        user_contacts=UserContactService(uow, PgUserContactReader(pool)),
         idempotency=app.idempotency,
-        readiness=Readiness(DatabaseReadiness(pool, head_revision()), events),
+        readiness=Readiness(DatabaseReadiness(pool, head_revision()), events, inbound),
         clock=clock,
         deal_stream=events.stream,
         stream_heartbeat=app.settings.stream_heartbeat_seconds,
         cursors=CursorSigner(cursor_key),
         tokens=tokens,
         rate_limiter=rate_limiter,
+        notification_feed=notification_feed,
     )
 
 
@@ -178,17 +229,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             events = EventDelivery(settings, pool)
             app.state.events = events
             cursor_key = await cursor_signing_key(pool, settings)
+            notification_feed = None
+            if settings.redis_url:
+                # Its own client: each stream holds a connection while XREAD blocks.
+                notification_redis = redis_client(settings.redis_url)
+                stack.push_async_callback(notification_redis.aclose)
+                notification_feed = RedisNotificationFeed(notification_redis, settings.notifications_stream_key)
+            wiring = Wiring.of(pool, settings)
+            inbound = InboundEvents(settings, inbound_event_service(wiring))
+            app.state.inbound_events = inbound
             app.state.services = build_services(
-                Wiring.of(pool, settings),
+                wiring,
                 events,
+                inbound,
                 documents_http,
                 permission_queue,
                 cursor_key=cursor_key,
                 tokens=tokens,
                 rate_limiter=rate_limiter,
+                notification_feed=notification_feed,
             )
             await events.start()
             stack.push_async_callback(events.stop)
+            await inbound.start()
+            stack.push_async_callback(inbound.stop)
             # Start-up leaves ~120 k long-lived objects (Alembic and SQLAlchemy for the migration check);
             # keeping them out of the collector's reach cut full-collection pauses from ~100 ms to ~10 ms.
             gc.collect()
@@ -210,8 +274,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "payments", "description": "Instalments of a policy, their incomes, expenses and history."},
             {"name": "journal", "description": "Append-only notes on a deal."},
             {"name": "tasks", "description": "Work for a person, with due times, reminders and links to deals."},
+            {"name": "users", "description": "How a user is reached: their Telegram id and preferred channel."},
             {"name": "permissions", "description": "Who may see or change a record, synced to Auth over BullMQ."},
-            {"name": "streams", "description": "Live deal events as Server-Sent Events."},
+            {
+                "name": "notifications",
+                "description": "Templates, and notifications delivered by crm-worker to Telegram and the stream.",
+            },
+            {"name": "streams", "description": "Live deal events and notifications as Server-Sent Events."},
+            {"name": "inbound events", "description": "CloudEvents other systems send, over HTTP or RabbitMQ."},
             {"name": "system", "description": "Health and readiness."},
         ],
     )
@@ -235,7 +305,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         journal.router,
         tasks.router,
         permissions.router,
+        templates.router,
+        notifications.router,
+        inbound_events.router,
+        users.router,
         streams.router,
+        notification_stream.router,
     ):
         app.include_router(router, dependencies=counted)
     return app

@@ -13,6 +13,8 @@ import asyncpg
 
 from crm.app.config import Settings
 from crm.domain.clock import Clock
+from crm.domain.notifications.intake import NotificationIntake, NotificationRecorder
+from crm.domain.notifications.rendering import TemplateRenderer
 from crm.infrastructure.db.idempotency import PgIdempotencyStore
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.pool import create_pool
@@ -26,16 +28,22 @@ class Wiring:
     clock: Clock
     uow: PgUnitOfWorkFactory
     idempotency: PgIdempotencyStore
+    template_renderer: TemplateRenderer
+    notification_intake: NotificationIntake
 
     @classmethod
     def of(cls, pool: asyncpg.Pool, settings: Settings) -> Wiring:
         clock = Clock(settings.business_zone)
+        renderer = TemplateRenderer()
         return cls(
             settings=settings,
             pool=pool,
             clock=clock,
             uow=PgUnitOfWorkFactory(pool, OutboxWriter(settings.events_source), clock),
             idempotency=PgIdempotencyStore(pool, timedelta(hours=settings.idempotency_key_ttl_hours)),
+            template_renderer=renderer,
+            # The one intake every asker records notifications through: HTTP, crm-worker's occasions, inbound events.
+            notification_intake=NotificationRecorder(renderer, clock, settings.notifications_default_locale),
         )
 
 

@@ -157,8 +157,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         job.name: {
             "task": task_name(job.name),
-            "schedule": job.every,
-            "options": {"queue": settings.worker_queue, "expires": job.every.total_seconds()},
+            "schedule": job.every_for(settings),
+            "options": {"queue": settings.worker_queue, "expires": job.every_for(settings).total_seconds()},
         }
         for job in JOBS.values()
     }

@@ -133,3 +133,14 @@ def require_admin(caller: Caller, action: str) -> None:
 def require_privileged(caller: Caller, action: str) -> None:
     if not caller.is_privileged:
         raise Forbidden(f"Only admins and managers {action}.")
+
+
+def require_contacts_access(caller: Caller, user_id: UUID, *, change: bool) -> None:
+    """A user reads and sets their own contacts; admins anyone's; managers read anyone's (they see everything,
+    and whom an occasion reaches is theirs to check). Anyone else is refused whether a record exists or not, so
+    the answer tells nothing about another user."""
+    if caller.actor_id == user_id or caller.is_admin or (caller.is_privileged and not change):
+        return
+    if change:
+        raise Forbidden("Only the user themselves and admins set a user's contacts.")
+    raise Forbidden("Only the user themselves, admins and managers read a user's contacts.")

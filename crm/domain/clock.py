@@ -22,5 +22,9 @@ class Clock:
     def now(self) -> datetime:
         return self.source()
 
+    def local_now(self) -> datetime:
+        """Now on the business time zone's clock: what a person reading a message expects to see."""
+        return self.now().astimezone(self.zone)
+
     def today(self) -> date:
-        return self.now().astimezone(self.zone).date()
+        return self.local_now().date()

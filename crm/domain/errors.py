@@ -346,3 +346,31 @@ class PolicyHasPayments(Conflict):
 class PolicyTermsRequired(RuleViolation):
     code = "policy_terms_required"
     title = "Policy terms required"
+
+
+# --- Notifications --------------------------------------------------------------------------------
+
+
+class TemplateNotFound(NotFound):
+    code = "template_not_found"
+    title = "Template not found"
+
+
+class TemplateConflict(Conflict):
+    code = "template_conflict"
+    title = "Template already exists"
+
+
+class NotificationNotFound(NotFound):
+    code = "notification_not_found"
+    title = "Notification not found"
+
+
+class DuplicateNotification(Conflict):
+    code = "duplicate_notification"
+    title = "Notification already recorded"
+
+
+class NotificationStreamUnavailable(Unavailable):
+    code = "notification_stream_unavailable"
+    title = "Notification stream unavailable"

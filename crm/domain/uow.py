@@ -12,10 +12,14 @@ from crm.domain.deals.repository import DealMemberRepository, DealRepository
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
 from crm.domain.journal.repository import JournalRepository
+from crm.domain.notifications.inbound_repository import InboundEventRepository
+from crm.domain.notifications.repository import NotificationRepository, TemplateRepository
+from crm.domain.occasions.repository import OccasionRepository
 from crm.domain.payments.repository import PaymentRepository
 from crm.domain.permissions.repository import PermissionSyncRepository
 from crm.domain.policies.repository import PolicyDocumentRepository, PolicyRepository
 from crm.domain.tasks.repository import TaskRepository
+from crm.domain.users.repository import UserContactRepository
 
 
 class UnitOfWork(Protocol):
@@ -48,6 +52,21 @@ class UnitOfWork(Protocol):
 
     @property
     def permissions(self) -> PermissionSyncRepository: ...
+
+    @property
+    def templates(self) -> TemplateRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def inbound_events(self) -> InboundEventRepository: ...
+
+    @property
+    def user_contacts(self) -> UserContactRepository: ...
+
+    @property
+    def occasions(self) -> OccasionRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

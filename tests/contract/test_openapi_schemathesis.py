@@ -58,8 +58,11 @@ CONFIG: dict[str, Any] = {
             "generation": {"max-examples": STATEFUL_EXAMPLES},
         },
     },
-    # An endless event stream has no answer to check; tests/messaging covers it.
-    "operations": [{"include-path": "/streams/deals", "enabled": False}],
+    # An endless event stream has no answer to check; tests/messaging covers them.
+    "operations": [
+        {"include-path": "/streams/deals", "enabled": False},
+        {"include-path": "/api/notifications/stream", "enabled": False},
+    ],
 }
 
 # Problem codes by which the API refuses a request the document cannot judge: a rule over today's date or
@@ -83,14 +86,26 @@ STATE_AND_RULE_CODES = {
     "precondition_failed",
     "invalid_cursor",
     "idempotency_key_reused",
+    "telegram_id_required",
 }
 # Generic rule refusals, recognised by the fields they name: each is a rule across fields or over "now".
-RULE_FIELDS = {"scheduled_for", "remind_at", "cancelled_reason", "effective_to"}
+# A template `body` must compile as Jinja2, which no JSON Schema can state.
+# A notification's deduplication_key may not be of the kind the service's own notifications use, and one naming
+# nobody must go on the stream: rules across a prefix and other fields.
+RULE_FIELDS = {
+    "scheduled_for",
+    "remind_at",
+    "cancelled_reason",
+    "effective_to",
+    "body",
+    "deduplication_key",
+    "channel_overrides",
+}
 # ... but never a refusal the document could have stated.
 NULL_REFUSED = "may be changed but not set to null"
 # Rules across the fields of one value, which a JSON Schema cannot state; and unpaired surrogates in a free-form
 # JSON value, which no pattern can state (the API takes I-JSON, RFC 7493, as its description says).
-CROSS_FIELD_MESSAGES = {"end must not be before start"}
+CROSS_FIELD_MESSAGES = {"end must not be before start", "a recipient needs a user_id or a telegram_id"}
 # Items of a list unique by one of their fields (a permission sync's users) is beyond uniqueItems too.
 UNSTATABLE_MESSAGE_PARTS = ("unpaired UTF-16 surrogates", "levels deep", "bytes as JSON", "listed more than once")
 

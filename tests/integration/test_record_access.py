@@ -103,7 +103,16 @@ async def build_world(api: httpx.AsyncClient) -> World:
             headers=owner,
         )
     )
+    template = await ok(
+        await api.post(f"{API}/templates", json={"key": "world.event", "channel": "sse", "body": "{{ x }}"})
+    )
+    notified = await api.post(
+        f"{API}/notifications", json={"event_key": "world.event", "recipients": [{"user_id": str(people["owner"].id)}]}
+    )
+    assert notified.status_code == 202, notified.text
     ids = {
+        "template_id": template["id"],
+        "notification_id": notified.json()["notification_id"],
         "client_id": client["id"],
         "deal_id": deal["id"],
         "policy_id": policy["id"],
@@ -139,6 +148,13 @@ CREATE = {**SEE, "stranger": "ok", "executor_on": 403, "executor_off": 403}
 ANYONE = {**dict.fromkeys(SEE, "ok"), "anonymous": 401}
 NEW_DEAL_OF_CLIENT = {**CREATE, "stranger": 404}
 OWN_TASK = {**SEE, "executor_on": "ok"}
+# A notification: its recipient (the owner) and the staff.
+NOTIFIED = {**dict.fromkeys(SEE, 404), "admin": "ok", "manager": "ok", "owner": "ok", "anonymous": 401}
+# The world's user_id is the executor on the team: their own contacts. Nobody else's are anyone's business but
+# the admins' (and the managers', to read).
+OWN_CONTACTS = {**dict.fromkeys(SEE, 403), "admin": "ok", "executor_on": "ok", "anonymous": 401}
+# Read after the PUT above: there when it was set, none (404) for the manager, who may read but not set them.
+READ_CONTACTS = {**OWN_CONTACTS, "manager": 404}
 ASSIGN_TASK = CHANGE
 
 
@@ -307,15 +323,55 @@ CALLS = [
         },
     ),
     Call(f"GET {API}/permissions/sync/{{job_id}}", PRIVILEGED, 404),
+    Call(f"GET {API}/templates", ANYONE),
+    Call(f"GET {API}/templates/{{template_id}}", ANYONE),
+    Call(
+        f"POST {API}/templates",
+        PRIVILEGED,
+        201,
+        body=lambda w: {"key": f"world.{uuid.uuid4().hex[:8]}", "channel": "telegram", "body": "Hi"},
+    ),
+    Call(f"PATCH {API}/templates/{{template_id}}", PRIVILEGED, body=lambda w: {"body": "{{ y }}"}),
+    Call(f"POST {API}/templates/{{template_id}}/restore", PRIVILEGED, name="a live template stays as it is"),
+    Call(
+        f"POST {API}/notifications",
+        PRIVILEGED,
+        202,
+        body=lambda w: {"event_key": "world.event", "recipients": [{"user_id": str(uuid.uuid4())}]},
+    ),
+    Call(f"GET {API}/notifications", ANYONE),
+    Call(f"GET {API}/notifications/{{notification_id}}", NOTIFIED),
+    Call(
+        "POST /api/notifications/events",
+        PRIVILEGED,
+        202,
+        body=lambda w: {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "tests", "type": "notifications.x"},
+    ),
+    Call("GET /api/notifications/health", PRIVILEGED),
+    Call(
+        f"PUT {API}/users/{{user_id}}/contacts",
+        OWN_CONTACTS,
+        201,
+        body=lambda w: {"telegram_id": "123456789", "preferred_channel": "telegram"},
+    ),
+    Call(f"GET {API}/users/{{user_id}}/contacts", READ_CONTACTS),
     # From here on things are taken away.
     Call(f"DELETE {API}/policies/{{policy_id}}/documents/{{document_id}}", CHANGE, 204),
     Call(f"DELETE {PAYMENT}/incomes/{{line_id}}", CHANGE, 204, ids=INCOME),
     Call(f"DELETE {PAYMENT}/expenses/{{line_id}}", CHANGE, 204, ids=EXPENSE),
     Call(f"DELETE {DEAL}/calculations/{{calculation_id}}", CHANGE, 204),
     Call(f"DELETE {DEAL}/members/{{user_id}}", CHANGE, 204, name="the executor leaves the team"),
+    Call(f"DELETE {API}/templates/{{template_id}}", PRIVILEGED, 204),
 ]
 # Served as Server-Sent Events and checked by tests/messaging/test_deal_stream_access.py; open to anyone.
-ELSEWHERE = {"GET /streams", "GET /streams/deals", "GET /healthz", "GET /readyz"}
+ELSEWHERE = {
+    "GET /streams",
+    "GET /streams/deals",
+    "GET /healthz",
+    "GET /readyz",
+    # Checked by tests/messaging/test_notification_stream.py.
+    "GET /api/notifications/stream",
+}
 
 
 def test_the_matrix_covers_every_route(app):

@@ -38,8 +38,9 @@ PLACEHOLDER_VALUES: dict[str, tuple[str, ...]] = {
     "target.value": tuple(sorted({status.value for targets in TRANSITIONS.values() for status in targets})),
 }
 
-# String literals in crm/domain that look like routing keys but are not (none today).
-NOT_ROUTING_KEYS: frozenset[str] = frozenset()
+# String literals in crm/domain that look like routing keys but are not: the event keys of notifications that
+# occasions ask for (crm.domain.occasions), which name templates, not events on crm.events.
+NOT_ROUTING_KEYS: frozenset[str] = frozenset({"payment.due", "payment.overdue", "policy.renewal"})
 
 
 def _expand(template: list[str | ast.expr], where: str) -> Iterator[str]:

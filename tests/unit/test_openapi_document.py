@@ -114,9 +114,13 @@ def test_every_list_documents_the_400_of_a_cursor_it_did_not_issue(document):
             assert "invalid_cursor" in operation["responses"]["400"]["description"], (method, path)
 
 
+# A user id names a person of Auth, not a record here: setting their contacts (PUT) creates the record.
+CREATED_BY_PUT = {("put", "/api/v1/users/{user_id}/contacts")}
+
+
 def test_every_route_naming_a_record_in_its_path_documents_404(document):
     for path, method, operation in _operations(document):
-        if path.startswith("/api/") and "{" in path:
+        if path.startswith("/api/") and "{" in path and (method, path) not in CREATED_BY_PUT:
             assert "404" in operation["responses"], (method, path)
 
 
@@ -177,7 +181,8 @@ def test_record_answers_carry_etag_and_creations_carry_location(document):
             if name and "version" in document["components"]["schemas"][name].get("properties", {}):
                 records += 1
                 assert response["headers"]["ETag"]["required"] is True, (method, path, status)
-                if status == "201":
+                # A PUT creates at the URL it was sent to: no Location to tell.
+                if status == "201" and method == "post":
                     assert response["headers"]["Location"]["required"] is True, (method, path)
     assert records > 30
 

@@ -82,10 +82,18 @@ def test_beat_sends_every_job_to_the_worker_queue_and_lets_a_missed_run_expire(a
     schedule = app.conf.beat_schedule
     assert set(schedule) == set(JOBS)
     assert {entry["task"] for entry in schedule.values()} == {task_name(job) for job in JOBS}
+    defaults = settings()
     for job, entry in schedule.items():
-        assert entry["schedule"] == JOBS[job].every
-        assert entry["options"] == {"queue": "crm-worker-unit", "expires": JOBS[job].every.total_seconds()}
+        every = JOBS[job].every_for(defaults)
+        assert entry["schedule"] == every
+        assert entry["options"] == {"queue": "crm-worker-unit", "expires": every.total_seconds()}
     assert JOBS["task-reminders"].every <= timedelta(minutes=1)
+
+
+def test_notifications_are_delivered_as_often_as_the_poll_interval_says():
+    app = create_celery_app(settings(celery_broker_url="redis://broker:6379/1", notifications_poll_interval=0.5))
+    assert app.conf.beat_schedule["notification-deliveries"]["schedule"] == timedelta(seconds=0.5)
+    assert JOBS["notification-deliveries"].every_for(settings()) == timedelta(seconds=2)
 
 
 def test_the_broker_defaults_to_redis_and_is_required():

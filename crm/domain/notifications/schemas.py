@@ -19,10 +19,18 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
 
 
-EventKey = Annotated[str, Text(max_length=128, blank=False), Field(pattern=r"^[A-Za-z0-9_.:-]+$")]
+# The pattern goes to Text, which checks it and puts it in the JSON Schema (a Field pattern beside it would be
+# overridden there, and the document would promise what the check refuses).
+EventKey = Annotated[
+    str, Text(max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$", pattern_message="letters, digits, _ . : - only")
+]
 DeduplicationKey = Annotated[str, Text(max_length=255, blank=False)]
+# A Telegram chat: its id (negative for groups and channels) or a public channel's @name. The one definition:
+# notification recipients, user contacts and inbound events' data.chatId all take this.
+TELEGRAM_CHAT_ID = r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32})$"
 TelegramChatId = Annotated[
-    str, Text(max_length=64, blank=False), Field(pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$")
+    str,
+    Text(max_length=64, pattern=TELEGRAM_CHAT_ID, pattern_message="a chat id (digits, maybe negative) or an @username"),
 ]
 
 # The old API took camelCase (`eventKey`, `telegramId`, …): both spellings are accepted on input.
@@ -30,6 +38,24 @@ _INPUT = ConfigDict(
     extra="forbid",
     alias_generator=AliasGenerator(validation_alias=lambda name: AliasChoices(name, to_camel(name))),
 )
+
+
+# Notifications the service asks for itself are deduplicated by keys of their own: an occasion's
+# `<occasion>:<what>[:<when>]` and an inbound event's `inbound:<id>`. A client may not use them (it would silence
+# the occasion or the event), so POST /notifications refuses a key starting like one.
+OCCASIONS = frozenset({"task.reminder", "payment.due", "payment.overdue", "policy.renewal"})
+INBOUND = "inbound"
+
+
+def system_key(kind: str, *parts: object) -> str:
+    """The deduplication key of an occasion (``kind`` one of ``OCCASIONS``) or of an inbound event (``INBOUND``)."""
+    assert kind in OCCASIONS or kind == INBOUND, kind
+    return ":".join([kind, *(str(part) for part in parts)])
+
+
+def is_system_key(key: str) -> bool:
+    kind, colon, _ = key.partition(":")
+    return bool(colon) and (kind in OCCASIONS or kind == INBOUND)
 
 
 class Recipient(BaseModel):

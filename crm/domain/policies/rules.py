@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from crm.domain.errors import FieldProblem, PolicyTermsRequired, RuleViolation
@@ -33,3 +33,24 @@ def check_terms(
             f"A {status} policy needs {', '.join(missing)}; only a draft may go without.",
             errors=[FieldProblem(name, f"required for a {status} policy") for name in missing],
         )
+
+
+# A policy in force is asked to be renewed as its end nears (``pending_renewal``); one still in force or waiting
+# for renewal after its last day has ended (``expired``). crm-worker moves them (crm.domain.occasions.renewals).
+RENEWABLE_STATUSES = frozenset({PolicyStatus.ACTIVE})
+UNRENEWED_STATUSES = frozenset({PolicyStatus.ACTIVE, PolicyStatus.PENDING_RENEWAL})
+
+
+def renewal_window(today: date, notice_days: int) -> tuple[date, date]:
+    """The last days (inclusive) of the policies to renew now: from today to ``notice_days`` ahead."""
+    return today, today + timedelta(days=notice_days)
+
+
+def renewal_is_due(status: PolicyStatus, effective_to: date | None, today: date, notice_days: int) -> bool:
+    first, last = renewal_window(today, notice_days)
+    return status in RENEWABLE_STATUSES and effective_to is not None and first <= effective_to <= last
+
+
+def has_expired(status: PolicyStatus, effective_to: date | None, today: date) -> bool:
+    """Its last day has passed and it was not renewed (a renewal is a new policy, or a later ``effective_to``)."""
+    return status in UNRENEWED_STATUSES and effective_to is not None and effective_to < today

@@ -3,22 +3,32 @@
 crm-worker runs these on a timer, possibly in several processes at once. Each run locks the rows it
 handles with ``SKIP LOCKED`` and marks them in the same transaction as the events it records, so a
 reminder fires once and a task starts once however many runs overlap.
+
+A fired reminder also becomes a notification to the task's assignee (``task.reminder``) on the reminder's
+channel, handed to ``NotificationIntake`` in the same transaction, with the reminder's id in its deduplication
+key. Telegram reaches the assignee through the Telegram id of their contacts; without one, sse does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from crm.domain.caller import SYSTEM
 from crm.domain.clock import Clock
 from crm.domain.events import DomainEvent
+from crm.domain.notifications.intake import NotificationIntake
+from crm.domain.notifications.schemas import Channel, NotificationRequest
+from crm.domain.occasions.recipients import audience, contacts_of, notification, submit
 from crm.domain.tasks.rules import FINAL_STATUSES, ReminderChannel, TaskStatus, transition_refusal
 from crm.domain.tasks.schemas import Task, TaskReminder
 from crm.domain.tasks.service import status_changed_event
 from crm.domain.uow import UnitOfWorkFactory
+from crm.domain.users.schemas import UserContacts
 
 BATCH_SIZE = 500
 
@@ -63,10 +73,34 @@ def reminder_event(reminder: TaskReminder, task: Task, occurred_at: datetime) ->
     return DomainEvent("task.reminder", task.id, notice.model_dump(mode="json"), occurred_at)
 
 
+def reminder_notification(
+    reminder: TaskReminder, task: Task, contacts: Mapping[UUID, UserContacts]
+) -> NotificationRequest:
+    """``task.reminder`` for the task's assignee (an unassigned task's reminder goes to the staff)."""
+    assignee = task.assignee_id
+    to = audience(assignee, contacts.get(assignee) if assignee else None, Channel(reminder.channel.value))
+    payload = {
+        "task_id": str(task.id),
+        "title": task.title,
+        "remind_at": reminder.remind_at.isoformat(),
+        "due_at": task.due_at.isoformat() if task.due_at else None,
+        "deal_id": str(task.deal_id) if task.deal_id else None,
+    }
+    return notification("task.reminder", to, payload, reminder.id)
+
+
 class TaskScheduleJobs:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        notifications: NotificationIntake,
+        *,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._notifications = notifications
         self._batch_size = batch_size
 
     async def fire_due_reminders(self) -> RemindersRun:
@@ -83,12 +117,15 @@ class TaskScheduleJobs:
                 if not due:
                     break
                 now = self._clock.now()
-                for reminder, task in due:
-                    if reminder_is_wanted(task):
-                        uow.record(reminder_event(reminder, task, now))
-                        fired += 1
-                    else:
-                        dropped += 1
+                wanted = [(reminder, task) for reminder, task in due if reminder_is_wanted(task)]
+                for reminder, task in wanted:
+                    uow.record(reminder_event(reminder, task, now))
+                if wanted:
+                    contacts = await contacts_of(uow, (task.assignee_id for _, task in wanted))
+                    requests = [reminder_notification(reminder, task, contacts) for reminder, task in wanted]
+                    await submit(self._notifications, uow, requests)
+                fired += len(wanted)
+                dropped += len(due) - len(wanted)
                 await uow.tasks.mark_reminders_sent([reminder.id for reminder, _ in due], now)
                 await uow.commit()
             if len(due) < self._batch_size:

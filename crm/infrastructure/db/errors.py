@@ -19,6 +19,7 @@ from crm.domain.errors import (
     PolicyNumberConflict,
     RuleViolation,
     TaskReminderConflict,
+    TemplateConflict,
     UnstorableValue,
 )
 
@@ -52,6 +53,12 @@ _BY_CONSTRAINT: dict[str, tuple[type[DomainError], str, str]] = {
         TaskReminderConflict,
         "remind_at",
         "The task already has a reminder at this time on this channel.",
+    ),
+    # A live template with this (key, channel, locale) exists, or was written at the same time.
+    "uq_notification_templates_key_channel_locale": (
+        TemplateConflict,
+        "key",
+        "A live template with this key, channel and locale exists already.",
     ),
     "pk_idempotency_keys": (
         IdempotencyKeyInUse,

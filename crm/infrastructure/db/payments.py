@@ -31,7 +31,7 @@ from crm.infrastructure.db.tables import TableSql
 PAYMENTS = TableSql(
     PaymentRow,
     computed={"deal_id": "(SELECT p.deal_id FROM crm.policies p WHERE p.id = payments.policy_id)"},
-    hidden={"overdue_checked_for"},
+    hidden={"overdue_checked_for", "due_noticed_for"},
     fixed={"policy_id", "sequence", "recorded_by_id"},
 )
 LINES: Mapping[LineKind, TableSql] = {

@@ -24,6 +24,7 @@ POLICIES = TableSql(
         "calculation_id": "(SELECT c.id FROM crm.calculations c WHERE c.linked_policy_id = policies.id"
         " AND NOT c.is_deleted)"
     },
+    hidden={"renewal_noticed_for"},
 )
 GUARD = TableAccess(Resource.POLICY, "policies")
 ORDER = ListOrder("policies", ("created_at", "id"), (datetime, UUID), descending=True)

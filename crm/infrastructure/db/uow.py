@@ -21,13 +21,17 @@ from crm.infrastructure.db.deal_members import PgDealMemberRepository
 from crm.infrastructure.db.deals import PgDealRepository
 from crm.infrastructure.db.errors import connection_lost, translate
 from crm.infrastructure.db.idempotency import store_answer
+from crm.infrastructure.db.inbound_events import PgInboundEventRepository
 from crm.infrastructure.db.journal import PgJournalRepository
+from crm.infrastructure.db.notifications import PgNotificationRepository, PgTemplateRepository
+from crm.infrastructure.db.occasions import PgOccasionRepository
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.payments import PgPaymentRepository
 from crm.infrastructure.db.permissions import PgPermissionSyncRepository
 from crm.infrastructure.db.policies import PgPolicyRepository
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentRepository
 from crm.infrastructure.db.tasks import PgTaskRepository
+from crm.infrastructure.db.users import PgUserContactRepository
 
 log = structlog.get_logger(__name__)
 
@@ -42,12 +46,17 @@ class PgUnitOfWork:
     clients: PgClientRepository
     deals: PgDealRepository
     deal_members: PgDealMemberRepository
+    inbound_events: PgInboundEventRepository
     journal: PgJournalRepository
+    notifications: PgNotificationRepository
+    occasions: PgOccasionRepository
     payments: PgPaymentRepository
     permissions: PgPermissionSyncRepository
     policies: PgPolicyRepository
     policy_documents: PgPolicyDocumentRepository
     tasks: PgTaskRepository
+    templates: PgTemplateRepository
+    user_contacts: PgUserContactRepository
 
     def __init__(
         self,
@@ -92,12 +101,17 @@ class PgUnitOfWork:
         self.clients = PgClientRepository(connection, access)
         self.deals = PgDealRepository(connection, access)
         self.deal_members = PgDealMemberRepository(connection)
+        self.inbound_events = PgInboundEventRepository(connection)
         self.journal = PgJournalRepository(connection, access)
         self.payments = PgPaymentRepository(connection, self._clock, access)
         self.permissions = PgPermissionSyncRepository(connection)
         self.policies = PgPolicyRepository(connection, access)
         self.policy_documents = PgPolicyDocumentRepository(connection)
         self.tasks = PgTaskRepository(connection, access)
+        self.templates = PgTemplateRepository(connection)
+        self.notifications = PgNotificationRepository(connection)
+        self.user_contacts = PgUserContactRepository(connection)
+        self.occasions = PgOccasionRepository(connection, self._clock)
         return self
 
     async def __aexit__(

@@ -10,13 +10,21 @@ from crm.infrastructure.db.models.calculations import CalculationRow
 from crm.infrastructure.db.models.clients import ClientRow
 from crm.infrastructure.db.models.deal_members import DealMemberRow
 from crm.infrastructure.db.models.deals import DealRow
+from crm.infrastructure.db.models.inbound_events import InboundEventRow
 from crm.infrastructure.db.models.journal import JournalEntryRow
+from crm.infrastructure.db.models.notifications import (
+    NotificationAttemptRow,
+    NotificationDeliveryRow,
+    NotificationRow,
+    NotificationTemplateRow,
+)
 from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxRow
 from crm.infrastructure.db.models.payments import PaymentExpenseRow, PaymentHistoryRow, PaymentIncomeRow, PaymentRow
 from crm.infrastructure.db.models.permissions import PermissionSyncJobRow
 from crm.infrastructure.db.models.policies import PolicyDocumentRow, PolicyRow
 from crm.infrastructure.db.models.service_keys import ServiceKeyRow
 from crm.infrastructure.db.models.tasks import TaskReminderRow, TaskRow, TaskStatusRow
+from crm.infrastructure.db.models.users import UserContactRow
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -27,7 +35,12 @@ __all__ = [
     "DealMemberRow",
     "DealRow",
     "IdempotencyKeyRow",
+    "InboundEventRow",
     "JournalEntryRow",
+    "NotificationAttemptRow",
+    "NotificationDeliveryRow",
+    "NotificationRow",
+    "NotificationTemplateRow",
     "OutboxRow",
     "PaymentExpenseRow",
     "PaymentHistoryRow",
@@ -41,4 +54,5 @@ __all__ = [
     "TaskReminderRow",
     "TaskRow",
     "TaskStatusRow",
+    "UserContactRow",
 ]

@@ -55,6 +55,8 @@ class PaymentRow(RecordColumns, Base):
     # The planned date for which crm-worker has checked (and, if it was overdue, announced) the payment, so it
     # looks at each planned date once.
     overdue_checked_for: Mapped[date | None] = mapped_column(Date)
+    # The planned date for which crm-worker has sent its due notice (payment.due), so it fires once per date.
+    due_noticed_for: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         CheckConstraint("planned_amount > 0", name="planned_amount_positive"),
@@ -68,6 +70,12 @@ class PaymentRow(RecordColumns, Base):
             "ix_payments_unchecked_planned_date",
             "planned_date",
             postgresql_where=text("NOT is_deleted AND overdue_checked_for IS DISTINCT FROM planned_date"),
+        ),
+        # Only the payments whose due notice is still to come (crm.domain.occasions.payments).
+        Index(
+            "ix_payments_due_unnoticed_planned_date",
+            "planned_date",
+            postgresql_where=text("NOT is_deleted AND due_noticed_for IS DISTINCT FROM planned_date"),
         ),
     )
 

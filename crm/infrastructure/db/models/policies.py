@@ -46,6 +46,8 @@ class PolicyRow(RecordColumns, Base):
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     effective_from: Mapped[date | None] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
+    # The end date for which crm-worker has asked for the renewal (policy.renewal), so it fires once per end date.
+    renewal_noticed_for: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         CheckConstraint(one_of("status", POLICY_STATUSES), name="status"),
@@ -63,6 +65,12 @@ class PolicyRow(RecordColumns, Base):
         Index("ix_policies_deal_id", "deal_id"),
         Index("ix_policies_list_order", "created_at", "id", postgresql_where=text("NOT is_deleted")),
         Index("ix_policies_effective_to", "effective_to", postgresql_where=text("NOT is_deleted")),
+        # Only the policies whose renewal notice is still to come (crm.domain.occasions.renewals).
+        Index(
+            "ix_policies_renewal_unnoticed_effective_to",
+            "effective_to",
+            postgresql_where=text("NOT is_deleted AND renewal_noticed_for IS DISTINCT FROM effective_to"),
+        ),
     )
 
 
