@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from crm.app.config import Settings
-from crm.app.jobs import JOBS
+from crm.app.jobs import DELIVERY_BUDGET_SECONDS, JOBS
 from crm.app.worker import (
     MAX_RETRIES,
     RETRY_BACKOFF_MAX,
@@ -213,3 +213,8 @@ def test_an_overdue_payment_was_scheduled_before():
         }
     )
     assert status_before_overdue(payment) == PaymentStatus.SCHEDULED
+
+
+def test_a_delivery_run_ends_before_any_other_jobs_beat_message_would_expire_behind_it():
+    others = [job.every for job in JOBS.values() if job.name != "notification-deliveries"]
+    assert timedelta(seconds=DELIVERY_BUDGET_SECONDS) < min(others)
