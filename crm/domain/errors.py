@@ -374,3 +374,26 @@ class DuplicateNotification(Conflict):
 class NotificationStreamUnavailable(Unavailable):
     code = "notification_stream_unavailable"
     title = "Notification stream unavailable"
+
+
+# Lead intake -------------------------------------------------------------------------------------------------
+
+
+class OperatorNotFound(NotFound):
+    code = "operator_not_found"
+    title = "Operator not found"
+
+
+class SourceNotFound(NotFound):
+    code = "source_not_found"
+    title = "Source not found"
+
+
+class OperatorUserConflict(Conflict):
+    code = "operator_user_conflict"
+    title = "The user is another live operator already"
+
+
+class SourceNameConflict(Conflict):
+    code = "source_name_conflict"
+    title = "A live source has this name already"
