@@ -109,7 +109,7 @@ async def test_a_user_is_one_live_operator_and_a_deleted_one_frees_the_user(api)
 
 
 async def test_a_patch_changes_named_fields_bumps_the_version_and_honours_if_match(api, db):
-    created = (await api.post(OPERATORS, json=operator(working_hours={"mon": [{"from": "09:00", "to": "18:00"}]})))
+    created = await api.post(OPERATORS, json=operator(working_hours={"mon": [{"from": "09:00", "to": "18:00"}]}))
     operator_id = created.json()["id"]
 
     stale = await api.patch(f"{OPERATORS}/{operator_id}", json={"max_load": 5}, headers={"If-Match": '"7"'})
