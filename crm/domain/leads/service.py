@@ -196,7 +196,7 @@ class SourceService:
             await self._live_for_update(uow, source_id)
             live = await uow.operators.lock_live([weight.operator_id for weight in weights])
             unknown = [
-                FieldProblem(f"{index}.operator_id", "no such operator")
+                FieldProblem(_item_field(index), "no such operator")
                 for index, weight in enumerate(weights)
                 if weight.operator_id not in live
             ]
@@ -221,7 +221,12 @@ def _check_unique_operators(weights: Sequence[SourceWeight]) -> None:
     repeated = []
     for index, weight in enumerate(weights):
         if weight.operator_id in seen:
-            repeated.append(FieldProblem(f"{index}.operator_id", "appears earlier in the list"))
+            repeated.append(FieldProblem(_item_field(index), "appears earlier in the list"))
         seen.add(weight.operator_id)
     if repeated:
         raise RuleViolation("Each operator appears once in a source's weights.", errors=repeated)
+
+
+def _item_field(index: int) -> str:
+    """How a problem names an item's field in a list body (as validation errors do): ``2.operator_id``."""
+    return ".".join((str(index), "operator_id"))
