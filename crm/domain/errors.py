@@ -397,3 +397,11 @@ class OperatorUserConflict(Conflict):
 class SourceNameConflict(Conflict):
     code = "source_name_conflict"
     title = "A live source has this name already"
+
+
+class ListedTwice(RuleViolation):
+    """A list body names one item twice where each must appear once (a source's weights per operator): the
+    request's own shape, so it reads as the validation errors do."""
+
+    code = "validation_error"
+    title = "Invalid input"

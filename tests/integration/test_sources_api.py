@@ -257,3 +257,14 @@ async def test_anyone_signed_in_reads_sources_and_weights_but_only_admins_and_ma
     assert (await api.put(f"{SOURCES}/{source_id}/weights", json=[], headers=user)).status_code == 403
     assert (await api.patch(f"{SOURCES}/{source_id}", json={"active": False}, headers=user)).status_code == 403
     assert (await api.put(f"{SOURCES}/{source_id}/weights", json=[], headers=manager)).status_code == 200
+
+
+async def test_booleans_are_not_numbers_and_numbers_are_not_booleans(api):
+    source_id = await new_source(api)
+    operator_id = await new_operator(api)
+
+    sticky = await api.patch(f"{SOURCES}/{source_id}", json={"sticky": 0})
+    weight = await api.put(f"{SOURCES}/{source_id}/weights", json=[{"operator_id": operator_id, "weight": True}])
+
+    assert sticky.status_code == 422 and fields_of(sticky) == {"sticky"}
+    assert weight.status_code == 422 and fields_of(weight) == {"0.weight"}

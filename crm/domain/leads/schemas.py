@@ -14,7 +14,8 @@ from itertools import pairwise
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from crm.domain.pagination import PageRequest
 from crm.domain.records import Record
@@ -25,12 +26,32 @@ from crm.domain.versioning import PatchBody
 HourMinute = Annotated[
     str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", examples=["09:00"], description="HH:MM, 24-hour")
 ]
-MaxLoad = Annotated[int, Field(ge=0, le=100_000, description="How many open appeals the operator may hold.")]
+
+
+def _not_a_boolean(value: object) -> object:
+    # JSON's true/false are not numbers, though Python's bool is an int.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+MaxLoad = Annotated[
+    int,
+    Field(ge=0, le=100_000, description="How many open appeals the operator may hold."),
+]
 # Integer weights: exact, and a share is weight / sum(weights) of the candidates, so no scale is lost.
-Weight = Annotated[int, Field(ge=0, le=1_000_000, description="Relative share of the source's appeals; 0 = none.")]
+Weight = Annotated[
+    int,
+    Field(ge=0, le=1_000_000, description="Relative share of the source's appeals; 0 = none."),
+]
 MAX_SHIFTS_PER_DAY = 8
 MAX_ABSENCES = 100
 MAX_WEIGHTS = 1_000
+# Rules across the values of one field or item, which a JSON Schema cannot state.
+TO_AFTER_FROM = "`to` must be later than `from`"
+SHIFTS_OVERLAP = "shifts of one day must not overlap"
+ENDS_AFTER_STARTS = "`ends_at` must be later than `starts_at`"
+ABSENCES_OVERLAP = "absences must not overlap"
 
 
 class Shift(BaseModel):
@@ -48,7 +69,7 @@ class Shift(BaseModel):
     def _after_start(cls, value: str, info: ValidationInfo) -> str:
         starts = info.data.get("starts")
         if starts is not None and value <= starts:
-            raise ValueError("must be later than `from`")
+            raise ValueError(TO_AFTER_FROM)
         return value
 
 
@@ -78,7 +99,7 @@ class WorkingHours(BaseModel):
         ordered = sorted(shifts, key=lambda shift: shift.starts)
         for earlier, later in pairwise(ordered):
             if later.starts < earlier.ends:
-                raise ValueError(f"shifts {earlier.starts}-{earlier.ends} and {later.starts}-{later.ends} overlap")
+                raise ValueError(SHIFTS_OVERLAP)
         return ordered
 
 
@@ -95,7 +116,7 @@ class Absence(BaseModel):
     def _after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
         starts_at = info.data.get("starts_at")
         if starts_at is not None and value <= starts_at:
-            raise ValueError("must be later than `starts_at`")
+            raise ValueError(ENDS_AFTER_STARTS)
         return value
 
 
@@ -107,9 +128,7 @@ def _apart(absences: list[Absence]) -> list[Absence]:
     )
     for earlier, later in pairwise(ordered):
         if later.starts_at < earlier.ends_at:
-            raise ValueError(
-                f"absences starting {earlier.starts_at.isoformat()} and {later.starts_at.isoformat()} overlap"
-            )
+            raise ValueError(ABSENCES_OVERLAP)
     return ordered
 
 
@@ -133,10 +152,12 @@ class OperatorCreate(BaseModel):
 
     user_id: UUID = Field(description="The operator's user; one live operator per user.")
     name: Name
-    active: bool = True
+    active: StrictBool = True
     max_load: MaxLoad
     working_hours: WorkingHours | None = Field(default=None, description="Null: always present.")
     absences: Absences = Field(default_factory=list)
+
+    _max_load_a_number = field_validator("max_load", mode="before")(_not_a_boolean)
 
     _absences_apart = field_validator("absences")(_apart)
 
@@ -146,12 +167,14 @@ class OperatorUpdate(PatchBody):
 
     user_id: UUID | None = None
     name: Name | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
     max_load: MaxLoad | None = None
     working_hours: WorkingHours | None = None
     absences: Absences | None = Field(default=None, description="Replaces the whole list.")
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"user_id", "name", "active", "max_load", "absences"})
+
+    _max_load_a_number = field_validator("max_load", mode="before")(_not_a_boolean)
 
     @field_validator("absences")
     @classmethod
@@ -192,8 +215,8 @@ class SourceCreate(BaseModel):
 
     name: Name = Field(description="Unique among live sources.")
     channel: SourceChannel
-    active: bool = True
-    sticky: bool = Field(
+    active: StrictBool = True
+    sticky: StrictBool = Field(
         default=True, description="A repeat contact with an open appeal on this source goes to the same operator."
     )
 
@@ -203,8 +226,8 @@ class SourceUpdate(PatchBody):
 
     name: Name | None = None
     channel: SourceChannel | None = None
-    active: bool | None = None
-    sticky: bool | None = None
+    active: StrictBool | None = None
+    sticky: StrictBool | None = None
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"name", "channel", "active", "sticky"})
 
@@ -236,6 +259,8 @@ class SourceWeight(BaseModel):
 
     operator_id: UUID
     weight: Weight
+
+    _weight_a_number = field_validator("weight", mode="before")(_not_a_boolean)
 
 
 SourceWeights = Annotated[list[SourceWeight], Field(max_length=MAX_WEIGHTS)]

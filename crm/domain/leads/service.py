@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from crm.domain.access import require_privileged
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
-from crm.domain.errors import FieldProblem, OperatorNotFound, RuleViolation, SourceNotFound
+from crm.domain.errors import FieldProblem, ListedTwice, OperatorNotFound, SourceNotFound
 from crm.domain.events import DomainEvent, record_event
 from crm.domain.idempotency import IdempotentRequest
 from crm.domain.leads.repository import OperatorReader, SourceReader
@@ -34,12 +34,13 @@ SOURCES = "change sources and their weights"
 Weights = list[SourceWeight]  # `list` is a method's name in the services
 
 
-def _stored_changes(current: Operator | Source, patch: OperatorUpdate | SourceUpdate) -> dict[str, Any]:
-    """The PATCH's fields that differ from the stored record, as JSON values (nested working hours and absences
-    compare by content, not by object)."""
-    named = requested_changes(patch, type(patch).NOT_NULLABLE)
-    wanted = patch.model_dump(mode="json", include=set(named))
-    stored = current.model_dump(mode="json", include=set(named))
+def _stored_changes(
+    current: Operator | Source, patch: OperatorUpdate | SourceUpdate, named: set[str]
+) -> dict[str, Any]:
+    """The ``named`` fields of the PATCH that differ from the stored record, as JSON values (nested working hours
+    and absences compare by content, not by object)."""
+    wanted = patch.model_dump(mode="json", include=named)
+    stored = current.model_dump(mode="json", include=named)
     return {name: value for name, value in wanted.items() if stored[name] != value}
 
 
@@ -73,10 +74,11 @@ class OperatorService:
         self, operator_id: UUID, patch: OperatorUpdate, caller: Caller, *, if_match: int | None = None
     ) -> Operator:
         require_privileged(caller, OPERATORS)
+        named = set(requested_changes(patch, OperatorUpdate.NOT_NULLABLE))
         async with self._uow(caller) as uow:
             current = await self._live_for_update(uow, operator_id)
             check_version(current.version, if_match)
-            changes = _stored_changes(current, patch)
+            changes = _stored_changes(current, patch, named)
             if not changes:
                 return current
             operator = await uow.operators.update(operator_id, changes, caller.actor_id)
@@ -147,10 +149,11 @@ class SourceService:
         self, source_id: UUID, patch: SourceUpdate, caller: Caller, *, if_match: int | None = None
     ) -> Source:
         require_privileged(caller, SOURCES)
+        named = set(requested_changes(patch, SourceUpdate.NOT_NULLABLE))
         async with self._uow(caller) as uow:
             current = await self._live_for_update(uow, source_id)
             check_version(current.version, if_match)
-            changes = _stored_changes(current, patch)
+            changes = _stored_changes(current, patch, named)
             if not changes:
                 return current
             source = await uow.sources.update(source_id, changes, caller.actor_id)
@@ -221,10 +224,10 @@ def _check_unique_operators(weights: Sequence[SourceWeight]) -> None:
     repeated = []
     for index, weight in enumerate(weights):
         if weight.operator_id in seen:
-            repeated.append(FieldProblem(_item_field(index), "appears earlier in the list"))
+            repeated.append(FieldProblem(_item_field(index), "operator is listed more than once"))
         seen.add(weight.operator_id)
     if repeated:
-        raise RuleViolation("Each operator appears once in a source's weights.", errors=repeated)
+        raise ListedTwice("Each operator appears once in a source's weights.", errors=repeated)
 
 
 def _item_field(index: int) -> str:
