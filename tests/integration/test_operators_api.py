@@ -201,3 +201,16 @@ async def test_anyone_signed_in_reads_operators_but_only_admins_and_managers_cha
     assert (await api.patch(f"{OPERATORS}/{operator_id}", json={"max_load": 1}, headers=user)).status_code == 403
     assert (await api.delete(f"{OPERATORS}/{operator_id}", headers=user)).status_code == 403
     assert (await api.patch(f"{OPERATORS}/{operator_id}", json={"max_load": 1}, headers=manager)).status_code == 200
+
+
+async def test_a_patch_with_absences_replaces_the_whole_list_and_refuses_overlaps(api):
+    first = {"starts_at": "2026-12-10T09:00:00Z", "ends_at": "2026-12-11T09:00:00Z"}
+    second = {"starts_at": "2027-01-10T09:00:00Z", "ends_at": "2027-01-11T09:00:00Z"}
+    operator_id = (await api.post(OPERATORS, json=operator(absences=[first]))).json()["id"]
+
+    replaced = await api.patch(f"{OPERATORS}/{operator_id}", json={"absences": [second]})
+    overlapping = await api.patch(f"{OPERATORS}/{operator_id}", json={"absences": [second, second]})
+
+    assert replaced.status_code == 200 and replaced.json()["absences"] == [second]
+    assert overlapping.status_code == 422 and "absences" in fields_of(overlapping)
+    assert (await api.get(f"{OPERATORS}/{operator_id}")).json()["absences"] == [second]
