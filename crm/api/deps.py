@@ -25,6 +25,7 @@ from crm.domain.deals.team import DealTeamService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
 from crm.domain.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer
 from crm.domain.journal.service import JournalService
+from crm.domain.leads.service import OperatorService, SourceService
 from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.notifications.service import NotificationService
 from crm.domain.notifications.stream import NotificationFeed
@@ -68,6 +69,8 @@ class ApiServices:
     inbound_events: InboundEventService
     inbound_health: InboundHealthProbe
     user_contacts: UserContactService
+    operators: OperatorService
+    sources: SourceService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock

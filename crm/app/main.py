@@ -18,6 +18,7 @@ from crm.api import (
     health,
     inbound_events,
     journal,
+    leads,
     notification_stream,
     notifications,
     payments,
@@ -46,6 +47,7 @@ from crm.domain.clients.service import ClientService
 from crm.domain.deals.service import DealService
 from crm.domain.deals.team import DealTeamService
 from crm.domain.journal.service import JournalService
+from crm.domain.leads.service import OperatorService, SourceService
 from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.notifications.service import NotificationService
 from crm.domain.notifications.stream import NotificationFeed
@@ -66,6 +68,7 @@ from crm.infrastructure.db.deal_members import PgDealMemberReader
 from crm.infrastructure.db.deals import PgDealReader
 from crm.infrastructure.db.errors import translate as translate_database_error
 from crm.infrastructure.db.journal import PgJournalReader
+from crm.infrastructure.db.leads import PgOperatorReader, PgSourceReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
 from crm.infrastructure.db.notifications import PgNotificationReader, PgTemplateReader
 from crm.infrastructure.db.payments import PgPaymentReader
@@ -187,6 +190,8 @@ def build_services(
         inbound_events=inbound.service,
         inbound_health=inbound,
         user_contacts=UserContactService(uow, PgUserContactReader(pool)),
+        operators=OperatorService(uow, PgOperatorReader(pool), clock),
+        sources=SourceService(uow, PgSourceReader(pool), clock),
         idempotency=app.idempotency,
         readiness=Readiness(DatabaseReadiness(pool, head_revision()), events, inbound),
         clock=clock,
@@ -275,6 +280,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "journal", "description": "Append-only notes on a deal."},
             {"name": "tasks", "description": "Work for a person, with due times, reminders and links to deals."},
             {"name": "users", "description": "How a user is reached: their Telegram id and preferred channel."},
+            {
+                "name": "lead intake",
+                "description": "Operators who take appeals, the sources appeals come through, and their weights.",
+            },
             {"name": "permissions", "description": "Who may see or change a record, synced to Auth over BullMQ."},
             {
                 "name": "notifications",
@@ -309,6 +318,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications.router,
         inbound_events.router,
         users.router,
+        leads.operators,
+        leads.sources,
         streams.router,
         notification_stream.router,
     ):

@@ -374,3 +374,34 @@ class DuplicateNotification(Conflict):
 class NotificationStreamUnavailable(Unavailable):
     code = "notification_stream_unavailable"
     title = "Notification stream unavailable"
+
+
+# Lead intake -------------------------------------------------------------------------------------------------
+
+
+class OperatorNotFound(NotFound):
+    code = "operator_not_found"
+    title = "Operator not found"
+
+
+class SourceNotFound(NotFound):
+    code = "source_not_found"
+    title = "Source not found"
+
+
+class OperatorUserConflict(Conflict):
+    code = "operator_user_conflict"
+    title = "The user is another live operator already"
+
+
+class SourceNameConflict(Conflict):
+    code = "source_name_conflict"
+    title = "A live source has this name already"
+
+
+class ListedTwice(RuleViolation):
+    """A list body names one item twice where each must appear once (a source's weights per operator): the
+    request's own shape, so it reads as the validation errors do."""
+
+    code = "validation_error"
+    title = "Invalid input"

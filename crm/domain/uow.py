@@ -12,6 +12,7 @@ from crm.domain.deals.repository import DealMemberRepository, DealRepository
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
 from crm.domain.journal.repository import JournalRepository
+from crm.domain.leads.repository import OperatorRepository, SourceRepository
 from crm.domain.notifications.inbound_repository import InboundEventRepository
 from crm.domain.notifications.repository import NotificationRepository, TemplateRepository
 from crm.domain.occasions.repository import OccasionRepository
@@ -67,6 +68,12 @@ class UnitOfWork(Protocol):
 
     @property
     def occasions(self) -> OccasionRepository: ...
+
+    @property
+    def operators(self) -> OperatorRepository: ...
+
+    @property
+    def sources(self) -> SourceRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -105,8 +105,17 @@ RULE_FIELDS = {
 NULL_REFUSED = "may be changed but not set to null"
 # Rules across the fields of one value, which a JSON Schema cannot state; and unpaired surrogates in a free-form
 # JSON value, which no pattern can state (the API takes I-JSON, RFC 7493, as its description says).
-CROSS_FIELD_MESSAGES = {"end must not be before start", "a recipient needs a user_id or a telegram_id"}
-# Items of a list unique by one of their fields (a permission sync's users) is beyond uniqueItems too.
+# An operator's shifts and absences: an end after its start, none overlapping another of the list.
+CROSS_FIELD_MESSAGES = {
+    "end must not be before start",
+    "a recipient needs a user_id or a telegram_id",
+    "`to` must be later than `from`",
+    "shifts of one day must not overlap",
+    "`ends_at` must be later than `starts_at`",
+    "absences must not overlap",
+}
+# Items of a list unique by one of their fields (a permission sync's users, a source's weights per operator) is
+# beyond uniqueItems too.
 UNSTATABLE_MESSAGE_PARTS = ("unpaired UTF-16 surrogates", "levels deep", "bytes as JSON", "listed more than once")
 
 

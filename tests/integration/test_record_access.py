@@ -110,7 +110,13 @@ async def build_world(api: httpx.AsyncClient) -> World:
         f"{API}/notifications", json={"event_key": "world.event", "recipients": [{"user_id": str(people["owner"].id)}]}
     )
     assert notified.status_code == 202, notified.text
+    operator = await ok(
+        await api.post(f"{API}/operators", json={"user_id": str(uuid.uuid4()), "name": "Operator", "max_load": 5})
+    )
+    source = await ok(await api.post(f"{API}/sources", json={"name": "World bot", "channel": "telegram"}))
     ids = {
+        "operator_id": operator["id"],
+        "source_id": source["id"],
         "template_id": template["id"],
         "notification_id": notified.json()["notification_id"],
         "client_id": client["id"],
@@ -355,6 +361,29 @@ CALLS = [
         body=lambda w: {"telegram_id": "123456789", "preferred_channel": "telegram"},
     ),
     Call(f"GET {API}/users/{{user_id}}/contacts", READ_CONTACTS),
+    Call(f"GET {API}/operators", ANYONE),
+    Call(f"GET {API}/operators/{{operator_id}}", ANYONE),
+    Call(
+        f"POST {API}/operators",
+        PRIVILEGED,
+        201,
+        body=lambda w: {"user_id": str(uuid.uuid4()), "name": "New operator", "max_load": 3},
+    ),
+    Call(f"PATCH {API}/operators/{{operator_id}}", PRIVILEGED, body=lambda w: {"max_load": 7}),
+    Call(f"POST {API}/operators/{{operator_id}}/restore", PRIVILEGED, name="a live operator stays as they are"),
+    Call(f"GET {API}/sources", ANYONE),
+    Call(f"GET {API}/sources/{{source_id}}", ANYONE),
+    Call(
+        f"POST {API}/sources", PRIVILEGED, 201, body=lambda w: {"name": f"S {uuid.uuid4().hex[:8]}", "channel": "web"}
+    ),
+    Call(f"PATCH {API}/sources/{{source_id}}", PRIVILEGED, body=lambda w: {"sticky": False}),
+    Call(f"POST {API}/sources/{{source_id}}/restore", PRIVILEGED, name="a live source stays as it is"),
+    Call(f"GET {API}/sources/{{source_id}}/weights", ANYONE),
+    Call(
+        f"PUT {API}/sources/{{source_id}}/weights",
+        PRIVILEGED,
+        body=lambda w: [{"operator_id": w.ids["operator_id"], "weight": 2}],
+    ),
     # From here on things are taken away.
     Call(f"DELETE {API}/policies/{{policy_id}}/documents/{{document_id}}", CHANGE, 204),
     Call(f"DELETE {PAYMENT}/incomes/{{line_id}}", CHANGE, 204, ids=INCOME),
@@ -362,6 +391,8 @@ CALLS = [
     Call(f"DELETE {DEAL}/calculations/{{calculation_id}}", CHANGE, 204),
     Call(f"DELETE {DEAL}/members/{{user_id}}", CHANGE, 204, name="the executor leaves the team"),
     Call(f"DELETE {API}/templates/{{template_id}}", PRIVILEGED, 204),
+    Call(f"DELETE {API}/sources/{{source_id}}", PRIVILEGED, 204),
+    Call(f"DELETE {API}/operators/{{operator_id}}", PRIVILEGED, 204),
 ]
 # Served as Server-Sent Events and checked by tests/messaging/test_deal_stream_access.py; open to anyone.
 ELSEWHERE = {

@@ -13,11 +13,13 @@ from crm.domain.errors import (
     DomainError,
     FieldProblem,
     IdempotencyKeyInUse,
+    OperatorUserConflict,
     PaymentNotFound,
     PolicyAlreadyLinked,
     PolicyNotFound,
     PolicyNumberConflict,
     RuleViolation,
+    SourceNameConflict,
     TaskReminderConflict,
     TemplateConflict,
     UnstorableValue,
@@ -60,6 +62,10 @@ _BY_CONSTRAINT: dict[str, tuple[type[DomainError], str, str]] = {
         "key",
         "A live template with this key, channel and locale exists already.",
     ),
+    # A live operator for this user, or a live source with this name, exists or was written at the same time
+    # (a restore over a successor included).
+    "uq_operators_user_id": (OperatorUserConflict, "user_id", "The user is another live operator already."),
+    "uq_sources_name": (SourceNameConflict, "name", "A live source has this name already."),
     "pk_idempotency_keys": (
         IdempotencyKeyInUse,
         "Idempotency-Key",

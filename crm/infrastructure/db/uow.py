@@ -23,6 +23,7 @@ from crm.infrastructure.db.errors import connection_lost, translate
 from crm.infrastructure.db.idempotency import store_answer
 from crm.infrastructure.db.inbound_events import PgInboundEventRepository
 from crm.infrastructure.db.journal import PgJournalRepository
+from crm.infrastructure.db.leads import PgOperatorRepository, PgSourceRepository
 from crm.infrastructure.db.notifications import PgNotificationRepository, PgTemplateRepository
 from crm.infrastructure.db.occasions import PgOccasionRepository
 from crm.infrastructure.db.outbox import OutboxWriter
@@ -50,10 +51,12 @@ class PgUnitOfWork:
     journal: PgJournalRepository
     notifications: PgNotificationRepository
     occasions: PgOccasionRepository
+    operators: PgOperatorRepository
     payments: PgPaymentRepository
     permissions: PgPermissionSyncRepository
     policies: PgPolicyRepository
     policy_documents: PgPolicyDocumentRepository
+    sources: PgSourceRepository
     tasks: PgTaskRepository
     templates: PgTemplateRepository
     user_contacts: PgUserContactRepository
@@ -112,6 +115,8 @@ class PgUnitOfWork:
         self.notifications = PgNotificationRepository(connection)
         self.user_contacts = PgUserContactRepository(connection)
         self.occasions = PgOccasionRepository(connection, self._clock)
+        self.operators = PgOperatorRepository(connection)
+        self.sources = PgSourceRepository(connection)
         return self
 
     async def __aexit__(

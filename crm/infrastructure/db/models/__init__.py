@@ -12,6 +12,7 @@ from crm.infrastructure.db.models.deal_members import DealMemberRow
 from crm.infrastructure.db.models.deals import DealRow
 from crm.infrastructure.db.models.inbound_events import InboundEventRow
 from crm.infrastructure.db.models.journal import JournalEntryRow
+from crm.infrastructure.db.models.leads import OperatorRow, SourceRow, SourceWeightRow
 from crm.infrastructure.db.models.notifications import (
     NotificationAttemptRow,
     NotificationDeliveryRow,
@@ -41,6 +42,7 @@ __all__ = [
     "NotificationDeliveryRow",
     "NotificationRow",
     "NotificationTemplateRow",
+    "OperatorRow",
     "OutboxRow",
     "PaymentExpenseRow",
     "PaymentHistoryRow",
@@ -51,6 +53,8 @@ __all__ = [
     "PolicyRow",
     "RecordColumns",
     "ServiceKeyRow",
+    "SourceRow",
+    "SourceWeightRow",
     "TaskReminderRow",
     "TaskRow",
     "TaskStatusRow",
