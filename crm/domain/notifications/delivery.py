@@ -17,14 +17,13 @@ from typing import Protocol
 
 from crm.domain.caller import SYSTEM
 from crm.domain.clock import Clock
-from crm.domain.events import DomainEvent
 from crm.domain.notifications.records import (
+    OUTCOME_EVENTS,
     DeliveryResult,
     DeliveryStatus,
     DueDelivery,
-    Notification,
-    NotificationStatus,
     SendOutcome,
+    outcome_event,
 )
 from crm.domain.notifications.schemas import Channel
 from crm.domain.uow import UnitOfWorkFactory
@@ -32,9 +31,6 @@ from crm.domain.uow import UnitOfWorkFactory
 # A channel asking to slow down (Telegram's 429) says nothing against the message: such tries count towards a
 # budget this many times larger than CRM_NOTIFICATIONS_MAX_ATTEMPTS, so a burst of reminders waits, not fails.
 THROTTLED_ALLOWANCE = 10
-
-# Events when a notification reaches these states.
-EVENT_OF = {NotificationStatus.DELIVERED: "notification.delivered", NotificationStatus.FAILED: "notification.failed"}
 
 
 class DeliveryChannel(Protocol):
@@ -153,31 +149,7 @@ class NotificationDelivery:
             recorded = await uow.notifications.record_results(results)
             results = [result for result in results if result.delivery.id in recorded]
             for change in await uow.notifications.settle(sorted({r.delivery.notification_id for r in results})):
-                if change.new in EVENT_OF:
-                    uow.record(_outcome_event(await uow.notifications.load(change.notification_id), now))
+                if change.new in OUTCOME_EVENTS:
+                    uow.record(outcome_event(await uow.notifications.load(change.notification_id), now))
             await uow.commit()
         return results
-
-
-def _outcome_event(notification: Notification, at: datetime) -> DomainEvent:
-    return DomainEvent(
-        EVENT_OF[notification.status],
-        notification.id,
-        {
-            "notification_id": str(notification.id),
-            "event_key": notification.event_key,
-            "status": notification.status.value,
-            "deliveries": [
-                {
-                    "channel": d.channel.value,
-                    "user_id": None if d.recipient is None or d.recipient.user_id is None else str(d.recipient.user_id),
-                    "telegram_id": None if d.recipient is None else d.recipient.telegram_id,
-                    "status": d.status.value,
-                    "attempts": d.attempts,
-                    "last_error": d.last_error,
-                }
-                for d in notification.deliveries
-            ],
-        },
-        at,
-    )

@@ -13,11 +13,11 @@ from crm.domain.clock import Clock
 from crm.domain.events import DomainEvent
 from crm.domain.notifications.records import (
     DeliveryState,
-    DeliveryStatus,
     NewDelivery,
     NewNotification,
     NotificationStatus,
     notification_status,
+    outcome_event,
 )
 from crm.domain.notifications.rendering import TemplateRenderer, summary
 from crm.domain.notifications.schemas import Channel, NotificationRequest
@@ -100,7 +100,7 @@ class NotificationRecorder:
             if new.id in recorded:
                 uow.record(_queued_event(new, request, now))
                 if new.status is NotificationStatus.FAILED:  # every delivery refused at once: it ends now
-                    uow.record(_refused_event(new.id, request, new.deliveries, now))
+                    uow.record(outcome_event(await uow.notifications.load(new.id), now))
         return [new.id if new.id in recorded else None for new in news]
 
     def _notification(self, request: NotificationRequest, bodies: dict[Channel, str], actor: Caller) -> NewNotification:
@@ -148,33 +148,6 @@ def _queued_event(new: NewNotification, request: NotificationRequest, at: dateti
                     "telegram_id": d.telegram_id,
                 }
                 for d in new.deliveries
-            ],
-        },
-        at,
-    )
-
-
-def _refused_event(
-    notification_id: UUID, request: NotificationRequest, deliveries: list[NewDelivery], at: datetime
-) -> DomainEvent:
-    """``notification.failed`` of a notification none of whose deliveries can be sent (shaped as crm-worker's)."""
-    return DomainEvent(
-        "notification.failed",
-        notification_id,
-        {
-            "notification_id": str(notification_id),
-            "event_key": request.event_key,
-            "status": NotificationStatus.FAILED.value,
-            "deliveries": [
-                {
-                    "channel": d.channel.value,
-                    "user_id": None if d.user_id is None else str(d.user_id),
-                    "telegram_id": d.telegram_id,
-                    "status": DeliveryStatus.FAILED.value,
-                    "attempts": 0,
-                    "last_error": d.refusal,
-                }
-                for d in deliveries
             ],
         },
         at,

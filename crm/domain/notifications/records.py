@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm.domain.events import DomainEvent
 from crm.domain.notifications.schemas import Channel
 from crm.domain.pagination import PageRequest
 
@@ -202,3 +203,36 @@ class StatusChange:
     notification_id: UUID
     old: NotificationStatus
     new: NotificationStatus
+
+
+# Events when a notification reaches these states.
+OUTCOME_EVENTS = {
+    NotificationStatus.DELIVERED: "notification.delivered",
+    NotificationStatus.FAILED: "notification.failed",
+}
+
+
+def outcome_event(notification: Notification, at: datetime) -> DomainEvent:
+    """``notification.delivered`` or ``notification.failed`` of a notification that reached that state: by crm-worker
+    after its last try, or by the intake when every delivery was refused at once."""
+    return DomainEvent(
+        OUTCOME_EVENTS[notification.status],
+        notification.id,
+        {
+            "notification_id": str(notification.id),
+            "event_key": notification.event_key,
+            "status": notification.status.value,
+            "deliveries": [
+                {
+                    "channel": d.channel.value,
+                    "user_id": None if d.recipient is None or d.recipient.user_id is None else str(d.recipient.user_id),
+                    "telegram_id": None if d.recipient is None else d.recipient.telegram_id,
+                    "status": d.status.value,
+                    "attempts": d.attempts,
+                    "last_error": d.last_error,
+                }
+                for d in notification.deliveries
+            ],
+        },
+        at,
+    )
