@@ -25,6 +25,7 @@ from crm.domain.deals.team import DealTeamService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
 from crm.domain.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer
 from crm.domain.journal.service import JournalService
+from crm.domain.leads.intake import AppealService, LeadService
 from crm.domain.leads.service import OperatorService, SourceService
 from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.notifications.service import NotificationService
@@ -71,6 +72,8 @@ class ApiServices:
     user_contacts: UserContactService
     operators: OperatorService
     sources: SourceService
+    leads: LeadService
+    appeals: AppealService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock

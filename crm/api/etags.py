@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})(?:-[a-z_]{1,32})?"\s*$')
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})(?:-[a-z0-9_]{1,32})?"\s*$')
 NO_VERSION = -1  # stands for an If-Match that can match no version
 
 

@@ -281,6 +281,11 @@ class Settings(BaseSettings):
         default=timedelta(days=30),
         description="How long inbound events stay journaled; a repeated id is recognised (and skipped) within it.",
     )
+    lead_distribution_seed: int | None = Field(
+        default=None,
+        description="Seeds the weighted draw of appeals among operators, for reproducible tests and benchmarks. "
+        "Unset (production): seeded from the operating system.",
+    )
     notifications_retry_max_delay: float = Field(
         default=60.0, gt=0, le=86_400, description="Longest wait, in seconds, before a retry of an inbound event."
     )

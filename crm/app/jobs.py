@@ -14,6 +14,7 @@ from typing import Any
 
 from crm.app.config import Settings
 from crm.app.wiring import Wiring
+from crm.domain.leads.intake import AppealService
 from crm.domain.notifications import retention
 from crm.domain.notifications.delivery import NotificationDelivery
 from crm.domain.occasions.payments import PaymentDueNotices
@@ -21,6 +22,7 @@ from crm.domain.occasions.renewals import PolicyRenewals
 from crm.domain.payments.overdue import OverduePayments
 from crm.domain.permissions.stranded import StrandedPermissionJobs
 from crm.domain.tasks.schedule_jobs import TaskScheduleJobs
+from crm.infrastructure.db.appeals import PgAppealReader
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 
 NO_PERMISSIONS_REDIS = "no Redis configured for the permission queue (CRM_PERMISSIONS_REDIS_URL or CRM_REDIS_URL)"
@@ -164,6 +166,12 @@ class Jobs(Mapping[str, Job]):
         return len(self._jobs)
 
 
+async def lead_backlog(app: Wiring) -> Figures:
+    """Give operators with room the oldest unassigned appeals they may take (a shift began, an absence ended)."""
+    run = await AppealService(app.uow, PgAppealReader(app.pool), app.clock, app.lead_draw).drain_backlog()
+    return {"operators": run.operators, "assigned": run.assigned}
+
+
 PRUNE_EVERY = timedelta(hours=1)
 JOBS = Jobs(
     Job("task-reminders", timedelta(seconds=30), task_reminders),
@@ -184,6 +192,8 @@ JOBS = Jobs(
     ),
     Job("prune-notifications", PRUNE_EVERY, prune_notifications),
     Job("prune-inbound-events", PRUNE_EVERY, prune_inbound_events),
+    # Closing, handing over and operator changes pull at once; this catches what time alone frees.
+    Job("lead-backlog", timedelta(seconds=30), lead_backlog),
 )
 
 

@@ -12,6 +12,7 @@ import structlog
 from fastapi import Depends, FastAPI
 
 from crm.api import (
+    appeals,
     calculations,
     clients,
     deals,
@@ -47,6 +48,7 @@ from crm.domain.clients.service import ClientService
 from crm.domain.deals.service import DealService
 from crm.domain.deals.team import DealTeamService
 from crm.domain.journal.service import JournalService
+from crm.domain.leads.intake import AppealService, LeadService
 from crm.domain.leads.service import OperatorService, SourceService
 from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.notifications.service import NotificationService
@@ -62,6 +64,7 @@ from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
 from crm.domain.tasks.service import TaskService
 from crm.domain.users.service import UserContactService
+from crm.infrastructure.db.appeals import PgAppealReader, PgLeadReader
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deal_members import PgDealMemberReader
@@ -192,6 +195,8 @@ def build_services(
         user_contacts=UserContactService(uow, PgUserContactReader(pool)),
         operators=OperatorService(uow, PgOperatorReader(pool), clock),
         sources=SourceService(uow, PgSourceReader(pool), clock),
+        leads=LeadService(uow, PgLeadReader(pool), clock),
+        appeals=AppealService(uow, PgAppealReader(pool), clock, app.lead_draw),
         idempotency=app.idempotency,
         readiness=Readiness(DatabaseReadiness(pool, head_revision()), events, inbound),
         clock=clock,
@@ -282,7 +287,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "users", "description": "How a user is reached: their Telegram id and preferred channel."},
             {
                 "name": "lead intake",
-                "description": "Operators who take appeals, the sources appeals come through, and their weights.",
+                "description": "Operators who take appeals, the sources appeals come through and their weights; "
+                "leads, their appeals, distribution and its statistics.",
             },
             {"name": "permissions", "description": "Who may see or change a record, synced to Auth over BullMQ."},
             {
@@ -320,6 +326,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users.router,
         leads.operators,
         leads.sources,
+        appeals.leads,
+        appeals.appeals,
         streams.router,
         notification_stream.router,
     ):

@@ -6,6 +6,7 @@ crm-api adds its request services on top (``crm.app.main.build_services``); crm-
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +31,8 @@ class Wiring:
     idempotency: PgIdempotencyStore
     template_renderer: TemplateRenderer
     notification_intake: NotificationIntake
+    lead_draw: random.Random
+    """Draws appeals among operators by weight; seeded by ``CRM_LEAD_DISTRIBUTION_SEED`` when set."""
 
     @classmethod
     def of(cls, pool: asyncpg.Pool, settings: Settings) -> Wiring:
@@ -44,6 +47,7 @@ class Wiring:
             template_renderer=renderer,
             # The one intake every asker records notifications through: HTTP, crm-worker's occasions, inbound events.
             notification_intake=NotificationRecorder(renderer, clock, settings.notifications_default_locale),
+            lead_draw=random.Random(settings.lead_distribution_seed),
         )
 
 

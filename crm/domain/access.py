@@ -125,6 +125,20 @@ def check_reassignment(caller: Caller, changes: Mapping[str, object], *, field: 
         )
 
 
+def require_intake(caller: Caller) -> None:
+    """Appeals and leads are taken in by the roles that start records (an intake channel's service account is one
+    of them)."""
+    if not caller.roles & CREATORS:
+        raise Forbidden("Only admins, managers and sellers take in appeals and leads.")
+
+
+def sees_every_appeal(caller: Caller) -> bool:
+    """Admins and managers see and handle every appeal and lead. Anyone else sees the appeals assigned to the
+    operator they are (the live operator whose ``user_id`` is theirs) and those appeals' leads, and handles
+    (closes, converts, hands back) those appeals; an appeal handed to someone else leaves their sight."""
+    return caller.is_privileged
+
+
 def require_admin(caller: Caller, action: str) -> None:
     if not caller.is_admin:
         raise Forbidden(f"Only admins {action}.")

@@ -405,3 +405,35 @@ class ListedTwice(RuleViolation):
 
     code = "validation_error"
     title = "Invalid input"
+
+
+class LeadNotFound(NotFound):
+    code = "lead_not_found"
+    title = "Lead not found"
+
+
+class AppealNotFound(NotFound):
+    code = "appeal_not_found"
+    title = "Appeal not found"
+
+
+class LeadExternalIdConflict(Conflict):
+    code = "lead_external_id_conflict"
+    title = "A live lead has this external id already"
+
+
+class SourceInactive(Conflict):
+    code = "source_inactive"
+    title = "The source takes no appeals"
+
+
+class AppealClosed(Conflict):
+    code = "appeal_closed"
+    title = "The appeal is closed"
+
+
+class OperatorUnavailable(Conflict):
+    """A named operator cannot take an appeal now: inactive, or at ``max_load``."""
+
+    code = "operator_unavailable"
+    title = "The operator cannot take the appeal"

@@ -30,11 +30,14 @@ class DomainEvent:
     data: JsonObject
     occurred_at: datetime
     event_id: UUID = field(default_factory=uuid4)
+    aggregate: str | None = None
+    """The aggregate's type when it is not the routing key's first word: ``appeal.converted`` is about the deal
+    it made (``aggregate="deal"``, ``aggregate_id`` the deal's id), so the deal stream carries it."""
 
     @property
     def aggregate_type(self) -> str:
-        """The routing key's first word: ``client``, ``deal``, ``policy``, ``task`` or ``permissions``."""
-        return self.routing_key.split(".", 1)[0]
+        """``aggregate``, or the routing key's first word: ``client``, ``deal``, ``policy``, ``task``, …"""
+        return self.aggregate or self.routing_key.split(".", 1)[0]
 
 
 def record_event(routing_key: str, record: Identified, occurred_at: datetime) -> DomainEvent:

@@ -12,7 +12,7 @@ from crm.domain.deals.repository import DealMemberRepository, DealRepository
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
 from crm.domain.journal.repository import JournalRepository
-from crm.domain.leads.repository import OperatorRepository, SourceRepository
+from crm.domain.leads.repository import AppealRepository, LeadRepository, OperatorRepository, SourceRepository
 from crm.domain.notifications.inbound_repository import InboundEventRepository
 from crm.domain.notifications.repository import NotificationRepository, TemplateRepository
 from crm.domain.occasions.repository import OccasionRepository
@@ -74,6 +74,12 @@ class UnitOfWork(Protocol):
 
     @property
     def sources(self) -> SourceRepository: ...
+
+    @property
+    def leads(self) -> LeadRepository: ...
+
+    @property
+    def appeals(self) -> AppealRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

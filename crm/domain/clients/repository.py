@@ -14,6 +14,13 @@ from crm.domain.records import RecordRepository
 class ClientRepository(RecordRepository[Client], Protocol):
     """Writes inside a unit of work."""
 
+    async def find_live(self, client_id: UUID) -> Client | None:
+        """The live client, whoever sees it; kept live until the transaction ends."""
+
+    async def find_by_contact(self, email: str | None, phone: str | None) -> Client | None:
+        """The oldest live client with this e-mail (case aside) or phone (its digits), whoever owns it; kept live
+        until the transaction ends. ``None`` when neither is given or none matches."""
+
 
 class ClientReader(Protocol):
     """Reads outside any transaction: one statement each, for the hot read paths; only what ``access`` sees."""

@@ -14,7 +14,7 @@ from itertools import pairwise
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, computed_field, field_validator
 from pydantic_core import PydanticCustomError
 
 from crm.domain.pagination import PageRequest
@@ -189,6 +189,19 @@ class Operator(Record):
     max_load: int
     working_hours: WorkingHours | None
     absences: list[Absence]
+    load: int = Field(description="Open appeals the operator holds now.")
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Takes no new appeals: `load` has reached `max_load` (or passed it, when `max_load` was lowered "
+        "below the load)."
+    )
+    @property
+    def at_capacity(self) -> bool:
+        return self.load >= self.max_load
+
+    def derived_state(self) -> str:
+        """The load changes without the version (appeals come and go), so it is part of the ETag."""
+        return f"load_{self.load}"
 
 
 class OperatorFilter(BaseModel):

@@ -13,6 +13,7 @@ from crm.domain.clock import Clock
 from crm.domain.errors import FieldProblem, ListedTwice, OperatorNotFound, SourceNotFound
 from crm.domain.events import DomainEvent, record_event
 from crm.domain.idempotency import IdempotentRequest
+from crm.domain.leads.intake import pull_backlog
 from crm.domain.leads.repository import OperatorReader, SourceReader
 from crm.domain.leads.schemas import (
     Operator,
@@ -31,6 +32,8 @@ from crm.domain.versioning import check_version, requested_changes
 
 OPERATORS = "change operators"
 SOURCES = "change sources and their weights"
+# A change of these may give an operator room for appeals waiting unassigned.
+ROOM_FIELDS = frozenset({"active", "max_load", "working_hours", "absences"})
 Weights = list[SourceWeight]  # `list` is a method's name in the services
 
 
@@ -83,6 +86,8 @@ class OperatorService:
                 return current
             operator = await uow.operators.update(operator_id, changes, caller.actor_id)
             uow.record(record_event("operator.updated", operator, self._clock.now()))
+            if ROOM_FIELDS & changes.keys() and await pull_backlog(uow, operator_id, caller, self._clock):
+                operator = await self._live_for_update(uow, operator_id)  # served with the load it has now
             await uow.commit()
         return operator
 
@@ -110,6 +115,8 @@ class OperatorService:
                 return current
             operator = await uow.operators.set_deleted(operator_id, False, caller.actor_id)
             uow.record(record_event("operator.restored", operator, self._clock.now()))
+            if await pull_backlog(uow, operator_id, caller, self._clock):
+                operator = await self._live_for_update(uow, operator_id)
             await uow.commit(operator)
         return operator
 
@@ -208,6 +215,10 @@ class SourceService:
             await uow.sources.replace_weights(source_id, replaced, caller.actor_id)
             data = {"source_id": str(source_id), "weights": [weight.model_dump(mode="json") for weight in replaced]}
             uow.record(DomainEvent("source.weights.replaced", source_id, data, self._clock.now()))
+            # Operators who now take this source's appeals take those waiting (in id order, as locked above).
+            for weight in replaced:
+                if weight.weight > 0:
+                    await pull_backlog(uow, weight.operator_id, caller, self._clock)
             await uow.commit()
         return replaced
 

@@ -25,9 +25,31 @@ def _client(row: asyncpg.Record) -> Client:
     return Client.model_validate(dict(row))
 
 
+FIND_LIVE = f"{CLIENTS.select} WHERE id = $1 AND NOT is_deleted FOR KEY SHARE"
+# A contact matches on the e-mail case aside, or on the phone's digits ("+7 (900) 1" is "79001").
+FIND_BY_CONTACT = f"""
+{CLIENTS.select}
+WHERE NOT is_deleted AND (lower(email) = lower($1) OR regexp_replace(phone, '[^0-9]', '', 'g') = $2)
+ORDER BY created_at, id
+LIMIT 1
+FOR KEY SHARE
+"""
+
+
 class PgClientRepository(RecordRepository[Client]):
     def __init__(self, connection: Connection, access: Access) -> None:
         super().__init__(connection, CLIENTS, _client, access=access, guard=GUARD)
+
+    async def find_live(self, client_id: UUID) -> Client | None:
+        row = await self._conn.fetchrow(FIND_LIVE, client_id)
+        return None if row is None else _client(row)
+
+    async def find_by_contact(self, email: str | None, phone: str | None) -> Client | None:
+        digits = "".join(ch for ch in phone if ch.isdigit()) if phone else None
+        if not email and not digits:
+            return None
+        row = await self._conn.fetchrow(FIND_BY_CONTACT, email, digits or None)
+        return None if row is None else _client(row)
 
 
 class PgClientReader(RecordReader[Client]):

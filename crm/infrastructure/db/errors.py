@@ -13,6 +13,7 @@ from crm.domain.errors import (
     DomainError,
     FieldProblem,
     IdempotencyKeyInUse,
+    LeadExternalIdConflict,
     OperatorUserConflict,
     PaymentNotFound,
     PolicyAlreadyLinked,
@@ -66,6 +67,7 @@ _BY_CONSTRAINT: dict[str, tuple[type[DomainError], str, str]] = {
     # (a restore over a successor included).
     "uq_operators_user_id": (OperatorUserConflict, "user_id", "The user is another live operator already."),
     "uq_sources_name": (SourceNameConflict, "name", "A live source has this name already."),
+    "uq_leads_external_id": (LeadExternalIdConflict, "external_id", "A live lead has this external id already."),
     "pk_idempotency_keys": (
         IdempotencyKeyInUse,
         "Idempotency-Key",

@@ -1,4 +1,5 @@
-"""Lead intake's directory in PostgreSQL, through asyncpg: operators, sources and each source's weights."""
+"""Lead intake's directory in PostgreSQL, through asyncpg: operators (and their load), sources and each source's
+weights."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from uuid import UUID
 import asyncpg
 
 from crm.domain.access import EVERYTHING
+from crm.domain.leads.distribution import Candidate
+from crm.domain.leads.repository import Room
 from crm.domain.leads.schemas import Operator, OperatorFilter, Source, SourceFilter, SourceWeight
 from crm.domain.pagination import Page
 from crm.infrastructure.db.models import OperatorRow, SourceRow
@@ -17,7 +20,8 @@ from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern
 from crm.infrastructure.db.tables import TableSql
 
-OPERATORS = TableSql(OperatorRow)
+# ``load`` is kept by the slot statements below, never by an insert's values or a PATCH.
+OPERATORS = TableSql(OperatorRow, fixed=("load",))
 SOURCES = TableSql(SourceRow)
 # Directories read alphabetically.
 OPERATOR_ORDER = ListOrder("operators", ("name", "id"), (str, UUID))
@@ -42,6 +46,24 @@ ORDER BY w.operator_id
 LOCK_LIVE_OPERATORS = """
 SELECT id FROM crm.operators WHERE id = ANY($1::uuid[]) AND NOT is_deleted ORDER BY id FOR KEY SHARE
 """
+# The slot statements: the only ones that change an operator's load. A take re-checks its condition on the row it
+# locks (READ COMMITTED re-evaluates an UPDATE's WHERE on the latest row version), so two processes taking the last
+# slot of one operator at once: one gets it, the other finds no row and plans again. Rows are locked FOR NO KEY
+# UPDATE, as an UPDATE of these columns locks them: a weights replacement's FOR KEY SHARE never waits on them.
+TAKE_SLOT = """
+UPDATE crm.operators SET load = load + 1
+WHERE id = $1 AND load < max_load AND active AND NOT is_deleted
+RETURNING load
+"""
+TAKE_SLOTS = "UPDATE crm.operators SET load = load + $2 WHERE id = $1"
+RELEASE_SLOT = "UPDATE crm.operators SET load = load - 1 WHERE id = $1"
+ROOM = """
+SELECT id, active, max_load, load, working_hours, absences
+FROM crm.operators WHERE id = $1 AND NOT is_deleted FOR NO KEY UPDATE
+"""
+LOCK_IN_ORDER = """
+SELECT {columns} FROM crm.operators WHERE id = ANY($1::uuid[]) AND NOT is_deleted ORDER BY id FOR NO KEY UPDATE
+"""
 INSERT_WEIGHTS = """
 INSERT INTO crm.source_weights (source_id, operator_id, weight, updated_by_id)
 SELECT $1, operator_id, weight, $4 FROM unnest($2::uuid[], $3::int[]) AS given (operator_id, weight)
@@ -54,6 +76,21 @@ def _operator(row: asyncpg.Record) -> Operator:
         if values[column] is not None:
             values[column] = json.loads(values[column])
     return Operator.model_validate(values)
+
+
+def candidate_of(row: asyncpg.Record, *, weight: int) -> Candidate:
+    """A distribution candidate from an operator row (JSON columns as text, as asyncpg returns them)."""
+    hours = row["working_hours"]
+    absences = row["absences"]
+    return Candidate(
+        operator_id=row["id"],
+        weight=weight,
+        load=row["load"],
+        max_load=row["max_load"],
+        active=row["active"],
+        working_hours=json.loads(hours) if isinstance(hours, str) else hours,
+        absences=json.loads(absences) if isinstance(absences, str) else absences,
+    )
 
 
 def _source(row: asyncpg.Record) -> Source:
@@ -77,6 +114,23 @@ class PgOperatorRepository(RecordRepository[Operator]):
 
     async def update(self, record_id: UUID, changes: Mapping[str, Any], actor_id: UUID | None) -> Operator:
         return await super().update(record_id, _stored(changes), actor_id)
+
+    async def take(self, operator_id: UUID) -> bool:
+        return await self._conn.fetchval(TAKE_SLOT, operator_id) is not None
+
+    async def take_many(self, operator_id: UUID, count: int) -> None:
+        await self._conn.execute(TAKE_SLOTS, operator_id, count)
+
+    async def release(self, operator_id: UUID) -> None:
+        await self._conn.execute(RELEASE_SLOT, operator_id)
+
+    async def room(self, operator_id: UUID) -> Room | None:
+        row = await self._conn.fetchrow(ROOM, operator_id)
+        return None if row is None else Room(candidate_of(row, weight=0))
+
+    async def lock_in_order(self, operator_ids: Sequence[UUID]) -> dict[UUID, Operator]:
+        rows = await self._conn.fetch(LOCK_IN_ORDER.format(columns=OPERATORS.columns), list(operator_ids))
+        return {row["id"]: _operator(row) for row in rows}
 
     async def lock_live(self, operator_ids: Sequence[UUID]) -> set[UUID]:
         # Locked in id order, so two replacements naming the same operators cannot deadlock; FOR KEY SHARE keeps

@@ -15,6 +15,7 @@ from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
+from crm.infrastructure.db.appeals import PgAppealRepository, PgLeadRepository
 from crm.infrastructure.db.calculations import PgCalculationRepository
 from crm.infrastructure.db.clients import PgClientRepository
 from crm.infrastructure.db.deal_members import PgDealMemberRepository
@@ -43,12 +44,14 @@ class PgUnitOfWork:
     Leaving the block without ``commit`` rolls everything back, events included.
     """
 
+    appeals: PgAppealRepository
     calculations: PgCalculationRepository
     clients: PgClientRepository
     deals: PgDealRepository
     deal_members: PgDealMemberRepository
     inbound_events: PgInboundEventRepository
     journal: PgJournalRepository
+    leads: PgLeadRepository
     notifications: PgNotificationRepository
     occasions: PgOccasionRepository
     operators: PgOperatorRepository
@@ -117,6 +120,8 @@ class PgUnitOfWork:
         self.occasions = PgOccasionRepository(connection, self._clock)
         self.operators = PgOperatorRepository(connection)
         self.sources = PgSourceRepository(connection)
+        self.leads = PgLeadRepository(connection, access)
+        self.appeals = PgAppealRepository(connection, access)
         return self
 
     async def __aexit__(

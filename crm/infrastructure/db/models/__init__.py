@@ -12,7 +12,14 @@ from crm.infrastructure.db.models.deal_members import DealMemberRow
 from crm.infrastructure.db.models.deals import DealRow
 from crm.infrastructure.db.models.inbound_events import InboundEventRow
 from crm.infrastructure.db.models.journal import JournalEntryRow
-from crm.infrastructure.db.models.leads import OperatorRow, SourceRow, SourceWeightRow
+from crm.infrastructure.db.models.leads import (
+    AppealAssignmentRow,
+    AppealRow,
+    LeadRow,
+    OperatorRow,
+    SourceRow,
+    SourceWeightRow,
+)
 from crm.infrastructure.db.models.notifications import (
     NotificationAttemptRow,
     NotificationDeliveryRow,
@@ -30,6 +37,8 @@ from crm.infrastructure.db.models.users import UserContactRow
 __all__ = [
     "NAMING_CONVENTION",
     "SCHEMA",
+    "AppealAssignmentRow",
+    "AppealRow",
     "Base",
     "CalculationRow",
     "ClientRow",
@@ -38,6 +47,7 @@ __all__ = [
     "IdempotencyKeyRow",
     "InboundEventRow",
     "JournalEntryRow",
+    "LeadRow",
     "NotificationAttemptRow",
     "NotificationDeliveryRow",
     "NotificationRow",
