@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.apps import running_app
+from tests.fairness import chi_square, fair
 from tests.leads import APPEALS, LEADS, OPERATORS, appeal, load_of, make_operator, make_source, set_weights
 from tests.outbox import recorded_events, routing_keys
 
@@ -336,3 +339,23 @@ async def test_appeals_are_listed_newest_first_and_filtered(api):
     assert [x["id"] for x in by_source] == [b["id"]]
     assert [x["id"] for x in by_operator] == [a["id"]]
     assert [x["id"] for x in open_ones] == [b["id"]]
+
+
+async def test_over_two_thousand_appeals_each_operator_gets_the_share_their_weight_promises(settings, db):
+    seeded = settings.model_copy(update={"lead_distribution_seed": 13})
+    async with running_app(seeded) as (_, client):
+        weights = {}
+        for weight in (1, 2, 3, 4):
+            operator = await make_operator(client, max_load=100_000)
+            weights[operator["id"]] = weight
+        source = await make_source(client, weights, sticky=False)
+
+        # Eight at a time: with every operator always available each appeal takes the next number of the seeded
+        # draw, whichever request it is, so the counts are the same in every run.
+        made = []
+        for _ in range(250):
+            made += await asyncio.gather(*(appeal(client, source["id"]) for _ in range(8)))
+
+    counts = Counter(m["operator_id"] for m in made)
+    assert sum(counts.values()) == 2_000
+    assert fair(counts, weights), (counts, chi_square(counts, weights))
