@@ -167,11 +167,15 @@ async def get_assignment(appeal_id: UUID, caller: CurrentCaller, services: Servi
     summary="Close an appeal",
 )
 async def close_appeal(
-    appeal_id: UUID, body: AppealClose, caller: CurrentCaller, services: Services, if_match: ExpectedVersion
+    appeal_id: UUID,
+    caller: CurrentCaller,
+    services: Services,
+    if_match: ExpectedVersion,
+    body: AppealClose | None = None,
 ) -> Response:
     """Admins, managers and the operator holding it. Their slot frees and the oldest unassigned appeal they may
     take comes to them. A closed appeal is 409 `appeal_closed`."""
-    return record_response(await services.appeals.close(appeal_id, body, caller, if_match=if_match))
+    return record_response(await services.appeals.close(appeal_id, body or AppealClose(), caller, if_match=if_match))
 
 
 @appeals.post(
@@ -182,13 +186,18 @@ async def close_appeal(
     summary="Hand an appeal to another operator",
 )
 async def reassign_appeal(
-    appeal_id: UUID, body: AppealReassign, caller: CurrentCaller, services: Services, if_match: ExpectedVersion
+    appeal_id: UUID,
+    caller: CurrentCaller,
+    services: Services,
+    if_match: ExpectedVersion,
+    body: AppealReassign | None = None,
 ) -> Response:
     """With `operator_id` (admins and managers): to that operator, if active and under `max_load` (409
     `operator_unavailable` otherwise; 404 `operator_not_found` if there is none). Without: drawn again among the
     source's other candidates — also by the operator holding it, handing it back; nobody available leaves it
     unassigned."""
-    return record_response(await services.appeals.reassign(appeal_id, body, caller, if_match=if_match))
+    reassign = body or AppealReassign()
+    return record_response(await services.appeals.reassign(appeal_id, reassign, caller, if_match=if_match))
 
 
 @appeals.post(
@@ -199,10 +208,10 @@ async def reassign_appeal(
     summary="Convert an appeal into a client's deal",
 )
 async def convert_appeal(
-    appeal_id: UUID, body: AppealConvert, caller: CurrentCaller, services: Services, answer: Answer
+    appeal_id: UUID, caller: CurrentCaller, services: Services, answer: Answer, body: AppealConvert | None = None
 ) -> Response:
     """Admins, managers and the operator holding it, in one transaction: the client (`client_id`; else the lead's
     client; else a live client with the lead's e-mail or phone; else a new client from the lead), a new deal for
     them, the lead linked to the client and the appeal closed with `deal_id`. Event `appeal.converted` travels
     on the deal stream too."""
-    return answer(await services.appeals.convert(appeal_id, body, caller, answer.idempotency))
+    return answer(await services.appeals.convert(appeal_id, body or AppealConvert(), caller, answer.idempotency))

@@ -110,13 +110,26 @@ async def build_world(api: httpx.AsyncClient) -> World:
         f"{API}/notifications", json={"event_key": "world.event", "recipients": [{"user_id": str(people["owner"].id)}]}
     )
     assert notified.status_code == 202, notified.text
+    # The executor on the team is also the operator who takes the world's appeals.
     operator = await ok(
-        await api.post(f"{API}/operators", json={"user_id": str(uuid.uuid4()), "name": "Operator", "max_load": 5})
+        await api.post(
+            f"{API}/operators", json={"user_id": str(people["executor_on"].id), "name": "Operator", "max_load": 5}
+        )
     )
     source = await ok(await api.post(f"{API}/sources", json={"name": "World bot", "channel": "telegram"}))
+    await ok(
+        await api.put(f"{API}/sources/{source['id']}/weights", json=[{"operator_id": operator["id"], "weight": 1}])
+    )
+    appeals = [
+        await ok(await api.post(f"{API}/appeals", json={"source_id": source["id"], "external_id": f"tg:world-{n}"}))
+        for n in range(2)
+    ]
     ids = {
         "operator_id": operator["id"],
         "source_id": source["id"],
+        "appeal_id": appeals[0]["id"],
+        "second_appeal_id": appeals[1]["id"],
+        "lead_id": appeals[0]["lead_id"],
         "template_id": template["id"],
         "notification_id": notified.json()["notification_id"],
         "client_id": client["id"],
@@ -162,6 +175,9 @@ OWN_CONTACTS = {**dict.fromkeys(SEE, 403), "admin": "ok", "executor_on": "ok", "
 # Read after the PUT above: there when it was set, none (404) for the manager, who may read but not set them.
 READ_CONTACTS = {**OWN_CONTACTS, "manager": 404}
 ASSIGN_TASK = CHANGE
+# Appeals and their leads: the staff, and the operator holding them (the executor on the team).
+HANDLER = {**dict.fromkeys(SEE, 404), "admin": "ok", "manager": "ok", "executor_on": "ok", "anonymous": 401}
+INTAKE = {**dict.fromkeys(SEE, 403), "admin": "ok", "manager": "ok", "owner": "ok", "stranger": "ok", "anonymous": 401}
 
 
 @dataclass(frozen=True)
@@ -384,7 +400,29 @@ CALLS = [
         PRIVILEGED,
         body=lambda w: [{"operator_id": w.ids["operator_id"], "weight": 2}],
     ),
+    Call(f"GET {API}/leads", ANYONE),
+    Call(f"GET {API}/leads/{{lead_id}}", HANDLER),
+    Call(f"POST {API}/leads", INTAKE, 201, body=lambda w: {"external_id": f"web:{uuid.uuid4().hex}"}),
+    Call(f"PATCH {API}/leads/{{lead_id}}", PRIVILEGED, body=lambda w: {"name": "Ivan"}),
+    Call(
+        f"POST {API}/appeals",
+        INTAKE,
+        201,
+        body=lambda w: {"source_id": w.ids["source_id"], "external_id": f"tg:{uuid.uuid4().hex}"},
+    ),
+    Call(f"GET {API}/appeals", ANYONE),
+    Call(f"GET {API}/appeals/{{appeal_id}}", HANDLER),
+    Call(f"GET {API}/appeals/{{appeal_id}}/assignment", HANDLER),
+    Call(
+        f"POST {API}/appeals/{{appeal_id}}/reassign",
+        PRIVILEGED,
+        body=lambda w: {"operator_id": w.ids["operator_id"]},
+        name="to the operator holding it",
+    ),
     # From here on things are taken away.
+    Call(f"POST {API}/appeals/{{appeal_id}}/convert", HANDLER, body=lambda w: {"title": "From the appeal"}),
+    Call(f"POST {API}/appeals/{{appeal_id}}/close", HANDLER, ids={"appeal_id": "second_appeal_id"}),
+    Call(f"DELETE {API}/leads/{{lead_id}}", PRIVILEGED, 204),
     Call(f"DELETE {API}/policies/{{policy_id}}/documents/{{document_id}}", CHANGE, 204),
     Call(f"DELETE {PAYMENT}/incomes/{{line_id}}", CHANGE, 204, ids=INCOME),
     Call(f"DELETE {PAYMENT}/expenses/{{line_id}}", CHANGE, 204, ids=EXPENSE),
