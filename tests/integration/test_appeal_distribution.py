@@ -267,15 +267,19 @@ async def test_reassigning_without_a_target_draws_among_the_others(api):
     assert excluded[holder] == "current"
 
 
-async def test_a_handed_back_appeal_with_nobody_else_waits_unassigned_not_back_with_its_holder(api):
+async def test_a_handed_back_appeal_never_returns_to_its_holder_by_itself(api):
     operator = await make_operator(api)
     source = await make_source(api, {operator["id"]: 1})
-    one = await appeal(api, source["id"])
+    one, other = await appeal(api, source["id"]), await appeal(api, source["id"])
 
-    moved = await api.post(f"{APPEALS}/{one['id']}/reassign", json={})
+    moved = await api.post(f"{APPEALS}/{one['id']}/reassign")
+    await api.post(f"{APPEALS}/{other['id']}/close")  # room again: the queue is pulled
+    named = await api.post(f"{APPEALS}/{one['id']}/reassign", json={"operator_id": operator["id"]})
 
-    assert moved.json()["operator_id"] is None
-    assert await load_of(api, operator["id"]) == 0
+    assert moved.status_code == 200 and moved.json()["operator_id"] is None
+    assert named.status_code == 200 and named.json()["operator_id"] == operator["id"]
+    log = (await api.get(f"{APPEALS}/{one['id']}/assignment")).json()
+    assert [d["reason"] for d in log["history"]] == ["weighted", "unassigned", "manual"]
 
 
 @pytest.mark.parametrize(

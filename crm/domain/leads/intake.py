@@ -146,18 +146,16 @@ class Backlog:
     assigned: int
 
 
-async def pull_backlog(
-    uow: UnitOfWork, operator_id: UUID, caller: Caller, clock: Clock, *, skip: UUID | None = None
-) -> int:
+async def pull_backlog(uow: UnitOfWork, operator_id: UUID, caller: Caller, clock: Clock) -> int:
     """Give the operator, if live, active and present, the oldest unassigned appeals they have room for, on the
-    sources where their weight is above 0 (``skip``: one they just handed back); how many they got. The operator's
-    row is locked first, then the appeals (skipping any another transaction holds)."""
+    sources where their weight is above 0 — never one they handed away; how many they got. The operator's row is
+    locked first, then the appeals (skipping any another transaction holds)."""
     room = await uow.operators.room(operator_id)
     if room is None or room.free == 0:
         return 0
     if exclusion(room.candidate, clock.now(), clock.zone, weighted=False) is not None:
         return 0
-    pulled = await uow.appeals.pull_backlog(room, room.free, caller.actor_id, clock.now(), skip=skip)
+    pulled = await uow.appeals.pull_backlog(room, room.free, caller.actor_id, clock.now())
     if pulled:
         await uow.operators.take_many(operator_id, len(pulled))
         decision = Plan(operator_id, AssignmentReason.BACKLOG, [])
@@ -252,7 +250,7 @@ class AppealService:
             appeal = await uow.appeals.assign(appeal_id, decision, previous, caller.actor_id, self._clock.now())
             uow.record(assignment_events(appeal, decision, self._clock))
             if previous is not None:
-                await pull_backlog(uow, previous, caller, self._clock, skip=appeal_id)
+                await pull_backlog(uow, previous, caller, self._clock)
             await uow.commit()
         return appeal
 

@@ -114,11 +114,10 @@ class AppealRepository(RecordRepository[Appeal], Protocol):
     ) -> Appeal:
         """Give the appeal to ``decision.operator_id`` (or none), logging the decision; the first action on it."""
 
-    async def pull_backlog(
-        self, room: Room, limit: int, actor_id: UUID | None, at: datetime, *, skip: UUID | None = None
-    ) -> list[Appeal]:
+    async def pull_backlog(self, room: Room, limit: int, actor_id: UUID | None, at: datetime) -> list[Appeal]:
         """Give the oldest unassigned open appeals of the sources where the operator has a weight above 0 to them,
-        at most ``limit``, skipping appeals another transaction holds (and ``skip``); each decision logged."""
+        at most ``limit``, skipping appeals another transaction holds and those they handed away; each decision
+        logged."""
 
     async def close(
         self, appeal_id: UUID, resolution: str | None, deal_id: UUID | None, actor_id: UUID | None, at: datetime

@@ -85,9 +85,9 @@ class OperatorService:
             if not changes:
                 return current
             operator = await uow.operators.update(operator_id, changes, caller.actor_id)
-            uow.record(record_event("operator.updated", operator, self._clock.now()))
             if ROOM_FIELDS & changes.keys() and await pull_backlog(uow, operator_id, caller, self._clock):
-                operator = await self._live_for_update(uow, operator_id)  # served with the load it has now
+                operator = await self._live_for_update(uow, operator_id)  # with the load it has now
+            uow.record(record_event("operator.updated", operator, self._clock.now()))
             await uow.commit()
         return operator
 
@@ -114,9 +114,9 @@ class OperatorService:
             if not current.is_deleted:
                 return current
             operator = await uow.operators.set_deleted(operator_id, False, caller.actor_id)
-            uow.record(record_event("operator.restored", operator, self._clock.now()))
             if await pull_backlog(uow, operator_id, caller, self._clock):
                 operator = await self._live_for_update(uow, operator_id)
+            uow.record(record_event("operator.restored", operator, self._clock.now()))
             await uow.commit(operator)
         return operator
 

@@ -80,7 +80,7 @@ ASSIGN = f"""
 WITH appeal AS (
     UPDATE crm.appeals
     SET operator_id = $2, assigned_at = CASE WHEN $2::uuid IS NOT NULL THEN $5::timestamptz END,
-        first_action_at = COALESCE(first_action_at, $5), version = version + 1, updated_at = now(), updated_by_id = $3
+        first_action_at = COALESCE(first_action_at, $5), version = version + 1, updated_at = $5, updated_by_id = $3
     WHERE id = $1
     RETURNING {APPEALS.columns}
 ), logged AS (
@@ -93,30 +93,33 @@ SELECT * FROM appeal
 CLOSE = f"""
 UPDATE crm.appeals
 SET status = 'closed', closed_at = $3, closed_by_id = $2, first_action_at = COALESCE(first_action_at, $3),
-    resolution = $4, deal_id = $5, version = version + 1, updated_at = now(), updated_by_id = $2
+    resolution = $4, deal_id = $5, version = version + 1, updated_at = $3, updated_by_id = $2
 WHERE id = $1
 RETURNING {APPEALS.columns}
 """
 # The oldest unassigned open appeals of the operator's weighted sources, to them; each decision logged with the
-# operator as they stood (the load before the pull).
+# operator as they stood (the load before the pull). An appeal the operator handed away is not theirs to pull.
 PULL_BACKLOG = f"""
 WITH picked AS (
     SELECT a.id, w.weight
     FROM crm.appeals a JOIN crm.source_weights w ON w.source_id = a.source_id AND w.operator_id = $1 AND w.weight > 0
-    WHERE a.status = 'open' AND a.operator_id IS NULL AND a.id IS DISTINCT FROM $5::uuid
+    WHERE a.status = 'open' AND a.operator_id IS NULL
+      -- never back to an operator who handed it away (a manager may still hand it to them by name)
+      AND NOT EXISTS (
+          SELECT 1 FROM crm.appeal_assignments x WHERE x.appeal_id = a.id AND x.previous_operator_id = $1)
     ORDER BY a.created_at, a.id
     LIMIT $2
     FOR UPDATE OF a SKIP LOCKED
 ), moved AS (
     UPDATE crm.appeals a
-    SET operator_id = $1, assigned_at = $4, version = a.version + 1, updated_at = now(), updated_by_id = $3
+    SET operator_id = $1, assigned_at = $4, version = a.version + 1, updated_at = $4, updated_by_id = $3
     FROM picked WHERE a.id = picked.id
     RETURNING a.*, picked.weight
 ), logged AS (
     INSERT INTO crm.appeal_assignments (appeal_id, operator_id, reason, candidates, decided_by_id, decided_at)
     SELECT id, $1, 'backlog',
-           jsonb_build_array(jsonb_build_object('operator_id', $1::uuid, 'weight', weight, 'load', $6::int,
-                                                'max_load', $7::int, 'excluded', NULL)),
+           jsonb_build_array(jsonb_build_object('operator_id', $1::uuid, 'weight', weight, 'load', $5::int,
+                                                'max_load', $6::int, 'excluded', NULL)),
            $3, $4
     FROM moved
 )
@@ -239,12 +242,10 @@ class PgAppealRepository(RecordRepository[Appeal]):
         assert row is not None
         return _appeal(row)
 
-    async def pull_backlog(
-        self, room: Room, limit: int, actor_id: UUID | None, at: datetime, *, skip: UUID | None = None
-    ) -> list[Appeal]:
+    async def pull_backlog(self, room: Room, limit: int, actor_id: UUID | None, at: datetime) -> list[Appeal]:
         operator = room.candidate
         rows = await self._conn.fetch(
-            PULL_BACKLOG, operator.operator_id, limit, actor_id, at, skip, operator.load, operator.max_load
+            PULL_BACKLOG, operator.operator_id, limit, actor_id, at, operator.load, operator.max_load
         )
         return [_appeal(row) for row in rows]
 
