@@ -31,7 +31,7 @@ async def distribution_stats(
     ] = None,
     period_to: Annotated[
         Instant | None,
-        Query(alias="to", description="... and before this instant (exclusive). Default: now."),
+        Query(alias="to", description="Appeals that came in before this instant (exclusive). Default: now."),
     ] = None,
     source_id: Annotated[UUID | None, Query(description="Only the appeals of this source.")] = None,
 ) -> Response:
