@@ -27,6 +27,7 @@ from crm.domain.idempotency import IdempotencyStore, IdempotentRequest, StoredAn
 from crm.domain.journal.service import JournalService
 from crm.domain.leads.intake import AppealService, LeadService
 from crm.domain.leads.service import OperatorService, SourceService
+from crm.domain.leads.stats import DistributionStatsService
 from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.notifications.service import NotificationService
 from crm.domain.notifications.stream import NotificationFeed
@@ -74,6 +75,7 @@ class ApiServices:
     sources: SourceService
     leads: LeadService
     appeals: AppealService
+    lead_stats: DistributionStatsService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock

@@ -19,6 +19,7 @@ from crm.api import (
     health,
     inbound_events,
     journal,
+    lead_stats,
     leads,
     notification_stream,
     notifications,
@@ -50,6 +51,7 @@ from crm.domain.deals.team import DealTeamService
 from crm.domain.journal.service import JournalService
 from crm.domain.leads.intake import AppealService, LeadService
 from crm.domain.leads.service import OperatorService, SourceService
+from crm.domain.leads.stats import DistributionStatsService
 from crm.domain.notifications.inbound import InboundEventService
 from crm.domain.notifications.service import NotificationService
 from crm.domain.notifications.stream import NotificationFeed
@@ -71,6 +73,7 @@ from crm.infrastructure.db.deal_members import PgDealMemberReader
 from crm.infrastructure.db.deals import PgDealReader
 from crm.infrastructure.db.errors import translate as translate_database_error
 from crm.infrastructure.db.journal import PgJournalReader
+from crm.infrastructure.db.lead_stats import PgDistributionReader
 from crm.infrastructure.db.leads import PgOperatorReader, PgSourceReader
 from crm.infrastructure.db.migrations import current_revision, head_revision
 from crm.infrastructure.db.notifications import PgNotificationReader, PgTemplateReader
@@ -197,6 +200,7 @@ def build_services(
         sources=SourceService(uow, PgSourceReader(pool), clock),
         leads=LeadService(uow, PgLeadReader(pool), clock),
         appeals=AppealService(uow, PgAppealReader(pool), clock, app.lead_draw),
+        lead_stats=DistributionStatsService(PgDistributionReader(pool), clock),
         idempotency=app.idempotency,
         readiness=Readiness(DatabaseReadiness(pool, head_revision()), events, inbound),
         clock=clock,
@@ -328,6 +332,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         leads.sources,
         appeals.leads,
         appeals.appeals,
+        lead_stats.router,
         streams.router,
         notification_stream.router,
     ):

@@ -92,6 +92,8 @@ STATE_AND_RULE_CODES = {
 # A template `body` must compile as Jinja2, which no JSON Schema can state.
 # A notification's deduplication_key may not be of the kind the service's own notifications use, and one naming
 # nobody must go on the stream: rules across a prefix and other fields.
+# A statistics period's `to` must come after its `from` (whose default is 7 days before `to`, whose default is now)
+# and at most 366 days after it.
 RULE_FIELDS = {
     "scheduled_for",
     "remind_at",
@@ -100,6 +102,8 @@ RULE_FIELDS = {
     "body",
     "deduplication_key",
     "channel_overrides",
+    "from",
+    "to",
 }
 # ... but never a refusal the document could have stated.
 NULL_REFUSED = "may be changed but not set to null"
