@@ -411,6 +411,7 @@ CALLS = [
         body=lambda w: {"source_id": w.ids["source_id"], "external_id": f"tg:{uuid.uuid4().hex}"},
     ),
     Call(f"GET {API}/appeals", ANYONE),
+    Call(f"GET {API}/stats/distribution", PRIVILEGED),
     Call(f"GET {API}/appeals/{{appeal_id}}", HANDLER),
     Call(f"GET {API}/appeals/{{appeal_id}}/assignment", HANDLER),
     Call(
