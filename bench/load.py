@@ -14,6 +14,7 @@ i.e. noise from other tenants).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import functools
 import json
@@ -27,11 +28,14 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import jwt
+from fastapi import FastAPI
 
 TICK = os.sysconf("SC_CLK_TCK")
 ACTOR = "0b8f3c52-6f0e-4a43-9d7e-6d3f5d1c2a90"
@@ -179,6 +183,118 @@ def wait_quiet(max_pct: float, max_wait: float) -> float:
             return busy
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- Scratch databases and servers of the per-feature benchmarks (notifications.py, appeals.py) ---
+
+
+def _admin(url: str, sql: str) -> None:
+    """One statement on the server's ``postgres`` database (``url`` names any database of that server)."""
+
+    async def run() -> None:
+        connection = await asyncpg.connect(url.rsplit("/", 1)[0] + "/postgres")
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
+
+
+def drop_database(url: str) -> None:
+    _admin(url, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def fresh_database(url: str, *, template: str | None = None) -> None:
+    """The database ``url`` names, dropped if it exists and created: migrated by ``crm-api migrate``, or a copy of
+    the database ``template`` names (nobody may be connected to that one)."""
+    drop_database(url)
+    name = url.rsplit("/", 1)[1]
+    if template is not None:
+        _admin(url, f'CREATE DATABASE "{name}" TEMPLATE "{template.rsplit("/", 1)[1]}"')
+        return
+    _admin(url, f'CREATE DATABASE "{name}"')
+    env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_LOG_LEVEL": "WARNING"}
+    subprocess.run([str(ROOT / ".venv/bin/crm-api"), "migrate"], env=env, check=True, cwd=ROOT)
+
+
+def service_env(database_url: str, port: int, jwt_secret: str, **settings: str) -> dict[str, str]:
+    """crm-api's environment as the benchmarks run it: no access log, HS256 tokens signed with ``jwt_secret``, no
+    rate limit (wrk is one caller at one address); ``settings`` are further ``CRM_*`` variables."""
+    return {
+        **os.environ,
+        "CRM_LOG_LEVEL": "WARNING",
+        "CRM_DATABASE_URL": database_url,
+        "CRM_ACCESS_LOG": "false",
+        "CRM_SERVICE_HOST": "127.0.0.1",
+        "CRM_SERVICE_PORT": str(port),
+        "CRM_JWT_ACCESS_SECRET": jwt_secret,
+        "CRM_RATE_LIMIT_REQUESTS": "0",
+        **settings,
+    }
+
+
+def start_server(command: list[str], env: dict[str, str], log: Path, pin: str) -> subprocess.Popen[bytes]:
+    """``command`` (pinned to CPU ``pin`` when given) with its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [*(["taskset", "-c", pin] if pin else []), *command], env=env, stdout=out, stderr=out, cwd=ROOT
+        )
+
+
+def stop_servers(processes: list[subprocess.Popen[bytes]]) -> None:
+    """TERM, then KILL after 10 s."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+class RawPool:
+    """A baseline's one asyncpg pool, opened by its app's lifespan (``baseline_app``)."""
+
+    pool: asyncpg.Pool
+
+
+def baseline_app(open_pool: Callable[[], Awaitable[asyncpg.Pool]]) -> tuple[FastAPI, RawPool]:
+    """A bare FastAPI app for a raw baseline, whose lifespan opens the pool (``RawPool.pool``) and which answers
+    ``GET /readyz``; the baseline adds its routes."""
+    raw = RawPool()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        raw.pool = await open_pool()
+        yield
+        await raw.pool.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        await raw.pool.fetchval("SELECT 1")
+        return {"status": "ready"}
+
+    return app, raw
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until ``url``/readyz answers 200 (at most a minute)."""
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited; see {log}")
+        try:
+            if urllib.request.urlopen(f"{url}/readyz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready; see {log}")
+
+
 @dataclass
 class Run:
     rps: float
@@ -196,7 +312,7 @@ class Run:
 def run_wrk(url: str, lua: str, seconds: int, args: argparse.Namespace, server_pid: int, raw: Path | None) -> Run:
     script = Path(args.work_dir) / "current.lua"
     script.write_text(lua + LUA_COMMON)
-    cmd = ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    cmd = ["wrk", "-t2", f"-c{args.connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
     if args.pin_wrk:
         cmd = ["taskset", "-c", args.pin_wrk, *cmd]
     busy0, srv0, pg0, wrk0 = machine_busy_ticks(), proc_ticks(server_pid), postgres_ticks(), children_cpu_s()
@@ -314,7 +430,8 @@ def report(
     lines = [
         f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()}: {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}. Service code: {args.revision}.",
-        f"wrk -t2 -c64 -d{args.seconds}s --latency, {args.warmup} s warm-up before each measurement; {pin}.",
+        f"wrk -t2 -c{args.connections} -d{args.seconds}s --latency, {args.warmup} s warm-up before each measurement; "
+        f"{pin}.",
     ]
     if results:
         lines += [
@@ -497,6 +614,7 @@ def main() -> None:
     ap.add_argument("--work-dir", required=True, help="holds deal_ids.txt, client_ids.txt; raw wrk output goes here")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=64, help="wrk's open connections")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument(
         "--token-repeats",

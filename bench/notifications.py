@@ -16,7 +16,6 @@ middleware, no authentication, no unit of work, no problem+json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import secrets
@@ -24,10 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,8 +33,8 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
 import asyncpg  # noqa: E402
+import load  # noqa: E402
 import uvicorn  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from crm.domain.notifications.rendering import TemplateRenderer, summary  # noqa: E402
@@ -65,32 +61,17 @@ class Accepted(BaseModel):
     notification_id: uuid.UUID
 
 
-pool: asyncpg.Pool
+baseline, raw = load.baseline_app(
+    lambda: asyncpg.create_pool(os.environ["BENCH_PG_URL"], min_size=2, max_size=POOL_SIZE, command_timeout=30)
+)
 renderer = TemplateRenderer()
-
-
-@asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    global pool
-    pool = await asyncpg.create_pool(os.environ["BENCH_PG_URL"], min_size=2, max_size=POOL_SIZE, command_timeout=30)
-    yield
-    await pool.close()
-
-
-baseline = FastAPI(lifespan=lifespan)
-
-
-@baseline.get("/readyz")
-async def readyz() -> dict[str, str]:
-    await pool.fetchval("SELECT 1")
-    return {"status": "ready"}
 
 
 @baseline.post("/api/v1/notifications", status_code=202, response_model=Accepted)
 async def submit(body: NotificationIn) -> Accepted:
     targets = [(channel, r.user_id, r.telegram_id) for r in body.recipients for channel in ("telegram", "sse")]
     notification_id = uuid.uuid4()
-    async with pool.acquire() as con, con.transaction():
+    async with raw.pool.acquire() as con, con.transaction():
         bodies = {
             row["channel"]: row["body"]
             for row in await con.fetch(FIND_BODIES, body.event_key, ["sse", "telegram"], ["ru-RU"])
@@ -164,22 +145,8 @@ end
 """
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(300):
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited; see {log}")
-        try:
-            if urllib.request.urlopen(f"{url}/readyz", timeout=2).status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready; see {log}")
-
-
 def main() -> None:
     import jwt
-    import load
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", nargs="?", choices=["run", "serve"], default="run")
@@ -192,61 +159,30 @@ def main() -> None:
         return
 
     pg_url = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/crm_bench_notifications")
-    admin_url = pg_url.rsplit("/", 1)[0] + "/postgres"
-    name = pg_url.rsplit("/", 1)[1]
     work = ROOT / "bench" / "results" / "notifications"
     work.mkdir(parents=True, exist_ok=True)
 
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
     # One database each: both are loaded at once with the same deduplication keys.
-    names = {"service": f"{name}_service", "baseline": f"{name}_baseline"}
-    urls = {role: f"{pg_url.rsplit('/', 1)[0]}/{db}" for role, db in names.items()}
-    for role, db in names.items():
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-        asyncio.run(admin(f'CREATE DATABASE "{db}"'))
-        migrate_env = {**os.environ, "CRM_DATABASE_URL": urls[role], "CRM_LOG_LEVEL": "WARNING"}
-        subprocess.run([str(ROOT / ".venv/bin/crm-api"), "migrate"], env=migrate_env, check=True, cwd=ROOT)
-    env = {**os.environ, "CRM_LOG_LEVEL": "WARNING"}
+    urls = {role: f"{pg_url}_{role}" for role in ("service", "baseline")}
+    for url in urls.values():
+        load.fresh_database(url)
     secret = secrets.token_urlsafe(48)
-    pin = ["taskset", "-c", "0"] if (os.cpu_count() or 1) >= 2 else []
+    pin = "0" if (os.cpu_count() or 1) >= 2 else ""
     service_port, baseline_port = args.port + 1, args.port
     processes: list[subprocess.Popen[bytes]] = []
     try:
         service_log, baseline_log = work / "service.log", work / "baseline.log"
-        service_env = {
-            **env,
-            "CRM_DATABASE_URL": urls["service"],
-            "CRM_ACCESS_LOG": "false",
-            "CRM_SERVICE_HOST": "127.0.0.1",
-            "CRM_SERVICE_PORT": str(service_port),
-            "CRM_JWT_ACCESS_SECRET": secret,
-            "CRM_RATE_LIMIT_REQUESTS": "0",
-        }
-        with service_log.open("wb") as out:
-            processes.append(
-                subprocess.Popen(
-                    [*pin, str(ROOT / ".venv/bin/crm-api")], env=service_env, stdout=out, stderr=out, cwd=ROOT
-                )
+        service_env = load.service_env(urls["service"], service_port, secret)
+        processes.append(load.start_server([str(ROOT / ".venv/bin/crm-api")], service_env, service_log, pin))
+        baseline_env = {**os.environ, "CRM_LOG_LEVEL": "WARNING", "BENCH_PG_URL": urls["baseline"]}
+        processes.append(
+            load.start_server(
+                [sys.executable, __file__, "serve", "--port", str(baseline_port)], baseline_env, baseline_log, pin
             )
-        with baseline_log.open("wb") as out:
-            processes.append(
-                subprocess.Popen(
-                    [*pin, sys.executable, __file__, "serve", "--port", str(baseline_port)],
-                    env={**env, "BENCH_PG_URL": urls["baseline"]},
-                    stdout=out,
-                    stderr=out,
-                    cwd=ROOT,
-                )
-            )
+        )
         service_url, baseline_url = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{baseline_port}"
-        wait_ready(service_url, processes[0], service_log)
-        wait_ready(baseline_url, processes[1], baseline_log)
+        load.wait_ready(service_url, processes[0], service_log)
+        load.wait_ready(baseline_url, processes[1], baseline_log)
         now = int(time.time())
         token = jwt.encode(
             {"sub": str(uuid.uuid4()), "roles": ["admin"], "iat": now, "exp": now + 4 * 3600}, secret, "HS256"
@@ -286,15 +222,9 @@ def main() -> None:
         print(f"| raw baseline | {baseline_rps:.0f} | {statistics.median(b.p99_ms for _, b in runs):.1f} |")
         print(f"| ratio crm-api / baseline (median of each repeat's) | {ratio:.2f} | |")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for db in names.values():
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        load.stop_servers(processes)
+        for url in urls.values():
+            load.drop_database(url)
 
 
 if __name__ == "__main__":
