@@ -19,8 +19,9 @@ any difference is printed and makes it exit 3.
 
 The baseline sends the service's own statements (imported from crm.infrastructure.db.leads, .appeals and .outbox)
 in one transaction through a pool made as the service makes its own (crm.infrastructure.db.pool, the service's
-default sizes and timeouts): TAKE_IN, INTAKE, TAKE_SLOT (again after a lost race), INSERT_APPEAL (with the assignment
-log), the outbox INSERT_QUIET with the same 2-3 events. It calls the service's ``distribution.plan`` for the choice
+default sizes and timeouts): TAKE_IN, INTAKE, INSERT_ASSIGNED (the slot taken and the appeal inserted with its log in
+one statement; the transaction starts again after a lost slot) or INSERT_UNASSIGNED, the outbox INSERT_QUIET with
+the same 2-3 events. It calls the service's ``distribution.plan`` for the choice
 (the availability rules and the weighted draw are the domain's, and a copy would drift) and validates the body with
 the service's ``AppealCreate``; it has no middleware, authentication, unit of work, problem+json or CloudEvents SDK.
 """
@@ -58,16 +59,21 @@ from fastapi import HTTPException  # noqa: E402
 
 from crm.app.config import Settings  # noqa: E402
 from crm.domain.leads.appeals import Appeal, AppealCreate  # noqa: E402
-from crm.domain.leads.distribution import Candidate, plan  # noqa: E402
+from crm.domain.leads.distribution import SlotLost, plan  # noqa: E402
 from crm.domain.leads.schemas import Absence, WorkingHours  # noqa: E402
-from crm.infrastructure.db.appeals import INSERT_APPEAL, INTAKE, TAKE_IN  # noqa: E402
-from crm.infrastructure.db.leads import TAKE_SLOT  # noqa: E402
+from crm.infrastructure.db.appeals import (  # noqa: E402
+    INSERT_ASSIGNED,
+    INSERT_UNASSIGNED,
+    INTAKE,
+    TAKE_IN,
+    decision_log,
+    source_intake,
+)
 from crm.infrastructure.db.outbox import INSERT_QUIET as INSERT_OUTBOX  # noqa: E402
 from crm.infrastructure.db.pool import create_pool  # noqa: E402
 
 DEFAULTS = {name: field.default for name, field in Settings.model_fields.items()}
 ZONE = ZoneInfo(DEFAULTS["business_timezone"])
-CANDIDATE_FIELDS = ("weight", "load", "max_load", "active", "working_hours", "absences")  # after the id
 ACTOR = uuid.UUID(load.ACTOR)  # the admin the service's tokens name; the baseline writes the same audit columns
 LEAD_FLAGS = ("inserted", "filled")  # TAKE_IN's columns beyond the lead's
 
@@ -103,22 +109,24 @@ def cloudevent(routing_key: str, subject: uuid.UUID, data: dict[str, Any]) -> tu
 
 @baseline.post("/api/v1/appeals", status_code=201, response_model=Appeal)
 async def take_in(body: AppealCreate) -> Appeal:
+    full: set[uuid.UUID] = set()
+    while True:  # as the service: a lost slot starts the transaction again with that operator marked full
+        try:
+            return await _take_in(body, full)
+        except SlotLost as lost:
+            full.add(lost.operator_id)
+
+
+async def _take_in(body: AppealCreate, full: set[uuid.UUID]) -> Appeal:
     async with raw.pool.acquire() as con, con.transaction():
         lead = await con.fetchrow(TAKE_IN, uuid.uuid4(), body.external_id, body.name, body.phone, body.email, ACTOR)
-        intake = await con.fetchrow(INTAKE, body.source_id, lead["id"])
-        if intake is None or not intake["active"]:
-            raise HTTPException(404 if intake is None else 409, "source_id")
-        listed = orjson.loads(intake["candidates"])
-        candidates = [Candidate(uuid.UUID(c["id"]), *(c[field] for field in CANDIDATE_FIELDS)) for c in listed]
-        now, full = datetime.now(UTC), set()
-        while True:
-            decision = plan(candidates, now, ZONE, draw, sticky=intake["sticky_operator_id"], full=full)
-            if decision.operator_id is None or await con.fetchval(TAKE_SLOT, decision.operator_id) is not None:
-                break
-            full.add(decision.operator_id)
-        views = orjson.dumps([view.model_dump(mode="json") for view in decision.candidates]).decode()
+        row = await con.fetchrow(INTAKE, body.source_id, lead["id"])
+        if row is None or not row["active"]:
+            raise HTTPException(404 if row is None else 409, "source_id")
+        intake = source_intake(row)
+        decision = plan(intake.candidates, datetime.now(UTC), ZONE, draw, sticky=intake.sticky_operator_id, full=full)
         row = await con.fetchrow(
-            INSERT_APPEAL,
+            INSERT_UNASSIGNED if decision.operator_id is None else INSERT_ASSIGNED,
             uuid.uuid4(),
             lead["id"],
             body.source_id,
@@ -126,8 +134,10 @@ async def take_in(body: AppealCreate) -> Appeal:
             decision.operator_id,
             ACTOR,
             decision.reason.value,
-            views,
+            decision_log(decision),
         )
+        if row is None:
+            raise SlotLost(decision.operator_id)  # type: ignore[arg-type]
         appeal = Appeal.model_validate(dict(row))
         data = {**dict(row), "reason": decision.reason.value}
         events = [cloudevent("appeal.created", appeal.id, dict(row))]

@@ -315,9 +315,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     # Every API route and the stream count against their caller's rate limit; the health checks do not.
     counted = [Depends(rate_limit)] if quota is not None else []
+    # Starlette tries routes in order: the busiest writes come first (the prefixes do not overlap).
     for router in (
-        clients.router,
+        appeals.appeals,
         deals.router,
+        clients.router,
         calculations.router,
         policies.router,
         payments.router,
@@ -331,7 +333,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         leads.operators,
         leads.sources,
         appeals.leads,
-        appeals.appeals,
         lead_stats.router,
         streams.router,
         notification_stream.router,

@@ -47,7 +47,7 @@ from crm.domain.leads.appeals import (
     LeadFilter,
     LeadUpdate,
 )
-from crm.domain.leads.distribution import Candidate, Plan, exclusion, plan
+from crm.domain.leads.distribution import Candidate, Plan, SlotLost, exclusion, plan
 from crm.domain.leads.repository import AppealReader, LeadChange, LeadReader
 from crm.domain.pagination import Page
 from crm.domain.uow import UnitOfWork, UnitOfWorkFactory
@@ -191,6 +191,16 @@ class AppealService:
         given to an operator (sticky, or drawn by weight) or stored unassigned. An unknown source is 404
         ``source_not_found``, an inactive one 409 ``source_inactive``, both naming ``source_id``."""
         require_intake(caller)
+        full: set[UUID] = set()
+        while True:  # each lost slot marks one more operator full: at most one round per candidate
+            try:
+                return await self._take_in(data, caller, idempotency, full)
+            except SlotLost as lost:
+                full.add(lost.operator_id)
+
+    async def _take_in(
+        self, data: AppealCreate, caller: Caller, idempotency: IdempotentRequest | None, full: set[UUID]
+    ) -> Appeal:
         async with self._uow(caller, idempotency) as uow:
             lead, change = await uow.leads.take_in(data.contact(), caller.actor_id)
             intake = await uow.appeals.intake(data.source_id, lead.id)
@@ -203,9 +213,11 @@ class AppealService:
                     "The source is inactive and takes no appeals.",
                     errors=[FieldProblem("source_id", "the source is inactive")],
                 )
-            decision = await self._take(uow, intake.candidates, sticky=intake.sticky_operator_id)
+            decision = self._plan(intake.candidates, sticky=intake.sticky_operator_id, full=full)
             values = {"lead_id": lead.id, "source_id": data.source_id, "message": data.message}
             appeal = await uow.appeals.insert(uuid4(), values, decision, caller.actor_id)
+            if appeal is None:
+                raise SlotLost(decision.operator_id)  # type: ignore[arg-type]  # only a planned operator is lost
             if change is not None:
                 key = "lead.created" if change is LeadChange.CREATED else "lead.updated"
                 uow.record(record_event(key, lead, self._clock.now()))
@@ -235,16 +247,30 @@ class AppealService:
         holds it, handing it back); nobody free leaves it unassigned."""
         if body.operator_id is not None:
             require_privileged(caller, HANDOVER)
+        full: set[UUID] = set()
+        while True:  # as in create: each lost slot marks one more operator full
+            try:
+                return await self._reassign(appeal_id, body.operator_id, caller, if_match, full)
+            except SlotLost as lost:
+                full.add(lost.operator_id)
+
+    async def _reassign(
+        self, appeal_id: UUID, target: UUID | None, caller: Caller, if_match: int | None, full: set[UUID]
+    ) -> Appeal:
         async with self._uow(caller) as uow:
             current = await self._open_for_update(uow, appeal_id, if_match)
             previous = current.operator_id
-            if body.operator_id is not None and body.operator_id == previous:
+            if target is not None and target == previous:
                 return current
-            if body.operator_id is not None:
-                decision = await self._hand_to(uow, body.operator_id, previous)
+            if target is not None:
+                decision = await self._hand_to(uow, target, previous)
             else:
                 candidates = await uow.appeals.candidates(current.source_id)
-                decision = await self._take(uow, candidates, away_from=previous)
+                decision = self._plan(candidates, away_from=previous, full=full)
+                # Both operators' rows in id order: two reassignments between the same two cannot deadlock.
+                await uow.operators.lock_in_order([i for i in (previous, decision.operator_id) if i is not None])
+                if decision.operator_id is not None and not await uow.operators.take(decision.operator_id):
+                    raise SlotLost(decision.operator_id)
             if previous is not None:
                 await uow.operators.release(previous)
             appeal = await uow.appeals.assign(appeal_id, decision, previous, caller.actor_id, self._clock.now())
@@ -301,22 +327,16 @@ class AppealService:
                 await uow.commit()
         return Backlog(operators=len(waiting), assigned=assigned)
 
-    async def _take(
+    def _plan(
         self,
-        uow: UnitOfWork,
         candidates: Sequence[Candidate],
         *,
         sticky: UUID | None = None,
         away_from: UUID | None = None,
+        full: set[UUID],
     ) -> Plan:
-        """Plan, then take the planned operator's slot; one found full after all is planned without."""
         now = self._clock.now()
-        full: set[UUID] = set()
-        while True:
-            decision = plan(candidates, now, self._clock.zone, self._rng, sticky=sticky, full=full, away_from=away_from)
-            if decision.operator_id is None or await uow.operators.take(decision.operator_id):
-                return decision
-            full.add(decision.operator_id)
+        return plan(candidates, now, self._clock.zone, self._rng, sticky=sticky, full=full, away_from=away_from)
 
     async def _hand_to(self, uow: UnitOfWork, operator_id: UUID, previous: UUID | None) -> Plan:
         locked = await uow.operators.lock_in_order([i for i in (operator_id, previous) if i is not None])

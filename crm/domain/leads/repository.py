@@ -106,8 +106,12 @@ class AppealRepository(RecordRepository[Appeal], Protocol):
     async def candidates(self, source_id: UUID) -> list[Candidate]:
         """The source's listed live operators, with their weights and loads."""
 
-    async def insert(self, appeal_id: UUID, values: Mapping[str, Any], decision: Plan, actor_id: UUID | None) -> Appeal:
-        """A new appeal given to ``decision.operator_id`` (or none), with the decision logged."""
+    async def insert(
+        self, appeal_id: UUID, values: Mapping[str, Any], decision: Plan, actor_id: UUID | None
+    ) -> Appeal | None:
+        """A new appeal with the decision logged, given to ``decision.operator_id`` in the same statement that takes
+        their slot (``OperatorSlots.take``'s rule) — ``None``, nothing written, when the slot cannot be taken — or
+        to nobody."""
 
     async def assign(
         self, appeal_id: UUID, decision: Plan, previous: UUID | None, actor_id: UUID | None, at: datetime

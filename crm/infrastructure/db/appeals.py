@@ -19,6 +19,7 @@ from crm.domain.leads.appeals import Appeal, AppealFilter, Assignment, Lead, Lea
 from crm.domain.leads.distribution import Candidate, Plan
 from crm.domain.leads.repository import LeadChange, Room, SourceIntake
 from crm.domain.pagination import Page
+from crm.infrastructure.db.leads import TAKE_SLOT_OF
 from crm.infrastructure.db.models import AppealRow, LeadRow
 from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern
@@ -49,26 +50,31 @@ SET name = COALESCE(l.name, EXCLUDED.name),
 RETURNING {LEADS.columns}, (xmax = 0) AS inserted, (xmax <> 0 AND l.updated_at = now()) AS filled
 """
 
-# A source's listed live operators as distribution reads them, one JSON array.
-CANDIDATES = """
-SELECT COALESCE(jsonb_agg(jsonb_build_object(
-           'id', o.id, 'weight', w.weight, 'load', o.load, 'max_load', o.max_load, 'active', o.active,
-           'working_hours', o.working_hours, 'absences', o.absences) ORDER BY o.id), '[]'::jsonb)
+# A source's listed live operators as distribution reads them: one array per column, in operator id order (so a
+# seeded draw is repeatable). Plain arrays cost the database far less than building JSON objects.
+CANDIDATE_ARRAYS = """
+SELECT array_agg(o.id ORDER BY o.id) AS ids, array_agg(w.weight ORDER BY o.id) AS weights,
+       array_agg(o.load ORDER BY o.id) AS loads, array_agg(o.max_load ORDER BY o.id) AS max_loads,
+       array_agg(o.active ORDER BY o.id) AS actives, array_agg(o.working_hours::text ORDER BY o.id) AS hours,
+       array_agg(NULLIF(o.absences, '[]'::jsonb)::text ORDER BY o.id) AS absences
 FROM crm.source_weights w JOIN crm.operators o ON o.id = w.operator_id AND NOT o.is_deleted
 WHERE w.source_id = {source}
 """
+CANDIDATES = CANDIDATE_ARRAYS.format(source="$1")
 INTAKE = f"""
 SELECT s.active,
        (SELECT a.operator_id FROM crm.appeals a
         WHERE s.sticky AND a.lead_id = $2 AND a.source_id = s.id AND a.status = 'open' AND a.operator_id IS NOT NULL
         ORDER BY a.created_at DESC LIMIT 1) AS sticky_operator_id,
-       ({CANDIDATES.format(source="s.id")}) AS candidates
-FROM crm.sources s WHERE s.id = $1 AND NOT s.is_deleted
+       c.*
+FROM crm.sources s, LATERAL ({CANDIDATE_ARRAYS.format(source="s.id")}) c
+WHERE s.id = $1 AND NOT s.is_deleted
 """
-INSERT_APPEAL = f"""
-WITH appeal AS (
+# A new appeal and its decision's log row; $5 is its operator, or NULL while unassigned.
+_NEW_APPEAL = f"""
+appeal AS (
     INSERT INTO crm.appeals (id, lead_id, source_id, message, operator_id, assigned_at, created_by_id, updated_by_id)
-    VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::uuid IS NOT NULL THEN now() END, $6, $6)
+    SELECT $1, $2, $3, $4, {{operator}}, CASE WHEN {{operator}} IS NOT NULL THEN now() END, $6, $6 {{source}}
     RETURNING {APPEALS.columns}
 ), logged AS (
     INSERT INTO crm.appeal_assignments (appeal_id, operator_id, reason, candidates, decided_by_id)
@@ -76,6 +82,11 @@ WITH appeal AS (
 )
 SELECT * FROM appeal
 """
+INSERT_UNASSIGNED = "WITH " + _NEW_APPEAL.format(operator="$5::uuid", source="")  # $5 is NULL
+# The same, given to the operator $5 if their slot can be taken: no row when it cannot (the slot is lost).
+INSERT_ASSIGNED = f"WITH slot AS ({TAKE_SLOT_OF.format(operator='$5')}),\n" + _NEW_APPEAL.format(
+    operator="slot.id", source="FROM slot"
+)
 ASSIGN = f"""
 WITH appeal AS (
     UPDATE crm.appeals
@@ -156,23 +167,41 @@ def _assignment(row: asyncpg.Record) -> Assignment:
     return Assignment.model_validate({**dict(row), "candidates": orjson.loads(row["candidates"])})
 
 
-def _candidates(document: str) -> list[Candidate]:
+def source_intake(row: asyncpg.Record) -> SourceIntake:
+    """What ``INTAKE`` read, as distribution takes it."""
+    return SourceIntake(row["active"], row["sticky_operator_id"], candidates_of(row))
+
+
+def candidates_of(row: asyncpg.Record) -> list[Candidate]:
+    """The candidates of a row of ``CANDIDATE_ARRAYS`` (no arrays at all when the source lists nobody)."""
+    if row["ids"] is None:
+        return []
     return [
         Candidate(
-            operator_id=UUID(item["id"]),
-            weight=item["weight"],
-            load=item["load"],
-            max_load=item["max_load"],
-            active=item["active"],
-            working_hours=item["working_hours"],
-            absences=item["absences"],
+            operator_id=operator_id,
+            weight=weight,
+            load=load,
+            max_load=max_load,
+            active=active,
+            working_hours=None if hours is None else orjson.loads(hours),
+            absences=() if absences is None else orjson.loads(absences),
         )
-        for item in orjson.loads(document)
+        for operator_id, weight, load, max_load, active, hours, absences in zip(
+            row["ids"],
+            row["weights"],
+            row["loads"],
+            row["max_loads"],
+            row["actives"],
+            row["hours"],
+            row["absences"],
+            strict=True,
+        )
     ]
 
 
-def _views(decision: Plan) -> str:
-    return orjson.dumps([view.model_dump(mode="json") for view in decision.candidates]).decode()
+def decision_log(decision: Plan) -> str:
+    """The decision's candidates as the log stores them (JSON)."""
+    return orjson.dumps(decision.candidates, default=str).decode()  # asyncpg's UUIDs are not the stdlib's
 
 
 class PgLeadRepository(RecordRepository[Lead]):
@@ -211,16 +240,18 @@ class PgAppealRepository(RecordRepository[Appeal]):
 
     async def intake(self, source_id: UUID, lead_id: UUID) -> SourceIntake | None:
         row = await self._conn.fetchrow(INTAKE, source_id, lead_id)
-        if row is None:
-            return None
-        return SourceIntake(row["active"], row["sticky_operator_id"], _candidates(row["candidates"]))
+        return None if row is None else source_intake(row)
 
     async def candidates(self, source_id: UUID) -> list[Candidate]:
-        return _candidates(await self._conn.fetchval(CANDIDATES.format(source="$1"), source_id))
+        row = await self._conn.fetchrow(CANDIDATES, source_id)
+        return [] if row is None else candidates_of(row)
 
-    async def insert(self, appeal_id: UUID, values: Mapping[str, Any], decision: Plan, actor_id: UUID | None) -> Appeal:
+    async def insert(
+        self, appeal_id: UUID, values: Mapping[str, Any], decision: Plan, actor_id: UUID | None
+    ) -> Appeal | None:
+        statement = INSERT_UNASSIGNED if decision.operator_id is None else INSERT_ASSIGNED
         row = await self._conn.fetchrow(
-            INSERT_APPEAL,
+            statement,
             appeal_id,
             values["lead_id"],
             values["source_id"],
@@ -228,16 +259,22 @@ class PgAppealRepository(RecordRepository[Appeal]):
             decision.operator_id,
             actor_id,
             decision.reason.value,
-            _views(decision),
+            decision_log(decision),
         )
-        assert row is not None
-        return _appeal(row)
+        return None if row is None else _appeal(row)
 
     async def assign(
         self, appeal_id: UUID, decision: Plan, previous: UUID | None, actor_id: UUID | None, at: datetime
     ) -> Appeal:
         row = await self._conn.fetchrow(
-            ASSIGN, appeal_id, decision.operator_id, actor_id, previous, at, decision.reason.value, _views(decision)
+            ASSIGN,
+            appeal_id,
+            decision.operator_id,
+            actor_id,
+            previous,
+            at,
+            decision.reason.value,
+            decision_log(decision),
         )
         assert row is not None
         return _appeal(row)

@@ -50,11 +50,12 @@ SELECT id FROM crm.operators WHERE id = ANY($1::uuid[]) AND NOT is_deleted ORDER
 # locks (READ COMMITTED re-evaluates an UPDATE's WHERE on the latest row version), so two processes taking the last
 # slot of one operator at once: one gets it, the other finds no row and plans again. Rows are locked FOR NO KEY
 # UPDATE, as an UPDATE of these columns locks them: a weights replacement's FOR KEY SHARE never waits on them.
-TAKE_SLOT = """
+TAKE_SLOT_OF = """
 UPDATE crm.operators SET load = load + 1
-WHERE id = $1 AND load < max_load AND active AND NOT is_deleted
-RETURNING load
+WHERE id = {operator} AND load < max_load AND active AND NOT is_deleted
+RETURNING id
 """
+TAKE_SLOT = TAKE_SLOT_OF.format(operator="$1")
 TAKE_SLOTS = "UPDATE crm.operators SET load = load + $2 WHERE id = $1"
 RELEASE_SLOT = "UPDATE crm.operators SET load = load - 1 WHERE id = $1"
 ROOM = """
