@@ -35,11 +35,12 @@ router = APIRouter(prefix="/api/v1/deals", tags=["deals"])
 
 
 class DealIdSegment(Convertor[str]):
-    """``/deals/{deal_id}`` without ``/deals/stage-metrics``: that path is a resource of its own (GET only),
-    so ``PATCH /deals/stage-metrics`` is a 405 naming GET, not a deal id that fails validation. Any other
-    segment still reaches the route, which answers 422 for a malformed id as every route does."""
+    """``/deals/{deal_id}`` without ``/deals/stage-metrics`` and ``/deals/export``: those paths are resources of
+    their own (GET only), so ``PATCH /deals/stage-metrics`` is a 405 naming GET, not a deal id that fails
+    validation. Any other segment still reaches the route, which answers 422 for a malformed id as every route
+    does."""
 
-    regex = "(?!stage-metrics$)[^/]+"
+    regex = "(?!(stage-metrics|export)$)[^/]+"
 
     def convert(self, value: str) -> str:
         return value
@@ -75,9 +76,8 @@ def _managers(values: list[str]) -> tuple[frozenset[UUID], bool]:
     return frozenset(owner_ids), unassigned
 
 
-async def deal_filter(
+async def deal_criteria(
     services: Services,
-    page: Annotated[PageRequest, Depends(page_request)],
     stage: Annotated[list[DealStage] | None, Query(description="Repeatable.")] = None,
     status_: Annotated[list[DealStatus] | None, Query(alias="status", description="Repeatable.")] = None,
     manager: Annotated[
@@ -107,8 +107,14 @@ async def deal_filter(
         client_id=client_id,
         review_due_by=due_by,
         search=search,
-        page=page,
     )
+
+
+Criteria = Annotated[DealFilter, Depends(deal_criteria)]
+
+
+async def deal_filter(criteria: Criteria, page: Annotated[PageRequest, Depends(page_request)]) -> DealFilter:
+    return criteria.model_copy(update={"page": page})
 
 
 Filter = Annotated[DealFilter, Depends(deal_filter)]

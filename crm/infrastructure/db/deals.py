@@ -41,13 +41,13 @@ GROUP BY status
 """
 
 
-def _deal(row: asyncpg.Record) -> Deal:
+def deal_of(row: asyncpg.Record) -> Deal:
     return Deal.model_validate(dict(row))
 
 
 class PgDealRepository(RecordRepository[Deal]):
     def __init__(self, connection: Connection, access: Access) -> None:
-        super().__init__(connection, DEALS, _deal, access=access, guard=GUARD)
+        super().__init__(connection, DEALS, deal_of, access=access, guard=GUARD)
 
     async def count_live_policies(self, deal_id: UUID) -> int:
         count = await self._conn.fetchval(
@@ -64,7 +64,8 @@ class PgDealRepository(RecordRepository[Deal]):
         return int(count)
 
 
-def _filters(query: DealFilter) -> Where:
+def deal_conditions(query: DealFilter) -> Where:
+    """The live deals the list's filters select (the list, its metrics and the export alike)."""
     where = Where("NOT is_deleted")
     if query.statuses is not None:
         where.add("status = ANY({}::text[])", sorted(s.value for s in query.statuses))
@@ -85,13 +86,13 @@ def _filters(query: DealFilter) -> Where:
 
 class PgDealReader(RecordReader[Deal]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, DEALS, _deal, ORDER, GUARD)
+        super().__init__(pool, DEALS, deal_of, ORDER, GUARD)
 
     async def page(self, query: DealFilter, access: Access) -> Page[Deal]:
-        return await self._page(_filters(query), query.page, access)
+        return await self._page(deal_conditions(query), query.page, access)
 
     async def status_counts(self, query: DealFilter, access: Access) -> list[StatusCount]:
-        where = _filters(query)
+        where = deal_conditions(query)
         GUARD.sees(access, where)
         rows = await self._pool.fetch(STATUS_COUNTS.format(where=where.sql), *where.params)
         return [
