@@ -23,7 +23,8 @@ import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Query
 from pydantic import BaseModel
 
-from crm.infrastructure.db.deals import DEALS, LIVE_CLIENT
+from crm.infrastructure.db.clients import CLIENTS
+from crm.infrastructure.db.deals import DEALS
 from crm.infrastructure.db.outbox import INSERT_QUIET as INSERT_OUTBOX
 
 # The statements the service sends for POST /deals, GET /deals/{id} and a first page (see PgDealRepository and
@@ -39,7 +40,9 @@ INSERT_FOR_LIVE_CLIENT_COLUMNS = (
     "created_by_id",
     "updated_by_id",
 )
-INSERT_FOR_LIVE_CLIENT, _ = DEALS.insert(dict.fromkeys(INSERT_FOR_LIVE_CLIENT_COLUMNS), guard=LIVE_CLIENT)
+# As DealService.create: the client kept live (RecordRepository.lock_live_for_share), then the insert.
+LOCK_LIVE_CLIENT = f"SELECT true FROM {CLIENTS.name} WHERE id = $1 AND NOT is_deleted FOR KEY SHARE"
+INSERT_FOR_LIVE_CLIENT, _ = DEALS.insert(dict.fromkeys(INSERT_FOR_LIVE_CLIENT_COLUMNS))
 SELECT_LIVE_BY_ID = f"{DEALS.select} WHERE id = $1 AND NOT is_deleted"
 _ORDER = "ORDER BY next_review_at, updated_at, id"
 SELECT_PAGE = f"{DEALS.select} WHERE NOT is_deleted {_ORDER} LIMIT $1"
@@ -109,6 +112,8 @@ async def readyz() -> dict[str, str]:
 @app.post("/api/v1/deals", status_code=201, response_model=DealOut)
 async def create_deal(body: DealIn, x_user_id: Annotated[uuid.UUID | None, Header()] = None) -> DealOut:
     async with pool.acquire() as con, con.transaction():
+        if not await con.fetchval(LOCK_LIVE_CLIENT, body.client_id):
+            raise HTTPException(404, "client not found")
         row = await con.fetchrow(
             INSERT_FOR_LIVE_CLIENT,
             uuid.uuid4(),
@@ -121,8 +126,6 @@ async def create_deal(body: DealIn, x_user_id: Annotated[uuid.UUID | None, Heade
             x_user_id,
             x_user_id,
         )
-        if row is None:
-            raise HTTPException(404, "client not found")
         deal = DealOut.model_validate(dict(row))
         event_id = uuid.uuid4()
         payload = {
