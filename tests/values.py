@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from crm.app.config import Settings
 
 # A well-formed UUID no record ever gets: asking for it is asking for something that does not exist.
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -11,9 +14,19 @@ MISSING = "00000000-0000-4000-8000-000000000000"
 ASSIGNEE = "0b9c7f5e-3f1a-4d2b-9a8e-6c5d4b3a2f10"
 
 
+# The tests' apps keep the default business time zone; "today" is its calendar day, as the service counts it (late
+# in the UTC evening it is already tomorrow in Moscow).
+BUSINESS_ZONE = ZoneInfo(Settings.model_fields["business_timezone"].default)
+
+
+def today() -> date:
+    """Today in the business time zone: the day the service calls today."""
+    return datetime.now(BUSINESS_ZONE).date()
+
+
 def day(offset: int) -> str:
     """The date ``offset`` days from today (negative: before), as the API writes dates."""
-    return (date.today() + timedelta(days=offset)).isoformat()
+    return (today() + timedelta(days=offset)).isoformat()
 
 
 def at(hours: float) -> str:

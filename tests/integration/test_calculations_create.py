@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from tests.factories import assert_problem, make_deal
 from tests.integration.calculations import COMPLETE, make_calculation, url
-from tests.values import MISSING, day
+from tests.values import MISSING, day, today
 
-TODAY = date.today()
+TODAY = today()
 
 
 async def test_create_calculation(api, db):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from tests.factories import make_payment, make_policy, payments_url, post_line
 from tests.messaging.support import run_job
 from tests.outbox import event_data, outbox_rows
-from tests.values import day
+from tests.values import day, today
 
 
 async def test_every_past_due_payment_is_checked_once_whatever_its_status(api, db, pool, settings):
@@ -20,7 +20,7 @@ async def test_every_past_due_payment_is_checked_once_whatever_its_status(api, d
     assert await run_job("overdue-payments", pool, settings) == {"job": "overdue-payments", "announced": 1}
 
     checked = dict(await db.fetch("SELECT id::text, overdue_checked_for FROM crm.payments"))
-    assert checked[overdue["id"]] == checked[paid["id"]] == date.today() - timedelta(days=2)
+    assert checked[overdue["id"]] == checked[paid["id"]] == today() - timedelta(days=2)
     assert checked[upcoming["id"]] is None
     # The partial index holds only what is still to check.
     assert (
