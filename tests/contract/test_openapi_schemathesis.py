@@ -87,6 +87,10 @@ STATE_AND_RULE_CODES = {
     "invalid_cursor",
     "idempotency_key_reused",
     "telegram_id_required",
+    # What a pipeline asks of a deal's move: a lost reason (from its list), or the stage when its kinds do not decide.
+    "lost_reason_required",
+    "invalid_lost_reason",
+    "stage_required",
 }
 # Generic rule refusals, recognised by the fields they name: each is a rule across fields or over "now".
 # A template `body` must compile as Jinja2, which no JSON Schema can state.
@@ -121,6 +125,18 @@ CROSS_FIELD_MESSAGES = {
 # Items of a list unique by one of their fields (a permission sync's users, a source's weights per operator) is
 # beyond uniqueItems too.
 UNSTATABLE_MESSAGE_PARTS = ("unpaired UTF-16 surrogates", "levels deep", "bytes as JSON", "listed more than once")
+# Stage keys and ids are a pipeline's stored stages (a deal moves to a key of its pipeline, a filter names keys some
+# pipeline has, an order lists the pipeline's stages); and a pipeline's stages follow rules across the items (keys
+# unique, an open, a won and a lost one, a contract key of its kind): the document can state neither.
+PIPELINE_MESSAGE_PARTS = (
+    "not a stage of the pipeline",
+    "is no stage key",
+    "not a live stage of this pipeline",
+    "missing from the order",
+    "another stage of the pipeline has this key",
+    "a pipeline needs an open, a won and a lost stage",
+    "stage in every pipeline",
+)
 
 
 def _problem(response: Any) -> dict[str, Any]:
@@ -157,7 +173,11 @@ def _is_a_failure(failure: Any, response: Any) -> bool:
         return False
     if code == "rule_violation" and fields and fields <= RULE_FIELDS and NULL_REFUSED not in messages:
         return False
-    unstatable = {m for m in messages if m in CROSS_FIELD_MESSAGES or any(p in m for p in UNSTATABLE_MESSAGE_PARTS)}
+    unstatable = {
+        m
+        for m in messages
+        if m in CROSS_FIELD_MESSAGES or any(p in m for p in (*UNSTATABLE_MESSAGE_PARTS, *PIPELINE_MESSAGE_PARTS))
+    }
     return not (code == "validation_error" and messages and messages == unstatable)
 
 
