@@ -171,11 +171,13 @@ async def close_appeal(
     caller: CurrentCaller,
     services: Services,
     if_match: ExpectedVersion,
+    answer: Answer,
     body: AppealClose | None = None,
 ) -> Response:
     """Admins, managers and the operator holding it. Their slot frees and the oldest unassigned appeal they may
     take comes to them. A closed appeal is 409 `appeal_closed`."""
-    return record_response(await services.appeals.close(appeal_id, body or AppealClose(), caller, if_match=if_match))
+    closing = body or AppealClose()
+    return answer(await services.appeals.close(appeal_id, closing, caller, answer.idempotency, if_match=if_match))
 
 
 @appeals.post(
@@ -190,6 +192,7 @@ async def reassign_appeal(
     caller: CurrentCaller,
     services: Services,
     if_match: ExpectedVersion,
+    answer: Answer,
     body: AppealReassign | None = None,
 ) -> Response:
     """With `operator_id` (admins and managers): to that operator, if active and under `max_load` (409
@@ -197,7 +200,7 @@ async def reassign_appeal(
     source's other candidates — also by the operator holding it, handing it back; nobody available leaves it
     unassigned."""
     reassign = body or AppealReassign()
-    return record_response(await services.appeals.reassign(appeal_id, reassign, caller, if_match=if_match))
+    return answer(await services.appeals.reassign(appeal_id, reassign, caller, answer.idempotency, if_match=if_match))
 
 
 @appeals.post(

@@ -12,6 +12,8 @@ or the answer starts, so a route that reads no body (a restore) would run, commi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,17 +56,23 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    """``max_bytes`` for every path but those ``per_path`` names (an upload route with a larger limit)."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES, per_path: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope["path"], self.max_bytes)
         declared = _declared_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await too_large_problem(scope["path"], self.max_bytes)(scope, receive, send)
+        if declared is not None and declared > max_bytes:
+            await too_large_problem(scope["path"], max_bytes)(scope, receive, send)
             return
         received = 0
         refused = started = False
@@ -74,9 +82,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes and not started:
+                if received > max_bytes and not started:
                     refused = True
-                    raise BodyTooLarge(self.max_bytes)
+                    raise BodyTooLarge(max_bytes)
             return message
 
         async def send_unless_refused(message: Message) -> None:
@@ -92,4 +100,4 @@ class BodyLimit:
             if not refused:
                 raise
         if refused:
-            await too_large_problem(scope["path"], self.max_bytes)(scope, receive, send)
+            await too_large_problem(scope["path"], max_bytes)(scope, receive, send)

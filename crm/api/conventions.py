@@ -17,7 +17,7 @@ API's routers, because it counts the caller that authentication resolves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
@@ -60,15 +60,16 @@ def install_http_conventions(
     translate: Translate,
     cors_origins: Sequence[str] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_limits: Mapping[str, int] | None = None,
     rate_limit: Quota | None = None,
 ) -> None:
     """Problem answers for every error (``translate`` names the domain error an infrastructure error stands
     for), HEAD wherever GET is, a 405 that lists every method, the body limit, the rate limit's headers (when
     there is a ``rate_limit``), CORS for ``cors_origins``, the security headers, and an OpenAPI document that
-    says all that."""
+    says all that. ``body_limits`` gives paths a body limit of their own (an upload)."""
     install_error_handlers(app, translate=translate)
     # add_middleware puts each one outside those added before it: innermost first.
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, per_path=body_limits or {})
     if rate_limit is not None:
         app.add_middleware(RateLimitHeaders)
     # Outside the body limit (a request without a valid token is a 401 before its body is looked at), inside
@@ -88,4 +89,4 @@ def install_http_conventions(
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
-    install_openapi(app, max_body_bytes=max_body_bytes, rate_limit=rate_limit)
+    install_openapi(app, max_body_bytes=max_body_bytes, body_limits=body_limits or {}, rate_limit=rate_limit)

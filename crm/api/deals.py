@@ -38,11 +38,12 @@ router = APIRouter(prefix="/api/v1/deals", tags=["deals"])
 
 
 class DealIdSegment(Convertor[str]):
-    """``/deals/{deal_id}`` without ``/deals/stage-metrics``: that path is a resource of its own (GET only),
-    so ``PATCH /deals/stage-metrics`` is a 405 naming GET, not a deal id that fails validation. Any other
-    segment still reaches the route, which answers 422 for a malformed id as every route does."""
+    """``/deals/{deal_id}`` without ``/deals/stage-metrics`` and ``/deals/export``: those paths are resources of
+    their own (GET only), so ``PATCH /deals/stage-metrics`` is a 405 naming GET, not a deal id that fails
+    validation. Any other segment still reaches the route, which answers 422 for a malformed id as every route
+    does."""
 
-    regex = "(?!stage-metrics$)[^/]+"
+    regex = "(?!(stage-metrics|export)$)[^/]+"
 
     def convert(self, value: str) -> str:
         return value
@@ -78,9 +79,8 @@ def _managers(values: list[str]) -> tuple[frozenset[UUID], bool]:
     return frozenset(owner_ids), unassigned
 
 
-async def deal_filter(
+async def deal_criteria(
     services: Services,
-    page: Annotated[PageRequest, Depends(page_request)],
     stage: Annotated[
         list[StageKey] | None,
         Query(max_length=50, description="Stage keys, repeatable; a key no pipeline has is a 422."),
@@ -111,8 +111,14 @@ async def deal_filter(
         search=search,
         pipeline_id=pipeline_id,
         stages=frozenset(stage) if stage else None,
-        page=page,
     )
+
+
+Criteria = Annotated[DealFilter, Depends(deal_criteria)]
+
+
+async def deal_filter(criteria: Criteria, page: Annotated[PageRequest, Depends(page_request)]) -> DealFilter:
+    return criteria.model_copy(update={"page": page})
 
 
 Filter = Annotated[DealFilter, Depends(deal_filter)]

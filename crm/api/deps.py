@@ -23,6 +23,7 @@ from crm.domain.clock import Clock
 from crm.domain.deals.service import DealService
 from crm.domain.deals.team import DealTeamService
 from crm.domain.errors import DomainError, FieldProblem, IdempotencyKeyInUse
+from crm.domain.exports.service import ExportService
 from crm.domain.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer
 from crm.domain.journal.service import JournalService
 from crm.domain.leads.intake import AppealService, LeadService
@@ -78,6 +79,7 @@ class ApiServices:
     leads: LeadService
     appeals: AppealService
     lead_stats: DistributionStatsService
+    exports: ExportService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe
     clock: Clock

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm.api.etags import etag_of
 from crm.api.methods import allowed_methods
 from crm.api.problems import problem_response
-from crm.domain.errors import DomainError, InvalidToken, PreconditionFailed
+from crm.domain.errors import DomainError, FieldProblem, InvalidToken, PreconditionFailed
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +64,13 @@ def bearer_challenge(exc: InvalidToken) -> str:
     return challenge
 
 
+def _field_error(problem: FieldProblem) -> dict[str, Any]:
+    error: dict[str, Any] = {"field": problem.field, "message": problem.message}
+    if problem.row is not None:
+        error["row"] = problem.row
+    return error
+
+
 def domain_problem(exc: DomainError, path: str) -> Response:
     headers = {}
     if isinstance(exc, PreconditionFailed) and exc.current_version is not None:
@@ -78,7 +85,7 @@ def domain_problem(exc: DomainError, path: str) -> Response:
         title=exc.title,
         detail=exc.detail,
         instance=path,
-        errors=[{"field": e.field, "message": e.message} for e in exc.errors],
+        errors=[_field_error(e) for e in exc.errors],
         headers=headers,
     )
 

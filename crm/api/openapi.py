@@ -20,8 +20,8 @@ route tells (each addition is derived from the route itself, so it cannot drift 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -50,6 +50,7 @@ STATUS_TEXT = {
     409: "Conflict",
     412: "Precondition failed: `If-Match` names a version other than the current one (its `ETag` is sent)",
     413: "Content too large",
+    415: "Unsupported media type: the body is not of a type the route takes",
     422: "Unprocessable: the input is invalid (`validation_error` names each field) or breaks a rule",
     429: "Too many requests",
     503: "Service unavailable",
@@ -105,12 +106,18 @@ class Limits:
 
     max_body_bytes: int
     rate_limit: Quota | None = None
+    body_limits: Mapping[str, int] = field(default_factory=dict)
+
+    def body_bytes(self, path: str | None) -> int:
+        return self.body_limits.get(path or "", self.max_body_bytes)
 
 
-def install_openapi(app: FastAPI, *, max_body_bytes: int, rate_limit: Quota | None = None) -> None:
+def install_openapi(
+    app: FastAPI, *, max_body_bytes: int, body_limits: Mapping[str, int] | None = None, rate_limit: Quota | None = None
+) -> None:
     """Serve the refined document at ``/openapi.json`` (built once, on first use)."""
     build = app.openapi
-    limits = Limits(max_body_bytes, rate_limit)
+    limits = Limits(max_body_bytes, rate_limit, dict(body_limits or {}))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -176,9 +183,11 @@ def _refine_operation(operation: dict[str, Any], route: RouteContext, method: st
         codes.setdefault(412, []).append("`precondition_failed`")
     if page_request in calls:
         codes.setdefault(400, []).append("`invalid_cursor` (not a `next_cursor` this service issued)")
-    if takes_body:
+    if route.body_field is not None:  # parsed by FastAPI; a route reading its own body answers for it itself
         codes.setdefault(400, []).append("`bad_request` (a body that is not UTF-8 text)")
-        codes.setdefault(413, []).append(f"`payload_too_large` (a body of more than {limits.max_body_bytes} bytes)")
+    if takes_body:
+        max_bytes = limits.body_bytes(route.path_format)
+        codes.setdefault(413, []).append(f"`payload_too_large` (a body of more than {max_bytes} bytes)")
     quota = limits.rate_limit if rate_limit in calls else None
     if quota is not None:
         codes.setdefault(429, []).append(

@@ -13,6 +13,9 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 class FieldError(BaseModel):
     field: str = Field(description="The invalid input: a body field, query parameter, path part or header.")
     message: str
+    row: int | None = Field(
+        default=None, description="Only for an uploaded file: the line the problem is on (a CSV's header is line 1)."
+    )
 
 
 class Problem(BaseModel):
@@ -36,7 +39,7 @@ def problem_response(
     title: str,
     detail: str | None,
     instance: str | None,
-    errors: list[dict[str, str]] | None = None,
+    errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {

@@ -163,6 +163,31 @@ class Settings(BaseSettings):
         le=1_073_741_824,
         description="Largest request body in bytes; a larger one is answered 413 payload_too_large unread.",
     )
+    export_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        le=100_000_000,
+        description="Rows a CSV export may hold; more matching is 422 export_too_large before anything is sent.",
+    )
+    export_xlsx_max_rows: int = Field(
+        default=100_000,
+        ge=1,
+        le=1_048_575,
+        description="Rows an XLSX export may hold (it is built whole on disk before it is sent).",
+    )
+    export_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Exports one crm-api process runs at once, each holding a database connection; one more is 503.",
+    )
+    import_max_rows: int = Field(default=10_000, ge=1, le=1_000_000, description="Rows a clients CSV import may hold.")
+    import_max_bytes: int = Field(
+        default=16_777_216,
+        ge=1,
+        le=1_073_741_824,
+        description="Largest body of POST /api/v1/clients/import, in bytes (it replaces CRM_MAX_BODY_BYTES there).",
+    )
     rate_limit_requests: int = Field(
         default=600,
         ge=0,

@@ -16,6 +16,7 @@ from crm.api import (
     calculations,
     clients,
     deals,
+    exports,
     health,
     inbound_events,
     journal,
@@ -49,6 +50,7 @@ from crm.domain.caller import TokenVerifier
 from crm.domain.clients.service import ClientService
 from crm.domain.deals.service import DealService
 from crm.domain.deals.team import DealTeamService
+from crm.domain.exports.service import ExportLimits, ExportService
 from crm.domain.journal.service import JournalService
 from crm.domain.leads.intake import AppealService, LeadService
 from crm.domain.leads.service import OperatorService, SourceService
@@ -74,6 +76,7 @@ from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deal_members import PgDealMemberReader
 from crm.infrastructure.db.deals import PgDealReader
 from crm.infrastructure.db.errors import translate as translate_database_error
+from crm.infrastructure.db.exports import PgExportSource
 from crm.infrastructure.db.journal import PgJournalReader
 from crm.infrastructure.db.lead_stats import PgDistributionReader
 from crm.infrastructure.db.leads import PgOperatorReader, PgSourceReader
@@ -175,7 +178,7 @@ def build_services(
     payment_reader = PgPaymentReader(pool, clock)
     pipeline_reader = PgPipelineReader(pool)
     return ApiServices(
-        clients=ClientService(uow, PgClientReader(pool), clock),
+        clients=ClientService(uow, PgClientReader(pool), clock, import_max_rows=app.settings.import_max_rows),
         deals=DealService(uow, PgDealReader(pool), pipeline_reader, clock),
         pipelines=PipelineService(uow, pipeline_reader, clock),
         deal_team=DealTeamService(uow, PgDealMemberReader(pool), clock),
@@ -206,6 +209,14 @@ def build_services(
         leads=LeadService(uow, PgLeadReader(pool), clock),
         appeals=AppealService(uow, PgAppealReader(pool), clock, app.lead_draw),
         lead_stats=DistributionStatsService(PgDistributionReader(pool), clock),
+        exports=ExportService(
+            PgExportSource(pool, clock),
+            ExportLimits(
+                csv_rows=app.settings.export_max_rows,
+                xlsx_rows=app.settings.export_xlsx_max_rows,
+                concurrent=app.settings.export_concurrency,
+            ),
+        ),
         idempotency=app.idempotency,
         readiness=Readiness(DatabaseReadiness(pool, head_revision()), events, inbound),
         clock=clock,
@@ -315,6 +326,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         translate=translate_database_error,
         cors_origins=settings.cors_origins,
         max_body_bytes=settings.max_body_bytes,
+        body_limits={clients.IMPORT_PATH: settings.import_max_bytes},
         rate_limit=quota,
     )
     app.include_router(health.router)
@@ -340,6 +352,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         appeals.leads,
         lead_stats.router,
         pipelines.router,
+        exports.router,
         streams.router,
         notification_stream.router,
     ):

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 class FieldProblem:
     field: str
     message: str
+    row: int | None = None
+    """The line of an uploaded file the problem is on (a CSV import's header is line 1); ``None`` elsewhere."""
 
 
 class DomainError(Exception):
@@ -520,3 +522,33 @@ class LostReasonRequired(RuleViolation):
 class InvalidLostReason(RuleViolation):
     code = "invalid_lost_reason"
     title = "Lost reason not accepted"
+
+
+# --- Exports and imports ----------------------------------------------------------------------------
+
+
+class ExportTooLarge(RuleViolation):
+    code = "export_too_large"
+    title = "Too many rows to export"
+
+
+class ExportsBusy(Unavailable):
+    """This process already runs as many exports as it may at once (each holds a database connection)."""
+
+    code = "exports_busy"
+    title = "Too many exports running"
+    retry_after = 5
+
+
+class InvalidCsv(RuleViolation):
+    """The upload cannot be read as the CSV the import takes: encoding, quoting, header, size."""
+
+    code = "invalid_csv"
+    title = "Unreadable CSV"
+
+
+class InvalidRows(RuleViolation):
+    """Rows of an import break the rules a single create follows; ``errors`` names each, by row and field."""
+
+    code = "invalid_rows"
+    title = "Rows are invalid"

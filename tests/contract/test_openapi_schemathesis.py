@@ -91,6 +91,10 @@ STATE_AND_RULE_CODES = {
     "lost_reason_required",
     "invalid_lost_reason",
     "stage_required",
+    # A CSV import's body is text: that it has a header naming client fields, and rows that are clients, is a
+    # grammar no JSON Schema of a string states (docs/export-import.md says it, and the answer names each line).
+    "invalid_csv",
+    "invalid_rows",
 }
 # Generic rule refusals, recognised by the fields they name: each is a rule across fields or over "now".
 # A template `body` must compile as Jinja2, which no JSON Schema can state.

@@ -56,6 +56,10 @@ async def test_head_on_the_event_stream_ends_after_the_headers(api):
         ("GET", "/api/v1/permissions/sync", "POST"),
         ("HEAD", "/api/v1/permissions/sync", "POST"),
         ("GET", "/api/v1/clients/{client_id}/restore", "POST"),
+        ("PATCH", "/api/v1/clients/export", "GET, HEAD"),
+        ("DELETE", "/api/v1/deals/export", "GET, HEAD"),
+        ("POST", "/api/v1/payments/export", "GET, HEAD"),
+        ("GET", "/api/v1/clients/import", "POST"),
     ],
 )
 async def test_a_405_lists_every_method_of_the_path(api, method, path, allowed):

@@ -1,5 +1,5 @@
-"""Who may see and change what: every route answered for every kind of caller, and lists holding exactly the
-records the caller sees.
+"""Who may see and change what: every route answered for every kind of caller, and lists and exports holding
+exactly the records the caller sees.
 
 The world: a seller (``owner``) owns a client, its deal, a policy with a payment and an income, a calculation,
 a journal entry and two tasks of the deal (one assigned to the owner, one to the executor on the team). The
@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from crm.domain.pipelines.rules import SEEDED_PIPELINE_ID
+from tests.exports import csv_records
 from tests.factories import make_policy
 from tests.integration.access_support import ROLES, User, as_user
 from tests.pipelines import RENEWAL_STAGES, make_pipeline, stage_id
@@ -199,6 +200,7 @@ class Call:
     body: Callable[[World], Any] | None = None
     ids: dict[str, str] = field(default_factory=dict)
     name: str = ""
+    content_type: str = "application/json"  # any other: ``body`` gives the text to send
 
     @property
     def method(self) -> str:
@@ -244,6 +246,14 @@ CALLS = [
     Call(f"DELETE {API}/clients/{{client_id}}", CLIENT_CHANGE, 409, name="a client with open deals"),
     Call(f"POST {API}/clients/{{client_id}}/restore", CLIENT_CHANGE),
     Call(f"POST {API}/clients", CREATE, 201, body=lambda w: {"name": "New"}),
+    Call(f"GET {API}/clients/export", ANYONE, name="what the caller sees"),
+    Call(
+        f"POST {API}/clients/import",
+        CREATE,
+        201,
+        body=lambda w: "name,email\r\nImported,imported@example.org\r\n",
+        content_type="text/csv",
+    ),
     Call(f"GET {API}/deals", ANYONE),
     Call(f"GET {DEAL}", SEE),
     Call(f"PATCH {DEAL}", CHANGE, body=lambda w: {"title": "Fleet"}),
@@ -264,6 +274,7 @@ CALLS = [
         body=lambda w: {"client_id": w.client["id"], "title": "More", "next_review_at": day(5)},
     ),
     Call(f"GET {API}/deals/stage-metrics", ANYONE),
+    Call(f"GET {API}/deals/export", ANYONE, name="what the caller sees"),
     Call(f"GET {DEAL}/members", SEE),
     Call(f"POST {DEAL}/members", CHANGE, 201, body=lambda w: {"user_id": str(uuid.uuid4()), "role": "co_owner"}),
     Call(f"GET {DEAL}/calculations", SEE),
@@ -309,6 +320,7 @@ CALLS = [
         body=lambda w: {"document_id": w.ids["document_id"]},
     ),
     Call(f"GET {DEAL}/policies/{{policy_id}}/payments", SEE),
+    Call(f"GET {API}/payments/export", ANYONE, name="what the caller sees"),
     Call(
         f"POST {DEAL}/policies/{{policy_id}}/payments",
         CHANGE,
@@ -502,7 +514,12 @@ async def test_every_route_answers_each_caller_by_what_they_may_see_and_change(a
     answers = {}
     for call in CALLS:
         body = None if call.body is None else call.body(world)
-        response = await api.request(call.method, call.path(world), json=body, headers=headers)
+        if call.content_type == "application/json":
+            response = await api.request(call.method, call.path(world), json=body, headers=headers)
+        else:
+            response = await api.request(
+                call.method, call.path(world), content=body, headers={**headers, "Content-Type": call.content_type}
+            )
         expected = call.expect[role]
         answers[f"{call.route} {call.name}".strip()] = (
             response.status_code,
@@ -518,8 +535,14 @@ async def _ids(api: httpx.AsyncClient, path: str, headers: dict[str, str]) -> tu
     return {item["id"] for item in body["items"]}, body["total"]
 
 
+async def _exported(api: httpx.AsyncClient, path: str, headers: dict[str, str]) -> set[str]:
+    response = await api.get(path, headers=headers)
+    assert response.status_code == 200, response.text
+    return {row["id"] for row in csv_records(response)}
+
+
 @pytest.mark.parametrize("role", [role for role in SEE if role != "anonymous"])
-async def test_lists_and_their_totals_hold_exactly_the_records_the_caller_sees(api, role):
+async def test_lists_exports_and_their_totals_hold_exactly_the_records_the_caller_sees(api, role):
     world = await build_world(api)
     stranger = as_user(world.users["stranger"])
     theirs_client = await ok(await api.post(f"{API}/clients", json={"name": "Other"}, headers=stranger))
@@ -568,6 +591,10 @@ async def test_lists_and_their_totals_hold_exactly_the_records_the_caller_sees(a
         ids, total = await _ids(api, path, headers)
         assert ids == expected, path
         assert total == len(expected), path
+        if path.endswith(("/clients", "/deals")):
+            assert await _exported(api, f"{path}/export", headers) == expected, path
+    sees_payment = role in ("admin", "manager", "owner", "executor_on")
+    assert await _exported(api, f"{API}/payments/export", headers) == ({world.payment["id"]} if sees_payment else set())
     metrics = await ok(await api.get(f"{API}/deals/stage-metrics", headers=headers))
     counted = sum(item["count"] for item in metrics["items"])
     assert counted == len(everything[f"{API}/deals"] if role in ("admin", "manager") else mine[role]["/deals"])

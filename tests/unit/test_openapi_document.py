@@ -159,7 +159,9 @@ def test_every_route_that_takes_a_body_documents_413(document):
             too_large = operation["responses"]["413"]
             assert too_large["content"] == PROBLEM, (method, path)
             assert "payload_too_large" in too_large["description"], (method, path)
-            assert "1048576 bytes" in too_large["description"], (method, path)
+            # The import of a file has a limit of its own (CRM_IMPORT_MAX_BYTES).
+            limit = 16_777_216 if path == "/api/v1/clients/import" else 1_048_576
+            assert f"{limit} bytes" in too_large["description"], (method, path)
         else:
             assert "413" not in operation["responses"], (method, path)
     assert bodies > 20
@@ -285,3 +287,36 @@ def test_examples_hold_on_any_day(document):
 def test_operation_ids_are_unique(document):
     ids = [operation["operationId"] for _, _, operation in _operations(document)]
     assert len(ids) == len(set(ids))
+
+
+EXPORTS = ("/api/v1/clients/export", "/api/v1/deals/export", "/api/v1/payments/export")
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+def test_an_export_answers_csv_or_xlsx_as_an_attachment(document, path):
+    operation = document["paths"][path]["get"]
+    answer = operation["responses"]["200"]
+    assert set(answer["content"]) == {
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+    assert answer["headers"]["Content-Disposition"]["required"] is True
+    assert {"422", "503"} <= set(operation["responses"])
+    formats = next(p for p in operation["parameters"] if p["name"] == "format")
+    assert document["components"]["schemas"]["ExportFormat"]["enum"] == ["csv", "xlsx"]
+    assert formats["schema"]["default"] == "csv"
+
+
+def test_the_clients_export_and_import_take_the_clients_list_filters_and_a_csv_body(document):
+    listed = {p["name"] for p in document["paths"]["/api/v1/clients"]["get"]["parameters"]}
+    exported = {p["name"] for p in document["paths"]["/api/v1/clients/export"]["get"]["parameters"]}
+    assert exported == listed - {"limit", "cursor", "with_total"} | {"format"}
+    deals = {p["name"] for p in document["paths"]["/api/v1/deals"]["get"]["parameters"]}
+    assert {p["name"] for p in document["paths"]["/api/v1/deals/export"]["get"]["parameters"]} == deals - {
+        "limit",
+        "cursor",
+        "with_total",
+    } | {"format"}
+    imported = document["paths"]["/api/v1/clients/import"]["post"]
+    assert set(imported["requestBody"]["content"]) == {"text/csv"}
+    assert {"200", "201", "403", "413", "415", "422"} <= set(imported["responses"])

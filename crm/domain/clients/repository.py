@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 from uuid import UUID
 
 from crm.domain.access import Access
@@ -16,6 +17,9 @@ class ClientRepository(RecordRepository[Client], Protocol):
 
     async def find_live(self, client_id: UUID) -> Client | None:
         """The live client, whoever sees it; kept live until the transaction ends."""
+
+    async def add_many(self, records: Sequence[tuple[UUID, Mapping[str, Any]]], actor_id: UUID | None) -> list[Client]:
+        """Insert the clients (id, columns) made by ``actor_id`` in one statement; returned in the same order."""
 
     async def find_by_contact(self, email: str | None, phone: str | None) -> Client | None:
         """The oldest live client with this e-mail (case aside) or phone (its digits), whoever owns it; kept live

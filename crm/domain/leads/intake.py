@@ -227,9 +227,17 @@ class AppealService:
             await uow.commit(appeal)
         return appeal
 
-    async def close(self, appeal_id: UUID, body: AppealClose, caller: Caller, *, if_match: int | None = None) -> Appeal:
+    async def close(
+        self,
+        appeal_id: UUID,
+        body: AppealClose,
+        caller: Caller,
+        idempotency: IdempotentRequest | None = None,
+        *,
+        if_match: int | None = None,
+    ) -> Appeal:
         """The operator's slot frees, and the oldest unassigned appeal they may take comes to them."""
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             current = await self._open_for_update(uow, appeal_id, if_match)
             now = self._clock.now()
             appeal = await uow.appeals.close(appeal_id, body.resolution, None, caller.actor_id, now)
@@ -237,11 +245,17 @@ class AppealService:
             if current.operator_id is not None:
                 await uow.operators.release(current.operator_id)
                 await pull_backlog(uow, current.operator_id, caller, self._clock)
-            await uow.commit()
+            await uow.commit(appeal)
         return appeal
 
     async def reassign(
-        self, appeal_id: UUID, body: AppealReassign, caller: Caller, *, if_match: int | None = None
+        self,
+        appeal_id: UUID,
+        body: AppealReassign,
+        caller: Caller,
+        idempotency: IdempotentRequest | None = None,
+        *,
+        if_match: int | None = None,
     ) -> Appeal:
         """To a named operator (admins and managers; their ``max_load`` holds: a full or inactive one is 409
         ``operator_unavailable``), or drawn again among the source's other candidates (also by the operator who
@@ -251,14 +265,20 @@ class AppealService:
         full: set[UUID] = set()
         while True:  # as in create: each lost slot marks one more operator full
             try:
-                return await self._reassign(appeal_id, body.operator_id, caller, if_match, full)
+                return await self._reassign(appeal_id, body.operator_id, caller, idempotency, if_match, full)
             except SlotLost as lost:
                 full.add(lost.operator_id)
 
     async def _reassign(
-        self, appeal_id: UUID, target: UUID | None, caller: Caller, if_match: int | None, full: set[UUID]
+        self,
+        appeal_id: UUID,
+        target: UUID | None,
+        caller: Caller,
+        idempotency: IdempotentRequest | None,
+        if_match: int | None,
+        full: set[UUID],
     ) -> Appeal:
-        async with self._uow(caller) as uow:
+        async with self._uow(caller, idempotency) as uow:
             current = await self._open_for_update(uow, appeal_id, if_match)
             previous = current.operator_id
             if target is not None and target == previous:
@@ -278,7 +298,7 @@ class AppealService:
             uow.record(assignment_events(appeal, decision, self._clock))
             if previous is not None:
                 await pull_backlog(uow, previous, caller, self._clock)
-            await uow.commit()
+            await uow.commit(appeal)
         return appeal
 
     async def convert(

@@ -21,7 +21,7 @@ GUARD = TableAccess(Resource.CLIENT, "clients")
 ORDER = ListOrder("clients", ("created_at", "id"), (datetime, UUID), descending=True)
 
 
-def _client(row: asyncpg.Record) -> Client:
+def client_of(row: asyncpg.Record) -> Client:
     return Client.model_validate(dict(row))
 
 
@@ -38,31 +38,36 @@ FOR KEY SHARE
 
 class PgClientRepository(RecordRepository[Client]):
     def __init__(self, connection: Connection, access: Access) -> None:
-        super().__init__(connection, CLIENTS, _client, access=access, guard=GUARD)
+        super().__init__(connection, CLIENTS, client_of, access=access, guard=GUARD)
 
     async def find_live(self, client_id: UUID) -> Client | None:
         row = await self._conn.fetchrow(FIND_LIVE, client_id)
-        return None if row is None else _client(row)
+        return None if row is None else client_of(row)
 
     async def find_by_contact(self, email: str | None, phone: str | None) -> Client | None:
         digits = "".join(ch for ch in phone if ch.isdigit()) if phone else None
         if not email and not digits:
             return None
         row = await self._conn.fetchrow(FIND_BY_CONTACT, email, digits or None)
-        return None if row is None else _client(row)
+        return None if row is None else client_of(row)
+
+
+def client_conditions(query: ClientFilter) -> Where:
+    """The live clients the list's filters select (the list and the export alike)."""
+    where = Where("NOT is_deleted")
+    if query.search:
+        pattern = contains_pattern(query.search)
+        where.add("(name ILIKE {0} OR email ILIKE {0} OR phone ILIKE {0})", pattern)
+    if query.status:
+        where.add("status = {}", query.status.value)
+    if query.owner_id:
+        where.add("owner_id = {}", query.owner_id)
+    return where
 
 
 class PgClientReader(RecordReader[Client]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, CLIENTS, _client, ORDER, GUARD)
+        super().__init__(pool, CLIENTS, client_of, ORDER, GUARD)
 
     async def page(self, query: ClientFilter, access: Access) -> Page[Client]:
-        where = Where("NOT is_deleted")
-        if query.search:
-            pattern = contains_pattern(query.search)
-            where.add("(name ILIKE {0} OR email ILIKE {0} OR phone ILIKE {0})", pattern)
-        if query.status:
-            where.add("status = {}", query.status.value)
-        if query.owner_id:
-            where.add("owner_id = {}", query.owner_id)
-        return await self._page(where, query.page, access)
+        return await self._page(client_conditions(query), query.page, access)

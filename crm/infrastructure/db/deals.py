@@ -49,13 +49,13 @@ GROUP BY stage_id
 """
 
 
-def _deal(row: asyncpg.Record) -> Deal:
+def deal_of(row: asyncpg.Record) -> Deal:
     return Deal.model_validate(dict(row))
 
 
 class PgDealRepository(RecordRepository[Deal]):
     def __init__(self, connection: Connection, access: Access) -> None:
-        super().__init__(connection, DEALS, _deal, access=access, guard=GUARD)
+        super().__init__(connection, DEALS, deal_of, access=access, guard=GUARD)
 
     async def count_live_policies(self, deal_id: UUID) -> int:
         count = await self._conn.fetchval(
@@ -75,7 +75,8 @@ class PgDealRepository(RecordRepository[Deal]):
         await self._conn.execute(INSERT_HISTORY, *(getattr(transition, name) for name in HISTORY_COLUMNS))
 
 
-def _filters(query: DealFilter) -> Where:
+def deal_conditions(query: DealFilter) -> Where:
+    """The live deals the list's filters select (the list, its metrics and the export alike)."""
     where = Where("NOT is_deleted")
     if query.statuses is not None:
         where.add("status = ANY({}::text[])", sorted(s.value for s in query.statuses))
@@ -101,13 +102,13 @@ def _filters(query: DealFilter) -> Where:
 
 class PgDealReader(RecordReader[Deal]):
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(pool, DEALS, _deal, ORDER, GUARD)
+        super().__init__(pool, DEALS, deal_of, ORDER, GUARD)
 
     async def page(self, query: DealFilter, access: Access) -> Page[Deal]:
-        return await self._page(_filters(query), query.page, access)
+        return await self._page(deal_conditions(query), query.page, access)
 
     async def stage_counts(self, query: DealFilter, access: Access) -> list[StageCount]:
-        where = _filters(query)
+        where = deal_conditions(query)
         GUARD.sees(access, where)
         rows = await self._pool.fetch(STAGE_COUNTS.format(where=where.sql), *where.params)
         return [

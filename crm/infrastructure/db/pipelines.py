@@ -2,8 +2,9 @@
 
 A pipeline is served with its live stages in order (one subquery of the same statement). Whoever changes a
 pipeline or its stages locks its row ``FOR UPDATE`` first; whoever puts a deal in one of its stages holds its row
-``FOR SHARE`` (``lock_for_deals``). Both lock first and read in a statement of their own afterwards, so what they
-read is what stands once the lock is theirs.
+``FOR KEY SHARE`` (``lock_for_deals``) — the lock the deal's foreign key takes on it anyway, so deals moving in
+never wait on each other, only on a change of the pipeline. Both lock first and read in a statement of their own
+afterwards, so what they read is what stands once the lock is theirs (a pipeline deleted meanwhile is not found).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ STAGES = TableSql(PipelineStageRow)
 ORDER = ListOrder("pipelines", ("name", "id"), (str, UUID))
 
 LOCK = "SELECT id FROM crm.pipelines WHERE id = $1 FOR UPDATE"
-LOCK_LIVE_SHARED = "SELECT id FROM crm.pipelines WHERE id = $1 AND NOT is_deleted FOR SHARE"
-LOCK_DEFAULT_SHARED = "SELECT id FROM crm.pipelines WHERE is_default AND NOT is_deleted FOR SHARE"
+LOCK_LIVE_SHARED = "SELECT id FROM crm.pipelines WHERE id = $1 AND NOT is_deleted FOR KEY SHARE"
+LOCK_DEFAULT_SHARED = "SELECT id FROM crm.pipelines WHERE is_default AND NOT is_deleted FOR KEY SHARE"
 INSERT_STAGES = f"""
 INSERT INTO crm.pipeline_stages (id, pipeline_id, key, name, kind, probability, sla_days, position)
 SELECT given.id, $1, given.key, given.name, given.kind, given.probability, given.sla_days,

@@ -3,7 +3,7 @@ reads by id and by keyset page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -44,6 +44,14 @@ class RecordRepository(Generic[T]):
         """Insert a record made by ``actor_id`` from ``values`` (column -> value)."""
         statement, params = self._table.insert(self._new(record_id, values, actor_id))
         return self._model(required(await self._conn.fetchrow(statement, *params)))
+
+    async def add_many(self, records: Sequence[tuple[UUID, Mapping[str, Any]]], actor_id: UUID | None) -> list[T]:
+        """Insert records (id, values) made by ``actor_id`` in one statement; returned in the order given."""
+        if not records:
+            return []
+        statement, params = self._table.insert_many([self._new(i, values, actor_id) for i, values in records])
+        made = {row["id"]: row for row in await self._conn.fetch(statement, *params)}
+        return [self._model(made[record_id]) for record_id, _ in records]
 
     async def get_for_update(self, record_id: UUID) -> T | None:
         """The record, live or deleted, locked against concurrent changes until the transaction ends; ``None``

@@ -8,12 +8,16 @@ served, inserted from the values a use case gives and updatable without touching
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import re
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase
+
+_UNMODIFIED = re.compile(r"\(.*?\)")
 
 # Kept by the statements themselves (audit, version, soft delete), never by the values a use case gives.
 RECORD_MANAGED = frozenset(
@@ -56,6 +60,12 @@ class TableSql:
             raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
         self.name = f"{table.schema}.{table.name}"
         self.column_names = frozenset(names)
+        dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+        # Without modifiers: a cast to varchar(255) or numeric(14,2) would cut or round silently, where the
+        # column's own assignment refuses a value that does not fit.
+        self._types = {
+            column.name: _UNMODIFIED.sub("", column.type.compile(dialect=dialect)) for column in table.columns
+        }
         served = [name for name in names if name not in hidden]
         served += [f"{expression} AS {name}" for name, expression in (computed or {}).items()]
         self.columns = ", ".join(served)
@@ -104,6 +114,22 @@ RETURNING {self.columns}
             prefix = f"WITH {guard_name} AS ({guard_query.format_map(placeholder)})\n"
         conflict = f"\nON CONFLICT {on_conflict}" if on_conflict else ""
         return f"{prefix}INSERT INTO {self.name} ({columns})\n{source}{conflict}\nRETURNING {self.columns}", params
+
+    def insert_many(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[Any]]:
+        """One ``INSERT`` of many rows (each naming the same columns) from arrays, one per column, returning the
+        served columns; and its parameters."""
+        names = list(rows[0])
+        unknown = set(names) - self.column_names
+        if unknown:
+            raise ValueError(f"{self.name} has no columns {sorted(unknown)}")
+        if any(list(row) != names for row in rows):
+            raise ValueError("every row must name the same columns, in the same order")
+        arrays = ", ".join(f"${number}::{self._types[name]}[]" for number, name in enumerate(names, start=1))
+        params = [[row[name] for row in rows] for name in names]
+        statement = (
+            f"INSERT INTO {self.name} ({', '.join(names)})\nSELECT * FROM unnest({arrays})\nRETURNING {self.columns}"
+        )
+        return statement, params
 
     def update(self, record_id: UUID, changes: Mapping[str, Any], actor_id: UUID | None) -> tuple[str, list[Any]]:
         """``UPDATE`` of the changed columns of one record by ``actor_id``, bumping its version."""
