@@ -131,8 +131,10 @@ CROSS_FIELD_MESSAGES = {
 UNSTATABLE_MESSAGE_PARTS = ("unpaired UTF-16 surrogates", "levels deep", "bytes as JSON", "listed more than once")
 # Stage keys and ids are a pipeline's stored stages (a deal moves to a key of its pipeline, a filter names keys some
 # pipeline has, an order lists the pipeline's stages); and a pipeline's stages follow rules across the items (keys
-# unique, an open, a won and a lost one, a contract key of its kind): the document can state neither.
+# unique, an open, a won and a lost one, a contract key of its kind): the document can state neither. Lost reasons are
+# uniqueItems, but two that differ only in surrounding whitespace are one once trimmed.
 PIPELINE_MESSAGE_PARTS = (
+    "compared without surrounding whitespace",
     "not a stage of the pipeline",
     "is no stage key",
     "not a live stage of this pipeline",

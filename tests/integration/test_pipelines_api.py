@@ -214,6 +214,16 @@ async def test_another_pipeline_becomes_the_default_and_new_deals_go_there(api, 
     assert (await api.delete(DEFAULT)).status_code == 204  # no deals in it, and not the default any more
 
 
+async def test_a_pipeline_created_as_the_default_takes_over_from_the_previous_one(api, db):
+    pipeline = await make_pipeline(api, is_default=True)
+
+    assert pipeline["is_default"] is True
+    assert (await api.get(DEFAULT)).json()["is_default"] is False
+    assert (await make_deal(api))["pipeline_id"] == pipeline["id"]
+    [(_, subject, data)] = await recorded_events(db, "pipeline.updated")
+    assert (subject, data["is_default"]) == (str(SEEDED_PIPELINE_ID), False)
+
+
 async def test_the_default_pipeline_cannot_be_deleted(api):
     assert_problem(await api.delete(DEFAULT), 409, "pipeline_is_default")
 

@@ -74,7 +74,8 @@ def contract_kind_problem(stage: StageLike) -> str | None:
     """Why ``stage`` may not have its kind: a contract key keeps the contract's kind."""
     kind = CONTRACT_KINDS.get(stage.key)
     if kind is not None and kind != stage.kind:
-        return f"a stage keyed {stage.key!r} is a {kind} stage in every pipeline"
+        article = "an" if kind == StageKind.OPEN else "a"
+        return f"a stage keyed {stage.key!r} is {article} {kind} stage in every pipeline"
     return None
 
 

@@ -37,13 +37,13 @@ StageKey = Annotated[
 ]
 Probability = Annotated[
     int,
-    BeforeValidator(_not_a_boolean),
     Field(ge=0, le=100, description="Per cent: how likely a deal in this stage is to be won."),
+    BeforeValidator(_not_a_boolean),
 ]
 SlaDays = Annotated[
     int,
-    BeforeValidator(_not_a_boolean),
     Field(ge=0, le=3650, description="Days a deal should stay in the stage at most; null: no limit."),
+    BeforeValidator(_not_a_boolean),
 ]
 LostReason = Annotated[Name, Field(description="Why a deal was lost.", examples=["Price too high"])]
 LostReasons = Annotated[
@@ -58,7 +58,7 @@ LostReasons = Annotated[
 
 def _unique_reasons(reasons: list[str] | None) -> list[str] | None:
     if reasons is not None and len(set(reasons)) != len(reasons):
-        raise ValueError("each lost reason appears once")
+        raise ValueError("each lost reason appears once (compared without surrounding whitespace)")
     return reasons
 
 
