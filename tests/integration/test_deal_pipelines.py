@@ -127,6 +127,30 @@ async def test_patch_with_status_lost_moves_to_the_lost_stage_with_its_reason(ap
     assert_problem(await api.patch(url, json={"lost_reason": None}), 422, "lost_reason_required")
 
 
+async def test_correcting_a_lost_reason_or_keeping_a_status_leaves_the_stage_alone(api):
+    pipeline = await make_pipeline(
+        api,
+        stages=[
+            {"key": "quoted", "name": "Q", "kind": "open"},
+            {"key": "proposal", "name": "P", "kind": "open"},
+            {"key": "renewed", "name": "R", "kind": "won"},
+            {"key": "churned", "name": "C", "kind": "lost"},
+        ],
+    )
+    deal = await make_deal(api, pipeline_id=pipeline["id"], status="in_progress")
+    assert deal["stage"] == "quoted"
+    await move(api, deal, "quoted")
+    url = f"{DEALS}/{deal['id']}"
+
+    kept = await api.patch(url, json={"title": "Same stage", "status": "in_progress"})
+    refused = await api.patch(url, json={"lost_reason": LOST_REASONS[0]})
+    named = await api.patch(url, json={"status": "proposal"})
+
+    assert (kept.json()["stage"], kept.json()["version"]) == ("quoted", 2)
+    assert_problem(refused, 422, "invalid_lost_reason", "lost_reason")
+    assert (named.json()["stage"], named.json()["status"]) == ("proposal", "proposal")  # the contract's stage
+
+
 async def test_a_status_two_stages_could_hold_asks_for_the_stage(api):
     stages = [
         {"key": "open", "name": "Open", "kind": "open"},

@@ -133,7 +133,7 @@ class DealService:
             if "status" in changes or "lost_reason" in changes:
                 pipeline, here = await place_of(uow, current)
                 status: DealStatus = changes.get("status", current.status)
-                target = stage_for_status(status, pipeline.stages, here)
+                target = stage_for_status(status, pipeline.stages, here) if "status" in changes else here
                 if target is None:
                     raise StageRequired(
                         f"More than one stage of pipeline {pipeline.id} could hold a {status} deal; move it with "
@@ -160,7 +160,11 @@ class DealService:
             check_version(current.version, if_match)
             pipeline, _ = await place_of(uow, current)
             target = _stage_keyed(pipeline, body.stage)
-            return await self._move(uow, current, pipeline, target, body.lost_reason, caller)
+            deal = await self._move(uow, current, pipeline, target, body.lost_reason, caller)
+            if deal is None:
+                return current
+            await uow.commit()
+        return deal
 
     async def move_to_pipeline(
         self, deal_id: UUID, body: PipelineMove, caller: Caller, *, if_match: int | None = None
@@ -180,7 +184,11 @@ class DealService:
                 target = _stage_keyed(pipeline, body.stage)
             else:
                 target = pipeline.stage_keyed(current.stage) or await self._same_kind(uow, current, pipeline)
-            return await self._move(uow, current, pipeline, target, body.lost_reason, caller)
+            deal = await self._move(uow, current, pipeline, target, body.lost_reason, caller)
+            if deal is None:
+                return current
+            await uow.commit()
+        return deal
 
     async def delete(self, deal_id: UUID, caller: Caller, *, if_match: int | None = None) -> None:
         async with self._uow(caller) as uow:
@@ -209,8 +217,8 @@ class DealService:
 
     async def _move(
         self, uow: UnitOfWork, current: Deal, pipeline: Pipeline, target: Stage, reason: str | None, caller: Caller
-    ) -> Deal:
-        """Put ``current`` in ``target`` (with ``reason`` when it is a lost stage) and commit; no change, no write."""
+    ) -> Deal | None:
+        """Put ``current`` in ``target`` (with ``reason`` when it is a lost stage); ``None`` when nothing changes."""
         now = self._clock.now()
         status = status_in(target, current.status)
         given = reason is not None
@@ -218,10 +226,9 @@ class DealService:
         changes = self._placement(current, pipeline, target, status, kept, given, caller, now)
         changes = effective_changes(current, changes)
         if not changes:
-            return current
+            return None
         deal = await uow.deals.update(current.id, changes, caller.actor_id)
         await record_deal_change(uow, current, deal, caller, now)
-        await uow.commit()
         return deal
 
     def _placement(
