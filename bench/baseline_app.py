@@ -24,8 +24,9 @@ from fastapi import FastAPI, Header, HTTPException, Query
 from pydantic import BaseModel
 
 from crm.infrastructure.db.clients import CLIENTS
-from crm.infrastructure.db.deals import DEALS
+from crm.infrastructure.db.deals import DEALS, INSERT_HISTORY
 from crm.infrastructure.db.outbox import INSERT_QUIET as INSERT_OUTBOX
+from crm.infrastructure.db.pipelines import LOCK_DEFAULT_SHARED, PIPELINES
 
 # The statements the service sends for POST /deals, GET /deals/{id} and a first page (see PgDealRepository and
 # PgDealReader).
@@ -37,9 +38,21 @@ INSERT_FOR_LIVE_CLIENT_COLUMNS = (
     "status",
     "next_review_at",
     "owner_id",
+    "pipeline_id",
+    "stage_id",
+    "stage_entered_at",
     "created_by_id",
     "updated_by_id",
 )
+# As open_deal: the default pipeline held (crm.infrastructure.db.pipelines.lock_for_deals) and read with its stages,
+# the deal put in the stage of its status, its first history row.
+READ_PIPELINE = f"{PIPELINES.select} WHERE id = $1"
+STAGE_OF_STATUS = {
+    "draft": "qualification",
+    "qualification": "qualification",
+    "in_progress": "negotiation",
+    "proposal": "proposal",
+}
 # As DealService.create: the client kept live (RecordRepository.lock_live_for_share), then the insert.
 LOCK_LIVE_CLIENT = f"SELECT true FROM {CLIENTS.name} WHERE id = $1 AND NOT is_deleted FOR KEY SHARE"
 INSERT_FOR_LIVE_CLIENT, _ = DEALS.insert(dict.fromkeys(INSERT_FOR_LIVE_CLIENT_COLUMNS))
@@ -76,6 +89,11 @@ class DealOut(BaseModel):
     next_review_at: date
     owner_id: uuid.UUID | None
     closed_at: datetime | None
+    pipeline_id: uuid.UUID
+    stage_id: uuid.UUID
+    stage: str
+    stage_entered_at: datetime
+    lost_reason: str | None
 
 
 class DealPage(BaseModel):
@@ -114,6 +132,9 @@ async def create_deal(body: DealIn, x_user_id: Annotated[uuid.UUID | None, Heade
     async with pool.acquire() as con, con.transaction():
         if not await con.fetchval(LOCK_LIVE_CLIENT, body.client_id):
             raise HTTPException(404, "client not found")
+        pipeline = await con.fetchrow(READ_PIPELINE, await con.fetchval(LOCK_DEFAULT_SHARED))
+        stage = next(s for s in json.loads(pipeline["stages"]) if s["key"] == STAGE_OF_STATUS[body.status])
+        now = datetime.now(UTC)
         row = await con.fetchrow(
             INSERT_FOR_LIVE_CLIENT,
             uuid.uuid4(),
@@ -123,10 +144,28 @@ async def create_deal(body: DealIn, x_user_id: Annotated[uuid.UUID | None, Heade
             body.status,
             body.next_review_at,
             body.owner_id,
+            pipeline["id"],
+            uuid.UUID(stage["id"]),
+            now,
             x_user_id,
             x_user_id,
         )
         deal = DealOut.model_validate(dict(row))
+        await con.execute(
+            INSERT_HISTORY,
+            deal.id,
+            None,
+            stage["key"],
+            None,
+            deal.stage_id,
+            None,
+            deal.pipeline_id,
+            x_user_id,
+            None,
+            "created",
+            now,
+            None,
+        )
         event_id = uuid.uuid4()
         payload = {
             "specversion": "1.0",

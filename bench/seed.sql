@@ -27,8 +27,17 @@ FROM (SELECT n, now() - interval '3 years' * random() AS created
 CREATE TEMP TABLE live_clients AS
 SELECT array_agg(id) AS ids FROM crm.clients WHERE NOT is_deleted;
 
+-- Each deal in the default pipeline's stage of its status (STAGE_OF_STATUS), since its last change.
+CREATE TEMP TABLE stage_of_status AS
+SELECT m.status, s.pipeline_id, s.id AS stage_id
+FROM (VALUES ('draft', 'qualification'), ('qualification', 'qualification'), ('in_progress', 'negotiation'),
+             ('proposal', 'proposal'), ('won', 'closedWon'), ('lost', 'closedLost')) AS m (status, key)
+JOIN crm.pipelines p ON p.is_default AND NOT p.is_deleted
+JOIN crm.pipeline_stages s ON s.pipeline_id = p.id AND s.key = m.key AND NOT s.is_deleted;
+
 INSERT INTO crm.deals (id, client_id, title, description, status, next_review_at, owner_id, closed_at, version,
-                       created_at, updated_at, created_by_id, updated_by_id, is_deleted, deleted_at)
+                       created_at, updated_at, created_by_id, updated_by_id, is_deleted, deleted_at,
+                       pipeline_id, stage_id, stage_entered_at)
 SELECT gen_random_uuid(),
        lc.ids[1 + d.n % cardinality(lc.ids)],
        (ARRAY['CASCO', 'OSAGO', 'Property', 'Life', 'Health', 'Cargo'])[1 + d.n % 6] || ' deal ' || d.n,
@@ -44,14 +53,18 @@ SELECT gen_random_uuid(),
        m.ids[1 + (d.n + 3) % 20],
        m.ids[1 + (d.n + 7) % 20],
        d.n % 50 = 49,                                  -- 2 % soft-deleted
-       CASE WHEN d.n % 50 = 49 THEN d.updated END
+       CASE WHEN d.n % 50 = 49 THEN d.updated END,
+       sos.pipeline_id,
+       sos.stage_id,
+       d.updated
 FROM (SELECT n,
              created,
              created + (now() - created) * random() AS updated,
              CASE WHEN r < 0.15 THEN 'draft' WHEN r < 0.40 THEN 'qualification' WHEN r < 0.65 THEN 'in_progress'
                   WHEN r < 0.80 THEN 'proposal' WHEN r < 0.92 THEN 'won' ELSE 'lost' END AS status
       FROM (SELECT n, now() - interval '2 years' * random() AS created, random() AS r
-            FROM generate_series(0, :deals - 1) AS n) AS g) AS d, managers AS m, live_clients AS lc;
+            FROM generate_series(0, :deals - 1) AS n) AS g) AS d
+     JOIN stage_of_status AS sos ON sos.status = d.status, managers AS m, live_clients AS lc;
 
 VACUUM ANALYZE crm.clients;
 VACUUM ANALYZE crm.deals;

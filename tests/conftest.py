@@ -21,6 +21,9 @@ from tests.services import postgres_admin_url, rabbitmq_url, redis_url
 
 # Reference data seeded by migrations stays; everything else is emptied before each database test.
 KEPT_TABLES = ("alembic_version", "task_statuses")
+# Seeded by migrations but changed by tests (the default pipeline and its stages): emptied, then put back as the
+# migrations left them, in this order.
+RESEEDED_TABLES = ("pipelines", "pipeline_stages")
 
 
 def with_database(url: str, name: str) -> str:
@@ -106,8 +109,22 @@ async def app(settings: Settings) -> AsyncIterator[object]:
 
 
 @pytest.fixture(scope="session")
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection of the tests' own, for looking behind the API (outbox rows, raw state)."""
+async def seeds(database_url: str) -> dict[str, str]:
+    """The rows of ``RESEEDED_TABLES`` as the migrations left them, as JSON (read before any test changed them)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return {
+            table: await connection.fetchval(f"SELECT coalesce(json_agg(t), '[]') FROM crm.{table} t")
+            for table in RESEEDED_TABLES
+        }
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str, seeds: dict[str, str]) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the tests' own, for looking behind the API (outbox rows, raw state); every database test
+    starts from the migrations' data (``seeds``)."""
     connection = await asyncpg.connect(database_url)
     yield connection
     await connection.close()
@@ -120,12 +137,17 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         yield
         return
     connection: asyncpg.Connection = request.getfixturevalue("db")
+    seeded: dict[str, str] = request.getfixturevalue("seeds")
     tables = await connection.fetchval(
         "SELECT string_agg(format('crm.%I', tablename), ', ') FROM pg_tables "
         "WHERE schemaname = 'crm' AND NOT tablename = ANY($1::text[])",
         list(KEPT_TABLES),
     )
     await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    for table, rows in seeded.items():
+        await connection.execute(
+            f"INSERT INTO crm.{table} SELECT * FROM json_populate_recordset(NULL::crm.{table}, $1::json)", rows
+        )
     yield
 
 

@@ -14,7 +14,7 @@ from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
 from crm.api.responses import page_response, record_response
-from crm.domain.deals.rules import STAGE_OF_STATUS, DealStage, DealStatus
+from crm.domain.deals.rules import DealStatus
 from crm.domain.deals.schemas import (
     NO_MANAGER,
     Deal,
@@ -23,12 +23,15 @@ from crm.domain.deals.schemas import (
     DealMember,
     DealMemberCreate,
     DealUpdate,
+    PipelineMove,
     ReviewPeriod,
     StageChange,
+    StageHistoryEntry,
     StageMetrics,
 )
 from crm.domain.errors import FieldProblem, RuleViolation
 from crm.domain.pagination import Page, PageRequest
+from crm.domain.pipelines.schemas import StageKey
 from crm.domain.types import SearchTerm
 
 router = APIRouter(prefix="/api/v1/deals", tags=["deals"])
@@ -78,7 +81,10 @@ def _managers(values: list[str]) -> tuple[frozenset[UUID], bool]:
 
 async def deal_criteria(
     services: Services,
-    stage: Annotated[list[DealStage] | None, Query(description="Repeatable.")] = None,
+    stage: Annotated[
+        list[StageKey] | None,
+        Query(max_length=50, description="Stage keys, repeatable; a key no pipeline has is a 422."),
+    ] = None,
     status_: Annotated[list[DealStatus] | None, Query(alias="status", description="Repeatable.")] = None,
     manager: Annotated[
         list[ManagerRef] | None,
@@ -89,14 +95,10 @@ async def deal_criteria(
         ReviewPeriod, Query(description="Review due within N days, overdue included; `all` for any date.")
     ] = ReviewPeriod.ALL,
     search: Annotated[SearchTerm | None, Query(description="Part of the title or description.")] = None,
+    pipeline_id: Annotated[UUID | None, Query(description="Deals of this pipeline.")] = None,
 ) -> DealFilter:
-    statuses: frozenset[DealStatus] | None = None
-    if status_:
-        statuses = frozenset(status_)
-    if stage:
-        in_stages = frozenset(s for s in DealStatus if STAGE_OF_STATUS[s] in stage)
-        # Both filters given: a deal must satisfy both (possibly none does).
-        statuses = in_stages if statuses is None else statuses & in_stages
+    # Both stage and status given: a deal must satisfy both (possibly none does).
+    statuses = frozenset(status_) if status_ else None
     owner_ids, unassigned = _managers(manager or [])
     days = period.days
     due_by = None if days is None else services.clock.today() + timedelta(days=days)
@@ -107,6 +109,8 @@ async def deal_criteria(
         client_id=client_id,
         review_due_by=due_by,
         search=search,
+        pipeline_id=pipeline_id,
+        stages=frozenset(stage) if stage else None,
     )
 
 
@@ -140,11 +144,12 @@ async def list_deals(caller: CurrentCaller, services: Services, query: Filter) -
 @router.get(
     "/stage-metrics",
     response_model=StageMetrics,
-    responses=problem_responses(422),
+    responses=problem_responses(404, 422),
     summary="Deal counts, values and funnel rates per stage",
 )
 async def stage_metrics(caller: CurrentCaller, services: Services, query: Filter) -> StageMetrics:
-    """Takes the list's filters (paging aside). One row per stage, in funnel order."""
+    """Takes the list's filters (paging aside). One row per stage of the pipeline (`pipeline_id`, else the default
+    one), in its order; an unknown `pipeline_id` is 404 `pipeline_not_found`."""
     return await services.deals.stage_metrics(query, caller)
 
 
@@ -191,8 +196,45 @@ async def change_stage(
     services: Services,
     if_match: ExpectedVersion,
 ) -> Response:
-    deal = await services.deals.change_stage(deal_id, body.stage, caller, if_match=if_match)
+    """`stage` is a stage key of the deal's pipeline (422 `validation_error` naming `stage` otherwise); the status
+    follows it. A lost stage takes a `lost_reason`: 422 `lost_reason_required` without one where the pipeline
+    requires it, `invalid_lost_reason` when it is not one of the pipeline's list."""
+    deal = await services.deals.change_stage(deal_id, body, caller, if_match=if_match)
     return record_response(deal)
+
+
+@router.patch(
+    "/{deal_id}/pipeline",
+    response_model=Deal,
+    responses=problem_responses(400, 404, 409, 412, 422),
+    summary="Move a deal to another pipeline",
+)
+async def move_to_pipeline(
+    deal_id: UUID,
+    body: PipelineMove,
+    caller: CurrentCaller,
+    services: Services,
+    if_match: ExpectedVersion,
+) -> Response:
+    """Into `stage` of that pipeline; without it, the stage with the deal's stage key, else the pipeline's only
+    stage of the same kind; else 422 `stage_required`. An unknown pipeline is 404 `pipeline_not_found`."""
+    deal = await services.deals.move_to_pipeline(deal_id, body, caller, if_match=if_match)
+    return record_response(deal)
+
+
+@router.get(
+    "/{deal_id}/stage-history",
+    response_model=Page[StageHistoryEntry],
+    responses=problem_responses(400, 404, 422),
+    summary="Every stage a deal came into, oldest first",
+)
+async def stage_history(
+    deal_id: UUID, caller: CurrentCaller, services: Services, page: Annotated[PageRequest, Depends(page_request)]
+) -> Response:
+    """One entry per move, with who made it and how long the deal had stood in the stage it left; the first is its
+    creation (or, for deals older than pipelines, where it stood when history began). Whoever sees the deal sees
+    its history."""
+    return page_response(await services.deals.stage_history(deal_id, page, caller), services.cursors)
 
 
 @router.delete(

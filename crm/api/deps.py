@@ -36,6 +36,7 @@ from crm.domain.notifications.template_service import TemplateService
 from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
 from crm.domain.permissions.service import PermissionSyncService
+from crm.domain.pipelines.service import PipelineService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
@@ -59,6 +60,7 @@ class ApiServices:
     clients: ClientService
     deals: DealService
     deal_team: DealTeamService
+    pipelines: PipelineService
     calculations: CalculationService
     policies: PolicyService
     policy_documents: PolicyDocumentService

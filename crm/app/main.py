@@ -26,6 +26,7 @@ from crm.api import (
     notifications,
     payments,
     permissions,
+    pipelines,
     policies,
     streams,
     tasks,
@@ -62,6 +63,7 @@ from crm.domain.payments.line_service import PaymentLineService
 from crm.domain.payments.service import PaymentService
 from crm.domain.permissions.repository import PermissionQueue
 from crm.domain.permissions.service import PermissionSyncService
+from crm.domain.pipelines.service import PipelineService
 from crm.domain.policies.document_service import PolicyDocumentService
 from crm.domain.policies.documents import AcceptAllDocuments, DocumentCatalog
 from crm.domain.policies.service import PolicyService
@@ -82,6 +84,7 @@ from crm.infrastructure.db.migrations import current_revision, head_revision
 from crm.infrastructure.db.notifications import PgNotificationReader, PgTemplateReader
 from crm.infrastructure.db.payments import PgPaymentReader
 from crm.infrastructure.db.permissions import PgPermissionSyncReader
+from crm.infrastructure.db.pipelines import PgPipelineReader
 from crm.infrastructure.db.policies import PgPolicyReader
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentReader
 from crm.infrastructure.db.readiness import DatabaseReadiness
@@ -173,9 +176,11 @@ def build_services(
     catalog: DocumentCatalog = AcceptAllDocuments() if documents_http is None else HttpDocumentCatalog(documents_http)
     policy_reader = PgPolicyReader(pool)
     payment_reader = PgPaymentReader(pool, clock)
+    pipeline_reader = PgPipelineReader(pool)
     return ApiServices(
         clients=ClientService(uow, PgClientReader(pool), clock, import_max_rows=app.settings.import_max_rows),
-        deals=DealService(uow, PgDealReader(pool), clock),
+        deals=DealService(uow, PgDealReader(pool), pipeline_reader, clock),
+        pipelines=PipelineService(uow, pipeline_reader, clock),
         deal_team=DealTeamService(uow, PgDealMemberReader(pool), clock),
         calculations=CalculationService(uow, PgCalculationReader(pool), clock),
         policies=PolicyService(uow, policy_reader, clock, default_currency=app.settings.default_currency),
@@ -346,6 +351,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         leads.sources,
         appeals.leads,
         lead_stats.router,
+        pipelines.router,
         exports.router,
         streams.router,
         notification_stream.router,

@@ -441,6 +441,89 @@ class OperatorUnavailable(Conflict):
     title = "The operator cannot take the appeal"
 
 
+# Pipelines and stages -----------------------------------------------------------------------------------------
+
+
+class InvalidInput(RuleViolation):
+    """Input that is well-formed but not acceptable here (a stage key the deal's pipeline lacks, a stage order that
+    misses a stage): it reads as the validation errors do."""
+
+    code = "validation_error"
+    title = "Invalid input"
+
+
+class PipelineNotFound(NotFound):
+    code = "pipeline_not_found"
+    title = "Pipeline not found"
+
+
+class StageNotFound(NotFound):
+    code = "stage_not_found"
+    title = "Stage not found"
+
+
+class PipelineNameConflict(Conflict):
+    code = "pipeline_name_conflict"
+    title = "A live pipeline has this name already"
+
+
+class StageKeyConflict(Conflict):
+    code = "stage_key_conflict"
+    title = "A live stage of the pipeline has this key already"
+
+
+class DefaultPipelineConflict(Conflict):
+    code = "default_pipeline_conflict"
+    title = "The default pipeline changed at the same time"
+
+
+class PipelineIsDefault(Conflict):
+    code = "pipeline_is_default"
+    title = "The default pipeline cannot be deleted"
+
+
+class PipelineHasDeals(Conflict):
+    code = "pipeline_has_deals"
+    title = "Pipeline has deals"
+
+
+class StageHasDeals(Conflict):
+    code = "stage_has_deals"
+    title = "Stage has deals"
+
+
+class LastStageOfKind(Conflict):
+    code = "last_stage_of_kind"
+    title = "A pipeline keeps an open, a won and a lost stage"
+
+
+class PipelineDeleted(Conflict):
+    code = "pipeline_deleted"
+    title = "Pipeline is deleted"
+
+
+class StageDeleted(Conflict):
+    code = "stage_deleted"
+    title = "Stage is deleted"
+
+
+class StageRequired(RuleViolation):
+    """The deal could go to more than one stage: the request must name it."""
+
+    code = "stage_required"
+    title = "Name the stage"
+
+
+class LostReasonRequired(RuleViolation):
+    code = "lost_reason_required"
+    title = "A lost deal needs a reason"
+
+
+class InvalidLostReason(RuleViolation):
+    code = "invalid_lost_reason"
+    title = "Lost reason not accepted"
+
+
 # --- Exports and imports ----------------------------------------------------------------------------
 
 

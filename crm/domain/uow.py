@@ -18,6 +18,7 @@ from crm.domain.notifications.repository import NotificationRepository, Template
 from crm.domain.occasions.repository import OccasionRepository
 from crm.domain.payments.repository import PaymentRepository
 from crm.domain.permissions.repository import PermissionSyncRepository
+from crm.domain.pipelines.repository import PipelineRepository
 from crm.domain.policies.repository import PolicyDocumentRepository, PolicyRepository
 from crm.domain.tasks.repository import TaskRepository
 from crm.domain.users.repository import UserContactRepository
@@ -32,6 +33,9 @@ class UnitOfWork(Protocol):
 
     @property
     def deal_members(self) -> DealMemberRepository: ...
+
+    @property
+    def pipelines(self) -> PipelineRepository: ...
 
     @property
     def policies(self) -> PolicyRepository: ...

@@ -87,6 +87,10 @@ STATE_AND_RULE_CODES = {
     "invalid_cursor",
     "idempotency_key_reused",
     "telegram_id_required",
+    # What a pipeline asks of a deal's move: a lost reason (from its list), or the stage when its kinds do not decide.
+    "lost_reason_required",
+    "invalid_lost_reason",
+    "stage_required",
     # A CSV import's body is text: that it has a header naming client fields, and rows that are clients, is a
     # grammar no JSON Schema of a string states (docs/export-import.md says it, and the answer names each line).
     "invalid_csv",
@@ -125,6 +129,20 @@ CROSS_FIELD_MESSAGES = {
 # Items of a list unique by one of their fields (a permission sync's users, a source's weights per operator) is
 # beyond uniqueItems too.
 UNSTATABLE_MESSAGE_PARTS = ("unpaired UTF-16 surrogates", "levels deep", "bytes as JSON", "listed more than once")
+# Stage keys and ids are a pipeline's stored stages (a deal moves to a key of its pipeline, a filter names keys some
+# pipeline has, an order lists the pipeline's stages); and a pipeline's stages follow rules across the items (keys
+# unique, an open, a won and a lost one, a contract key of its kind): the document can state neither. Lost reasons are
+# uniqueItems, but two that differ only in surrounding whitespace are one once trimmed.
+PIPELINE_MESSAGE_PARTS = (
+    "compared without surrounding whitespace",
+    "not a stage of the pipeline",
+    "is no stage key",
+    "not a live stage of this pipeline",
+    "missing from the order",
+    "another stage of the pipeline has this key",
+    "a pipeline needs an open, a won and a lost stage",
+    "stage in every pipeline",
+)
 
 
 def _problem(response: Any) -> dict[str, Any]:
@@ -161,7 +179,11 @@ def _is_a_failure(failure: Any, response: Any) -> bool:
         return False
     if code == "rule_violation" and fields and fields <= RULE_FIELDS and NULL_REFUSED not in messages:
         return False
-    unstatable = {m for m in messages if m in CROSS_FIELD_MESSAGES or any(p in m for p in UNSTATABLE_MESSAGE_PARTS)}
+    unstatable = {
+        m
+        for m in messages
+        if m in CROSS_FIELD_MESSAGES or any(p in m for p in (*UNSTATABLE_MESSAGE_PARTS, *PIPELINE_MESSAGE_PARTS))
+    }
     return not (code == "validation_error" and messages and messages == unstatable)
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
 from alembic import command
 from alembic.script import ScriptDirectory
 
+from crm.domain.deals.rules import STAGE_OF_STATUS, DealStatus
+from crm.domain.pipelines.rules import SEEDED_PIPELINE_ID, SEEDED_PIPELINE_NAME, SEEDED_STAGES
 from crm.infrastructure.db.migrations import MIGRATIONS_DIR, alembic_config
 
 
@@ -30,3 +35,86 @@ def test_downgrade_to_base_then_upgrade_to_head(make_database):
     command.downgrade(config, "base")
     command.upgrade(config, "head")
     command.check(config)
+
+
+STATUSES = ["draft", "qualification", "in_progress", "proposal", "won", "lost"]
+
+
+async def _deals_at_0013(url: str) -> None:
+    """A client and one deal per status (the lost one deleted: deleted deals move too), as 0013 stored them."""
+    connection = await asyncpg.connect(url)
+    try:
+        client = await connection.fetchval(
+            "INSERT INTO crm.clients (id, name, status) VALUES (gen_random_uuid(), 'C', 'active') RETURNING id"
+        )
+        for n, status in enumerate(STATUSES):
+            await connection.execute(
+                "INSERT INTO crm.deals (id, client_id, title, status, next_review_at, is_deleted, updated_at)"
+                " VALUES (gen_random_uuid(), $1, $2, $3, current_date, $4, now() - make_interval(days => $5))",
+                client,
+                f"Deal {n}",
+                status,
+                status == "lost",
+                n,
+            )
+    finally:
+        await connection.close()
+
+
+async def _read(url: str, statements: dict[str, str]) -> dict[str, list[asyncpg.Record]]:
+    connection = await asyncpg.connect(url)
+    try:
+        return {name: await connection.fetch(sql) for name, sql in statements.items()}
+    finally:
+        await connection.close()
+
+
+def test_pipelines_put_every_existing_deal_in_the_default_pipeline_with_one_history_row(make_database):
+    url = make_database("crm_pipelines")
+    config = alembic_config(url)
+    command.upgrade(config, "0013")
+    asyncio.run(_deals_at_0013(url))
+
+    command.upgrade(config, "0014")
+
+    read = asyncio.run(
+        _read(
+            url,
+            {
+                "deals": "SELECT d.status, d.pipeline_id, d.stage_entered_at = d.updated_at AS entered_when_updated,"
+                " s.key, h.from_stage, h.to_stage, h.to_stage_id = d.stage_id AS to_its_stage, h.source,"
+                " h.seconds_in_previous, h.actor_id"
+                " FROM crm.deals d JOIN crm.pipeline_stages s ON s.id = d.stage_id"
+                " JOIN crm.deal_stage_history h ON h.deal_id = d.id ORDER BY d.title",
+                "history": "SELECT id FROM crm.deal_stage_history",
+                "stages": "SELECT id, key, kind, probability, position FROM crm.pipeline_stages ORDER BY position",
+                "pipelines": "SELECT id, name, is_default, lost_reason_required FROM crm.pipelines",
+            },
+        )
+    )
+    deals = read["deals"]
+    assert [(d["status"], d["key"]) for d in deals] == [
+        (status, STAGE_OF_STATUS[DealStatus(status)].value) for status in STATUSES
+    ]
+    assert len(read["history"]) == len(STATUSES)
+    assert all(d["pipeline_id"] == SEEDED_PIPELINE_ID and d["entered_when_updated"] for d in deals)
+    assert {
+        (
+            d["source"],
+            d["from_stage"],
+            d["to_stage"] == d["key"],
+            d["to_its_stage"],
+            d["seconds_in_previous"],
+            d["actor_id"],
+        )
+        for d in deals
+    } == {("migration", None, True, True, None, None)}
+    [pipeline] = read["pipelines"]
+    assert tuple(pipeline) == (SEEDED_PIPELINE_ID, SEEDED_PIPELINE_NAME, True, False)
+    assert [tuple(s)[:4] for s in read["stages"]] == [
+        (stage.id, stage.key.value, stage.kind.value, stage.probability) for stage in SEEDED_STAGES
+    ]
+
+    command.downgrade(config, "0013")
+    [kept] = asyncio.run(_read(url, {"deals": "SELECT array_agg(status ORDER BY title) AS s FROM crm.deals"}))["deals"]
+    assert kept["s"] == STATUSES

@@ -62,6 +62,9 @@ async def test_stage_change_records_update_then_stage_changed(api, db):
         "old_stage": "qualification",
         "new_stage": "negotiation",
         "actor_id": actor,
+        "pipeline_id": deal["pipeline_id"],
+        "old_pipeline_id": deal["pipeline_id"],
+        "lost_reason": None,
     }
 
 

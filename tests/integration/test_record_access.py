@@ -16,9 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from crm.domain.pipelines.rules import SEEDED_PIPELINE_ID
 from tests.exports import csv_records
 from tests.factories import make_policy
 from tests.integration.access_support import ROLES, User, as_user
+from tests.pipelines import RENEWAL_STAGES, make_pipeline, stage_id
 from tests.routes import api_routes
 from tests.values import at, day
 
@@ -34,6 +36,7 @@ class World:
     policy: dict[str, Any]
     payment: dict[str, Any]
     calculation: dict[str, Any]
+    pipeline: dict[str, Any]
 
 
 def users() -> dict[str, User]:
@@ -117,6 +120,9 @@ async def build_world(api: httpx.AsyncClient) -> World:
             f"{API}/operators", json={"user_id": str(people["executor_on"].id), "name": "Operator", "max_load": 5}
         )
     )
+    pipeline = await make_pipeline(
+        api, stages=[{"key": "spare", "name": "Spare", "kind": "open"}, *RENEWAL_STAGES], name="World pipeline"
+    )
     source = await ok(await api.post(f"{API}/sources", json={"name": "World bot", "channel": "telegram"}))
     await ok(
         await api.put(f"{API}/sources/{source['id']}/weights", json=[{"operator_id": operator["id"], "weight": 1}])
@@ -126,6 +132,8 @@ async def build_world(api: httpx.AsyncClient) -> World:
         for n in range(2)
     ]
     ids = {
+        "pipeline_id": pipeline["id"],
+        "stage_id": stage_id(pipeline, "spare"),
         "operator_id": operator["id"],
         "source_id": source["id"],
         "appeal_id": appeals[0]["id"],
@@ -146,7 +154,7 @@ async def build_world(api: httpx.AsyncClient) -> World:
         "user_id": str(people["executor_on"].id),
         "job_id": str(uuid.uuid4()),
     }
-    return World(people, ids, deal, client, policy, payment, calculation)
+    return World(people, ids, deal, client, policy, payment, calculation, pipeline)
 
 
 # What each kind of caller gets, by the kind of access a route needs ("ok" is the route's success answer).
@@ -205,6 +213,7 @@ class Call:
 
 
 DEAL = f"{API}/deals/{{deal_id}}"
+PIPELINE = f"{API}/pipelines/{{pipeline_id}}"
 PAYMENT = f"{DEAL}/policies/{{policy_id}}/payments/{{payment_id}}"
 INCOME = {"line_id": "income_id"}
 EXPENSE = {"line_id": "expense_id"}
@@ -249,6 +258,13 @@ CALLS = [
     Call(f"GET {DEAL}", SEE),
     Call(f"PATCH {DEAL}", CHANGE, body=lambda w: {"title": "Fleet"}),
     Call(f"PATCH {DEAL}/stage", CHANGE, body=lambda w: {"stage": "qualification"}),
+    Call(
+        f"PATCH {DEAL}/pipeline",
+        CHANGE,
+        body=lambda w: {"pipeline_id": str(SEEDED_PIPELINE_ID), "stage": "qualification"},
+        name="to where it is",
+    ),
+    Call(f"GET {DEAL}/stage-history", SEE),
     Call(f"DELETE {DEAL}", CHANGE, 409, name="a deal with policies"),
     Call(f"POST {DEAL}/restore", CHANGE),
     Call(
@@ -412,6 +428,29 @@ CALLS = [
         PRIVILEGED,
         body=lambda w: [{"operator_id": w.ids["operator_id"], "weight": 2}],
     ),
+    Call(f"GET {API}/pipelines", ANYONE),
+    Call(f"GET {PIPELINE}", ANYONE),
+    Call(
+        f"POST {API}/pipelines",
+        PRIVILEGED,
+        201,
+        body=lambda w: {"name": f"P {uuid.uuid4().hex[:8]}", "stages": RENEWAL_STAGES},
+    ),
+    Call(f"PATCH {PIPELINE}", PRIVILEGED, body=lambda w: {"lost_reasons": ["Price"]}),
+    Call(f"POST {PIPELINE}/restore", PRIVILEGED, name="a live pipeline stays as it is"),
+    Call(
+        f"PUT {PIPELINE}/stages/order",
+        PRIVILEGED,
+        body=lambda w: [w.ids["stage_id"], *(s["id"] for s in w.pipeline["stages"] if s["id"] != w.ids["stage_id"])],
+    ),
+    Call(
+        f"POST {PIPELINE}/stages",
+        PRIVILEGED,
+        201,
+        body=lambda w: {"key": f"s{uuid.uuid4().hex[:8]}", "name": "New", "kind": "open"},
+    ),
+    Call(f"PATCH {PIPELINE}/stages/{{stage_id}}", PRIVILEGED, body=lambda w: {"sla_days": 3}),
+    Call(f"POST {PIPELINE}/stages/{{stage_id}}/restore", PRIVILEGED, name="a live stage stays as it is"),
     Call(f"GET {API}/leads", ANYONE),
     Call(f"GET {API}/leads/{{lead_id}}", HANDLER),
     Call(f"POST {API}/leads", INTAKE, 201, body=lambda w: {"external_id": f"web:{uuid.uuid4().hex}"}),
@@ -444,6 +483,8 @@ CALLS = [
     Call(f"DELETE {API}/templates/{{template_id}}", PRIVILEGED, 204),
     Call(f"DELETE {API}/sources/{{source_id}}", PRIVILEGED, 204),
     Call(f"DELETE {API}/operators/{{operator_id}}", PRIVILEGED, 204),
+    Call(f"DELETE {PIPELINE}/stages/{{stage_id}}", PRIVILEGED, 204),
+    Call(f"DELETE {PIPELINE}", PRIVILEGED, 204),
 ]
 # Served as Server-Sent Events and checked by tests/messaging/test_deal_stream_access.py; open to anyone.
 ELSEWHERE = {

@@ -6,8 +6,8 @@ from typing import Protocol
 from uuid import UUID
 
 from crm.domain.access import Access, MemberRole
-from crm.domain.deals.rules import StatusCount
-from crm.domain.deals.schemas import Deal, DealFilter, DealMember
+from crm.domain.deals.rules import StageCount
+from crm.domain.deals.schemas import Deal, DealFilter, DealMember, StageHistoryEntry, StageTransition
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.records import RecordRepository
 
@@ -18,6 +18,9 @@ class DealRepository(RecordRepository[Deal], Protocol):
     async def count_live_policies(self, deal_id: UUID) -> int:
         """Policies of the deal that are not deleted; they pin the deal and its client."""
 
+    async def add_stage_transition(self, transition: StageTransition) -> None:
+        """Write one row of the deal's stage history."""
+
 
 class DealReader(Protocol):
     """Reads for a caller: only the deals ``access`` sees."""
@@ -26,7 +29,11 @@ class DealReader(Protocol):
 
     async def page(self, query: DealFilter, access: Access) -> Page[Deal]: ...
 
-    async def status_counts(self, query: DealFilter, access: Access) -> list[StatusCount]: ...
+    async def stage_counts(self, query: DealFilter, access: Access) -> list[StageCount]:
+        """The deals ``query`` selects (paging aside), counted by stage."""
+
+    async def stage_history(self, deal_id: UUID, page: PageRequest) -> Page[StageHistoryEntry]:
+        """The deal's stage history, oldest first (the caller was found to see the deal)."""
 
 
 class DealMemberRepository(Protocol):

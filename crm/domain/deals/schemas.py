@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from crm.domain.access import MemberRole
-from crm.domain.deals.rules import FINAL_STATUSES, STAGE_OF_STATUS, DealStage, DealStatus
+from crm.domain.deals.rules import FINAL_STATUSES, DealStatus
 from crm.domain.pagination import PageRequest
+from crm.domain.pipelines.schemas import LostReason, StageKey
 from crm.domain.records import Record
 from crm.domain.types import Day, LongText, SearchTerm, Title
 from crm.domain.versioning import PatchBody
@@ -64,6 +66,11 @@ class DealCreate(BaseModel):
     status: OpenDealStatus = Field(default=DealStatus.DRAFT, description="Initial status; won/lost not allowed.")
     next_review_at: Day
     owner_id: UUID | None = None
+    pipeline_id: UUID | None = Field(
+        default=None,
+        description="Default: the default pipeline. The deal starts in the stage its status names there, else in "
+        "the pipeline's first open stage.",
+    )
 
 
 class DealUpdate(PatchBody):
@@ -77,14 +84,42 @@ class DealUpdate(PatchBody):
     status: DealStatus | None = None
     next_review_at: Day | None = None
     owner_id: UUID | None = None
+    lost_reason: LostReason | None = Field(
+        default=None, description="Of a deal in (or moving to, with `status: lost`) a lost stage."
+    )
 
     NOT_NULLABLE: ClassVar[frozenset[str]] = frozenset({"client_id", "title", "status", "next_review_at"})
 
 
 class StageChange(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"stage": "negotiation"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"stage": "negotiation"}, {"stage": "closedLost", "lost_reason": "Price too high"}]
+        },
+    )
 
-    stage: DealStage
+    stage: StageKey = Field(description="A stage key of the deal's pipeline.")
+    lost_reason: LostReason | None = Field(
+        default=None,
+        description="Moving to a lost stage: one of the pipeline's `lost_reasons` (any text when the list is empty); "
+        "required when the pipeline's `lost_reason_required`.",
+    )
+
+
+class PipelineMove(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"pipeline_id": "0e5a1c3b-7d2f-4a60-9b1e-5c0de0a1f001", "stage": "proposal"}]},
+    )
+
+    pipeline_id: UUID
+    stage: StageKey | None = Field(
+        default=None,
+        description="A stage key of that pipeline. Default: the stage with the deal's stage key, else the only stage "
+        "of its kind; 422 `stage_required` when there is none such.",
+    )
+    lost_reason: LostReason | None = Field(default=None, description="As for `PATCH /deals/{id}/stage`.")
 
 
 class Deal(Record):
@@ -95,12 +130,14 @@ class Deal(Record):
     next_review_at: date
     owner_id: UUID | None
     closed_at: datetime | None = Field(description="When the deal was last won or lost.")
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def stage(self) -> DealStage:
-        """Derived from ``status``; change it with ``PATCH /deals/{id}/stage``."""
-        return STAGE_OF_STATUS[self.status]
+    pipeline_id: UUID
+    stage_id: UUID
+    stage: str = Field(
+        description="The key of the deal's stage in its pipeline; change it with `PATCH /deals/{id}/stage`.",
+        examples=["qualification", "negotiation", "proposal", "closedWon", "closedLost"],
+    )
+    stage_entered_at: datetime = Field(description="When the deal came into its stage.")
+    lost_reason: str | None = Field(description="Why it was lost, while it is in a lost stage.")
 
     @property
     def is_open(self) -> bool:
@@ -116,11 +153,13 @@ class DealFilter(BaseModel):
     client_id: UUID | None = None
     review_due_by: date | None = None
     search: SearchTerm | None = None
+    pipeline_id: UUID | None = None
+    stages: frozenset[str] | None = Field(default=None, description="Stage keys; None: any stage.")
     page: PageRequest = PageRequest()
 
 
 class StageMetric(BaseModel):
-    stage: DealStage
+    stage: str = Field(examples=["negotiation"])
     count: int
     total_value: Decimal = Field(description="Sum of planned amounts of live, non-cancelled payments.")
     conversion_rate: float = Field(description="Share of deals that reached the stage and moved past it.")
@@ -149,3 +188,46 @@ class DealMember(BaseModel):
     role: MemberRole
     created_at: datetime
     created_by_id: UUID | None = Field(description="Who put the person on the team.")
+
+
+class StageChangeSource(StrEnum):
+    MANUAL = "manual"  # a person moved the deal (its stage, its status or its pipeline)
+    RULE = "rule"  # an automation rule did
+    MIGRATION = "migration"  # migration 0014: where a deal stood when history began
+    CREATED = "created"  # the deal was created in the stage
+
+
+@dataclass(frozen=True, slots=True)
+class StageTransition:
+    """A deal's move into a stage (from another, or from nowhere), as its history records it."""
+
+    deal_id: UUID
+    from_stage_id: UUID | None
+    from_stage: str | None
+    from_pipeline_id: UUID | None
+    to_stage_id: UUID
+    to_stage: str
+    to_pipeline_id: UUID
+    actor_id: UUID | None
+    source: StageChangeSource
+    at: datetime
+    seconds_in_previous: int | None
+    rule_id: UUID | None = None
+
+
+class StageHistoryEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    deal_id: UUID
+    from_stage: str | None = Field(description="The stage key it left; null for the first entry.")
+    to_stage: str
+    from_stage_id: UUID | None
+    to_stage_id: UUID
+    from_pipeline_id: UUID | None
+    to_pipeline_id: UUID
+    actor_id: UUID | None = Field(description="Who moved it; null for a rule's or the migration's move.")
+    rule_id: UUID | None = Field(description="The automation rule that moved it.")
+    source: StageChangeSource
+    at: datetime
+    seconds_in_previous: int | None = Field(description="Whole seconds the deal spent in `from_stage`.")

@@ -20,6 +20,7 @@ from crm.domain.caller import SYSTEM, Caller
 from crm.domain.clients.schemas import Client, ClientCreate
 from crm.domain.clock import Clock
 from crm.domain.deals.schemas import Deal, DealCreate
+from crm.domain.deals.stages import open_deal
 from crm.domain.errors import (
     AppealClosed,
     AppealNotFound,
@@ -319,8 +320,7 @@ class AppealService:
                 next_review_at=body.next_review_at or self._clock.today(),
                 owner_id=owner_id,
             )
-            deal = await uow.deals.add(uuid4(), {**deal_data.model_dump(), "owner_id": owner_id}, caller.actor_id)
-            uow.record(record_event("deal.created", deal, self._clock.now()))
+            deal = await open_deal(uow, deal_data, owner_id, caller, self._clock.now())
             if lead.client_id != client.id:
                 lead = await uow.leads.update(lead.id, {"client_id": client.id}, caller.actor_id)
                 uow.record(record_event("lead.updated", lead, self._clock.now()))

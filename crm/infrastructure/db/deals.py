@@ -8,16 +8,24 @@ from uuid import UUID
 import asyncpg
 
 from crm.domain.access import Access, Resource
-from crm.domain.deals.rules import OPEN_STATUSES, DealStatus, StatusCount
-from crm.domain.deals.schemas import Deal, DealFilter
-from crm.domain.pagination import Page
+from crm.domain.deals.rules import OPEN_STATUSES, StageCount
+from crm.domain.deals.schemas import Deal, DealFilter, StageHistoryEntry, StageTransition
+from crm.domain.pagination import Page, PageRequest
 from crm.infrastructure.db.access import TableAccess
-from crm.infrastructure.db.models import DealRow
+from crm.infrastructure.db.models import DealRow, DealStageHistoryRow
 from crm.infrastructure.db.records import RecordReader, RecordRepository
-from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern
+from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, fetch_page
 from crm.infrastructure.db.tables import TableSql
 
-DEALS = TableSql(DealRow)
+# A deal serves its stage's key (stage keys never change, so the deal's version covers it).
+DEALS = TableSql(DealRow, computed={"stage": "(SELECT key FROM crm.pipeline_stages WHERE id = deals.stage_id)"})
+HISTORY = TableSql(DealStageHistoryRow)
+HISTORY_ORDER = ListOrder("deal_stage_history", ("id",), (int,))
+HISTORY_COLUMNS = tuple(name for name in StageHistoryEntry.model_fields if name != "id")
+INSERT_HISTORY = f"""
+INSERT INTO crm.deal_stage_history ({", ".join(HISTORY_COLUMNS)})
+VALUES ({", ".join(f"${number}" for number in range(1, len(HISTORY_COLUMNS) + 1))})
+"""
 GUARD = TableAccess(Resource.DEAL, "deals", deal_column="id")
 # What hangs off a deal is reached through it, with its own kind's grants.
 CALCULATIONS_OF_DEAL = TableAccess(Resource.CALCULATION, "deals", deal_column="id")
@@ -25,8 +33,8 @@ JOURNAL_OF_DEAL = TableAccess(Resource.JOURNAL, "deals", deal_column="id")
 ORDER = ListOrder("deals", ("next_review_at", "updated_at", "id"), (date, datetime, UUID))
 OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
 
-STATUS_COUNTS = """
-SELECT status,
+STAGE_COUNTS = """
+SELECT stage_id,
        count(*) AS count,
        coalesce(sum((
            SELECT sum(pm.planned_amount)
@@ -37,7 +45,7 @@ SELECT status,
            AS cycle_days_sum
 FROM crm.deals
 WHERE {where}
-GROUP BY status
+GROUP BY stage_id
 """
 
 
@@ -63,6 +71,9 @@ class PgDealRepository(RecordRepository[Deal]):
         )
         return int(count)
 
+    async def add_stage_transition(self, transition: StageTransition) -> None:
+        await self._conn.execute(INSERT_HISTORY, *(getattr(transition, name) for name in HISTORY_COLUMNS))
+
 
 def deal_conditions(query: DealFilter) -> Where:
     """The live deals the list's filters select (the list, its metrics and the export alike)."""
@@ -81,6 +92,11 @@ def deal_conditions(query: DealFilter) -> Where:
         where.add("next_review_at <= {}", query.review_due_by)
     if query.search:
         where.add("(title ILIKE {0} OR description ILIKE {0})", contains_pattern(query.search))
+    if query.pipeline_id:
+        where.add("pipeline_id = {}", query.pipeline_id)
+    if query.stages is not None:
+        # Keys never change, and no live deal stands in a removed stage: the stages with these keys, anywhere.
+        where.add("stage_id IN (SELECT id FROM crm.pipeline_stages WHERE key = ANY({}::text[]))", sorted(query.stages))
     return where
 
 
@@ -91,16 +107,29 @@ class PgDealReader(RecordReader[Deal]):
     async def page(self, query: DealFilter, access: Access) -> Page[Deal]:
         return await self._page(deal_conditions(query), query.page, access)
 
-    async def status_counts(self, query: DealFilter, access: Access) -> list[StatusCount]:
+    async def stage_counts(self, query: DealFilter, access: Access) -> list[StageCount]:
         where = deal_conditions(query)
         GUARD.sees(access, where)
-        rows = await self._pool.fetch(STATUS_COUNTS.format(where=where.sql), *where.params)
+        rows = await self._pool.fetch(STAGE_COUNTS.format(where=where.sql), *where.params)
         return [
-            StatusCount(
-                status=DealStatus(row["status"]),
+            StageCount(
+                stage_id=row["stage_id"],
                 count=row["count"],
                 total_value=row["total_value"],
                 cycle_days_sum=row["cycle_days_sum"],
             )
             for row in rows
         ]
+
+    async def stage_history(self, deal_id: UUID, page: PageRequest) -> Page[StageHistoryEntry]:
+        where = Where()
+        where.add("deal_id = {}", deal_id)
+        return await fetch_page(
+            self._pool,
+            source=HISTORY.name,
+            columns=HISTORY.columns,
+            where=where,
+            page=page,
+            order=HISTORY_ORDER,
+            to_model=lambda row: StageHistoryEntry.model_validate(dict(row)),
+        )

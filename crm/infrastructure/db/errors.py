@@ -9,6 +9,7 @@ from crm.domain.errors import (
     ClientNotFound,
     DatabaseUnavailable,
     DealNotFound,
+    DefaultPipelineConflict,
     DocumentAlreadyLinked,
     DomainError,
     FieldProblem,
@@ -16,11 +17,14 @@ from crm.domain.errors import (
     LeadExternalIdConflict,
     OperatorUserConflict,
     PaymentNotFound,
+    PipelineNameConflict,
+    PipelineNotFound,
     PolicyAlreadyLinked,
     PolicyNotFound,
     PolicyNumberConflict,
     RuleViolation,
     SourceNameConflict,
+    StageKeyConflict,
     TaskReminderConflict,
     TemplateConflict,
     UnstorableValue,
@@ -68,6 +72,20 @@ _BY_CONSTRAINT: dict[str, tuple[type[DomainError], str, str]] = {
     "uq_operators_user_id": (OperatorUserConflict, "user_id", "The user is another live operator already."),
     "uq_sources_name": (SourceNameConflict, "name", "A live source has this name already."),
     "uq_leads_external_id": (LeadExternalIdConflict, "external_id", "A live lead has this external id already."),
+    # A live pipeline with this name, another default, or a live stage with this key, written at the same time (a
+    # restore over a successor included).
+    "uq_pipelines_name": (PipelineNameConflict, "name", "A live pipeline has this name already."),
+    "uq_pipelines_is_default": (
+        DefaultPipelineConflict,
+        "is_default",
+        "Another pipeline became the default at the same time; retry.",
+    ),
+    "uq_pipeline_stages_pipeline_id_key": (
+        StageKeyConflict,
+        "key",
+        "A live stage of the pipeline has this key already.",
+    ),
+    "fk_deals_pipeline_id_pipelines": (PipelineNotFound, "pipeline_id", "The pipeline does not exist."),
     "pk_idempotency_keys": (
         IdempotencyKeyInUse,
         "Idempotency-Key",

@@ -30,6 +30,7 @@ from crm.infrastructure.db.occasions import PgOccasionRepository
 from crm.infrastructure.db.outbox import OutboxWriter
 from crm.infrastructure.db.payments import PgPaymentRepository
 from crm.infrastructure.db.permissions import PgPermissionSyncRepository
+from crm.infrastructure.db.pipelines import PgPipelineRepository
 from crm.infrastructure.db.policies import PgPolicyRepository
 from crm.infrastructure.db.policy_documents import PgPolicyDocumentRepository
 from crm.infrastructure.db.tasks import PgTaskRepository
@@ -57,6 +58,7 @@ class PgUnitOfWork:
     operators: PgOperatorRepository
     payments: PgPaymentRepository
     permissions: PgPermissionSyncRepository
+    pipelines: PgPipelineRepository
     policies: PgPolicyRepository
     policy_documents: PgPolicyDocumentRepository
     sources: PgSourceRepository
@@ -111,6 +113,7 @@ class PgUnitOfWork:
         self.journal = PgJournalRepository(connection, access)
         self.payments = PgPaymentRepository(connection, self._clock, access)
         self.permissions = PgPermissionSyncRepository(connection)
+        self.pipelines = PgPipelineRepository(connection)
         self.policies = PgPolicyRepository(connection, access)
         self.policy_documents = PgPolicyDocumentRepository(connection)
         self.tasks = PgTaskRepository(connection, access)

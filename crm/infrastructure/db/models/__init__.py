@@ -9,7 +9,7 @@ from crm.infrastructure.db.models.base import NAMING_CONVENTION, SCHEMA, Base, R
 from crm.infrastructure.db.models.calculations import CalculationRow
 from crm.infrastructure.db.models.clients import ClientRow
 from crm.infrastructure.db.models.deal_members import DealMemberRow
-from crm.infrastructure.db.models.deals import DealRow
+from crm.infrastructure.db.models.deals import DealRow, DealStageHistoryRow
 from crm.infrastructure.db.models.inbound_events import InboundEventRow
 from crm.infrastructure.db.models.journal import JournalEntryRow
 from crm.infrastructure.db.models.leads import (
@@ -29,6 +29,7 @@ from crm.infrastructure.db.models.notifications import (
 from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxRow
 from crm.infrastructure.db.models.payments import PaymentExpenseRow, PaymentHistoryRow, PaymentIncomeRow, PaymentRow
 from crm.infrastructure.db.models.permissions import PermissionSyncJobRow
+from crm.infrastructure.db.models.pipelines import PipelineRow, PipelineStageRow
 from crm.infrastructure.db.models.policies import PolicyDocumentRow, PolicyRow
 from crm.infrastructure.db.models.service_keys import ServiceKeyRow
 from crm.infrastructure.db.models.tasks import TaskReminderRow, TaskRow, TaskStatusRow
@@ -44,6 +45,7 @@ __all__ = [
     "ClientRow",
     "DealMemberRow",
     "DealRow",
+    "DealStageHistoryRow",
     "IdempotencyKeyRow",
     "InboundEventRow",
     "JournalEntryRow",
@@ -59,6 +61,8 @@ __all__ = [
     "PaymentIncomeRow",
     "PaymentRow",
     "PermissionSyncJobRow",
+    "PipelineRow",
+    "PipelineStageRow",
     "PolicyDocumentRow",
     "PolicyRow",
     "RecordColumns",
