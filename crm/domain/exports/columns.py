@@ -48,7 +48,8 @@ AUDIT = "version:integer created_at:instant updated_at:instant created_by_id:id 
 
 CLIENT_COLUMNS = _columns(f"id:id name:text email:text phone:text status:code owner_id:id {AUDIT}")
 DEAL_COLUMNS = _columns(
-    "id:id client_id:id title:text description:text status:code stage:code next_review_at:day owner_id:id "
+    "id:id client_id:id title:text description:text status:code pipeline_id:id stage_id:id stage:text "
+    "stage_entered_at:instant lost_reason:text next_review_at:day owner_id:id "
     f"closed_at:instant {AUDIT}"
 )
 PAYMENT_COLUMNS = _columns(
