@@ -3,7 +3,7 @@ each appeal's assignment log."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Response, status
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, page_response, record_response
+from crm.api.responses import NOT_MODIFIED, json_response, page_response, record_response
 from crm.domain.leads.appeals import (
     Appeal,
     AppealClose,
@@ -35,7 +35,6 @@ appeals = APIRouter(prefix="/api/v1/appeals", tags=["lead intake"])
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 Pages = Annotated[PageRequest, Depends(page_request)]
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified"}}
 
 
 @leads.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import page_response, record_response
+from crm.api.responses import NOT_MODIFIED, page_response, record_response
 from crm.domain.leads.schemas import (
     Operator,
     OperatorCreate,
@@ -33,7 +33,6 @@ sources = APIRouter(prefix="/api/v1/sources", tags=["lead intake"])
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 WEIGHT_LIST = TypeAdapter(list[SourceWeight])
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified"}}
 
 
 @operators.post(

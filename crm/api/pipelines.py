@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
@@ -11,7 +11,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from crm.api.deps import Answer, CurrentCaller, Services
 from crm.api.params import IfNoneMatch, expected_version, page_request
 from crm.api.problems import problem_responses
-from crm.api.responses import json_response, page_response, record_response
+from crm.api.responses import NOT_MODIFIED, json_response, page_response, record_response
 from crm.domain.pagination import Page, PageRequest
 from crm.domain.pipelines.schemas import (
     Pipeline,
@@ -28,7 +28,6 @@ from crm.domain.types import SearchTerm
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
 ExpectedVersion = Annotated[int | None, Depends(expected_version)]
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified"}}
 
 
 class StageIdSegment(Convertor[str]):

@@ -51,3 +51,7 @@ def page_response(page: Page[Any], cursors: CursorSigner) -> Response:
     if page.next_cursor is not None:
         page = page.model_copy(update={"next_cursor": cursors.sign(page.next_cursor)})
     return json_response(page)
+
+
+# The OpenAPI entry of a conditional GET's answer when the caller's copy is current (``If-None-Match``).
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified"}}

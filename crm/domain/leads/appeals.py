@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -149,8 +148,6 @@ class AppealConvert(BaseModel):
     next_review_at: Day | None = Field(default=None, description="Default: today in the business time zone.")
     client_id: UUID | None = Field(default=None, description="Link this client instead of looking one up.")
     owner_id: UUID | None = Field(default=None, description="Owner of a new client and of the deal.")
-
-    NAME_FALLBACK: ClassVar[str] = "Lead"
 
 
 class AssignmentReason(StrEnum):
