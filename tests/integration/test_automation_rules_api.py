@@ -87,8 +87,11 @@ async def test_only_admins_and_managers_keep_or_read_rules(api, role):
         ),
         ({"conditions": {"amount": {"currency": "RUB"}}}, "conditions.amount"),
         ({"conditions": {"amount": {"currency": "RUB", "min": "10", "max": "5"}}}, "conditions.amount"),
-        ({"action": {"kind": "set_field", "field": "status", "value": "won"}}, "action.set_field"),
-        ({"action": {"kind": "set_field", "field": "next_review_at", "value": "soon"}}, "action.set_field"),
+        ({"action": {"kind": "set_field", "field": "status", "value": "won"}}, "action"),
+        (
+            {"action": {"kind": "set_field", "field": "next_review_at", "value": "soon"}},
+            "action.set_field:next_review_at.value",
+        ),
         ({"action": {"kind": "create_task"}}, "action.create_task.title"),
         ({"name": ""}, "name"),
     ],

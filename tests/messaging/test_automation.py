@@ -18,6 +18,7 @@ from tests.auth import bearer
 from tests.automation import RULES, make_rule, publish_order, runs, stage_moved
 from tests.factories import TASKS, make_deal, make_payment, make_policy, make_task
 from tests.messaging.support import run_job
+from tests.messaging.test_occasions_processes import run_twice_at_once
 from tests.outbox import outbox_rows
 from tests.pipelines import history, make_pipeline, move, stage_id
 from tests.values import ASSIGNEE, day
@@ -273,3 +274,29 @@ async def test_an_overdue_task_fires_once_per_due_time(api, db, pool, settings):
     assert run["occasion"].startswith(f"task:{task['id']}@")
     assert (await api.get(f"/api/v1/deals/{deal['id']}")).json()["title"] == "Overdue work"
     assert (await run_job("automation-timers", pool, settings))["fired"] == 0
+
+
+async def test_two_worker_processes_fire_each_occasion_once(api, db, database_url, tmp_path):
+    event_rule = await make_rule(api, stage_moved("proposal"), TASK)
+    renewals = await make_pipeline(api)
+    time_rule = await make_rule(
+        api, {"kind": "deal_in_stage", "stage_id": stage_id(renewals, "reminded"), "hours": 1}, TASK
+    )
+    moved = [await make_deal(api, owner_id=OWNER) for _ in range(12)]
+    for deal in moved:
+        await move(api, deal, "proposal")
+    waiting = [await make_deal(api, pipeline_id=renewals["id"], owner_id=OWNER) for _ in range(12)]
+    await db.execute(
+        "UPDATE crm.deals SET stage_entered_at = now() - interval '2 hours' WHERE pipeline_id = $1",
+        uuid.UUID(renewals["id"]),
+    )
+    await publish_order(db)
+
+    events = await run_twice_at_once("automation-events", database_url, tmp_path)
+    timers = await run_twice_at_once("automation-timers", database_url, tmp_path)
+
+    assert sum(s["fired"] for s in events) == len(moved), events
+    assert sum(s["fired"] for s in timers) == len(waiting), timers
+    per_deal = await db.fetch("SELECT deal_id, count(*) AS n FROM crm.tasks GROUP BY deal_id")
+    assert len(per_deal) == len(moved) + len(waiting) and {row["n"] for row in per_deal} == {1}
+    assert len(await runs(api, event_rule)) == len(moved) and len(await runs(api, time_rule)) == len(waiting)

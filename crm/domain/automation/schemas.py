@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictBool, Tag, model_validator
 from pydantic.config import JsonDict
 
 from crm.domain.money import Currency, NonNegativeAmount
@@ -258,8 +258,30 @@ class SetOwner(SettingAction):
     value: UUID | None
 
 
-SetField = Annotated[SetTitle | SetDescription | SetNextReview | SetOwner, Field(discriminator="field")]
-Action = Annotated[MoveStage | CreateTask | Notify | SetField, Field(discriminator="kind")]
+def _action_tag(value: Any) -> str | None:
+    """Which action a value is: its ``kind``, and for ``set_field`` the field too (each field has its own type)."""
+    if isinstance(value, dict):
+        kind, field = value.get("kind"), value.get("field")
+    else:
+        kind, field = getattr(value, "kind", None), getattr(value, "field", None)
+    if kind == ActionKind.SET_FIELD:
+        return f"set_field:{field}"
+    return kind if isinstance(kind, str) else None
+
+
+ACTION_KINDS = (
+    "one of move_stage, create_task, notify, or set_field with field title, description, next_review_at or owner_id"
+)
+Action = Annotated[
+    Annotated[MoveStage, Tag("move_stage")]
+    | Annotated[CreateTask, Tag("create_task")]
+    | Annotated[Notify, Tag("notify")]
+    | Annotated[SetTitle, Tag("set_field:title")]
+    | Annotated[SetDescription, Tag("set_field:description")]
+    | Annotated[SetNextReview, Tag("set_field:next_review_at")]
+    | Annotated[SetOwner, Tag("set_field:owner_id")],
+    Discriminator(_action_tag, custom_error_type="action_kind", custom_error_message=f"must be {ACTION_KINDS}"),
+]
 
 _EXAMPLE: JsonDict = {
     "name": "Proposal stuck for two days: remind the owner",
