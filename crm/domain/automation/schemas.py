@@ -168,14 +168,7 @@ class AmountRange(BaseModel):
 class Conditions(BaseModel):
     """What the deal must be when the rule fires; every given one must hold. Empty: any deal."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"pipeline_id": "0e5a1c3b-7d2f-4a60-9b1e-5c0de0a1f001", "amount": {"currency": "RUB", "min": "100000"}}
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
 
     pipeline_id: UUID | None = None
     stage_ids: list[UUID] = Field(
