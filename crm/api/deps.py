@@ -16,6 +16,7 @@ from crm.api.auth import caller_of
 from crm.api.cursors import CursorSigner
 from crm.api.errors import ReplayResponse
 from crm.api.responses import post_response
+from crm.domain.automation.service import AutomationRuleService
 from crm.domain.calculations.service import CalculationService
 from crm.domain.caller import Caller, TokenVerifier
 from crm.domain.clients.service import ClientService
@@ -61,6 +62,7 @@ class ApiServices:
     deals: DealService
     deal_team: DealTeamService
     pipelines: PipelineService
+    automation: AutomationRuleService
     calculations: CalculationService
     policies: PolicyService
     policy_documents: PolicyDocumentService

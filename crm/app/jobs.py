@@ -14,6 +14,7 @@ from typing import Any
 
 from crm.app.config import Settings
 from crm.app.wiring import Wiring
+from crm.domain.automation.engine import AutomationEngine
 from crm.domain.leads.intake import AppealService
 from crm.domain.notifications import retention
 from crm.domain.notifications.delivery import NotificationDelivery
@@ -23,6 +24,7 @@ from crm.domain.payments.overdue import OverduePayments
 from crm.domain.permissions.stranded import StrandedPermissionJobs
 from crm.domain.tasks.schedule_jobs import TaskScheduleJobs
 from crm.infrastructure.db.appeals import PgAppealReader
+from crm.infrastructure.db.automation import PgAutomationReader, PgEventFeed
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 
 NO_PERMISSIONS_REDIS = "no Redis configured for the permission queue (CRM_PERMISSIONS_REDIS_URL or CRM_REDIS_URL)"
@@ -172,6 +174,31 @@ async def lead_backlog(app: Wiring) -> Figures:
     return {"operators": run.operators, "assigned": run.assigned}
 
 
+# An automation pass works for at most this long; the next run goes on from there. The event pass is sent every
+# few seconds (as the delivery runs, a fresh message always follows one that expired), and ends before the next;
+# the time pass, as DELIVERY_BUDGET_SECONDS, before the beat message of a job on a longer timer would expire.
+AUTOMATION_EVENTS_BUDGET_SECONDS = 4.0
+AUTOMATION_TIMERS_BUDGET_SECONDS = 20.0
+
+
+def automation_engine(app: Wiring) -> AutomationEngine:
+    return AutomationEngine(
+        app.uow, PgAutomationReader(app.pool, app.clock), PgEventFeed(app.pool), app.clock, app.notification_intake
+    )
+
+
+async def automation_events(app: Wiring) -> Figures:
+    """Fire the automation rules triggered by events on the events published since the last run."""
+    run = await automation_engine(app).follow_events(budget=AUTOMATION_EVENTS_BUDGET_SECONDS)
+    return {"busy": run.busy, "read": run.read, "fired": run.fired, "position": run.position}
+
+
+async def automation_timers(app: Wiring) -> Figures:
+    """Fire the automation rules triggered by time (a deal in a stage, a payment or a task overdue) that are due."""
+    run = await automation_engine(app).fire_due(budget=AUTOMATION_TIMERS_BUDGET_SECONDS)
+    return {"due": run.due, "fired": run.fired}
+
+
 PRUNE_EVERY = timedelta(hours=1)
 JOBS = Jobs(
     Job("task-reminders", timedelta(seconds=30), task_reminders),
@@ -194,6 +221,8 @@ JOBS = Jobs(
     Job("prune-inbound-events", PRUNE_EVERY, prune_inbound_events),
     # Closing, handing over and operator changes pull at once; this catches what time alone frees.
     Job("lead-backlog", timedelta(seconds=30), lead_backlog),
+    Job("automation-events", timedelta(seconds=5), automation_events),
+    Job("automation-timers", timedelta(minutes=1), automation_timers),
 )
 
 

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 
 from crm.api import (
     appeals,
+    automation,
     calculations,
     clients,
     deals,
@@ -45,6 +46,7 @@ from crm.app.permissions import permission_queue as build_permission_queue
 from crm.app.rate_limits import rate_limiter as build_rate_limiter
 from crm.app.rate_limits import rate_quota
 from crm.app.wiring import Wiring, open_pool
+from crm.domain.automation.service import AutomationRuleService
 from crm.domain.calculations.service import CalculationService
 from crm.domain.caller import TokenVerifier
 from crm.domain.clients.service import ClientService
@@ -71,6 +73,7 @@ from crm.domain.rate_limits import RateLimiter
 from crm.domain.tasks.service import TaskService
 from crm.domain.users.service import UserContactService
 from crm.infrastructure.db.appeals import PgAppealReader, PgLeadReader
+from crm.infrastructure.db.automation import PgAutomationReader
 from crm.infrastructure.db.calculations import PgCalculationReader
 from crm.infrastructure.db.clients import PgClientReader
 from crm.infrastructure.db.deal_members import PgDealMemberReader
@@ -181,6 +184,7 @@ def build_services(
         clients=ClientService(uow, PgClientReader(pool), clock, import_max_rows=app.settings.import_max_rows),
         deals=DealService(uow, PgDealReader(pool), pipeline_reader, clock),
         pipelines=PipelineService(uow, pipeline_reader, clock),
+        automation=AutomationRuleService(uow, PgAutomationReader(pool, clock), pipeline_reader, clock),
         deal_team=DealTeamService(uow, PgDealMemberReader(pool), clock),
         calculations=CalculationService(uow, PgCalculationReader(pool), clock),
         policies=PolicyService(uow, policy_reader, clock, default_currency=app.settings.default_currency),
@@ -352,6 +356,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         appeals.leads,
         lead_stats.router,
         pipelines.router,
+        automation.router,
         exports.router,
         streams.router,
         notification_stream.router,

@@ -35,6 +35,15 @@ def roles_of(claimed: Iterable[str]) -> frozenset[Role]:
 class Caller:
     actor_id: UUID | None = None
     roles: frozenset[Role] = field(default_factory=frozenset)
+    cause: tuple[UUID, ...] = ()
+    """The automation rules whose firings led here, first to last; the last one is acting (``rule_id``).
+    Empty for a person, a token or crm-worker's own jobs. Every event the caller's change records carries it,
+    which is how a rule that would re-trigger itself is caught (crm.domain.automation.rules)."""
+
+    @property
+    def rule_id(self) -> UUID | None:
+        """The automation rule acting, if any."""
+        return self.cause[-1] if self.cause else None
 
     @property
     def is_admin(self) -> bool:

@@ -552,3 +552,8 @@ class InvalidRows(RuleViolation):
 
     code = "invalid_rows"
     title = "Rows are invalid"
+
+
+class AutomationRuleNotFound(NotFound):
+    code = "automation_rule_not_found"
+    title = "Automation rule not found"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from crm.domain.automation.repository import AutomationRepository
 from crm.domain.calculations.repository import CalculationRepository
 from crm.domain.caller import Caller
 from crm.domain.clients.repository import ClientRepository
@@ -84,6 +85,9 @@ class UnitOfWork(Protocol):
 
     @property
     def appeals(self) -> AppealRepository: ...
+
+    @property
+    def automation(self) -> AutomationRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

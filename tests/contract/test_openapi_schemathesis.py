@@ -30,6 +30,7 @@ from schemathesis.python import asgi as schemathesis_asgi
 
 from crm.app.config import Settings
 from crm.app.main import create_app
+from crm.domain.automation.schemas import CONDITION_RULES
 from crm.infrastructure.db.migrations import upgrade_to_head
 from tests.apps import UNREACHED_RATE_LIMIT
 from tests.auth import ADMIN_ID, SECRET, token
@@ -125,6 +126,8 @@ CROSS_FIELD_MESSAGES = {
     "shifts of one day must not overlap",
     "`ends_at` must be later than `starts_at`",
     "absences must not overlap",
+    # An automation rule's data conditions (operator and value) and amount range (its bounds).
+    *CONDITION_RULES,
 }
 # Items of a list unique by one of their fields (a permission sync's users, a source's weights per operator) is
 # beyond uniqueItems too.
@@ -142,6 +145,10 @@ PIPELINE_MESSAGE_PARTS = (
     "another stage of the pipeline has this key",
     "a pipeline needs an open, a won and a lost stage",
     "stage in every pipeline",
+    # An automation rule names stored stages and pipelines.
+    "no such stage",
+    "no such pipeline",
+    "no pipeline has a stage with this key",
 )
 
 

@@ -62,6 +62,7 @@ async def test_stage_change_records_update_then_stage_changed(api, db):
         "old_stage": "qualification",
         "new_stage": "negotiation",
         "actor_id": actor,
+        "rule_id": None,
         "pipeline_id": deal["pipeline_id"],
         "old_pipeline_id": deal["pipeline_id"],
         "lost_reason": None,

@@ -124,6 +124,7 @@ async def build_world(api: httpx.AsyncClient) -> World:
         api, stages=[{"key": "spare", "name": "Spare", "kind": "open"}, *RENEWAL_STAGES], name="World pipeline"
     )
     source = await ok(await api.post(f"{API}/sources", json={"name": "World bot", "channel": "telegram"}))
+    rule = await ok(await api.post(f"{API}/automation/rules", json=RULE))
     await ok(
         await api.put(f"{API}/sources/{source['id']}/weights", json=[{"operator_id": operator["id"], "weight": 1}])
     )
@@ -132,6 +133,7 @@ async def build_world(api: httpx.AsyncClient) -> World:
         for n in range(2)
     ]
     ids = {
+        "rule_id": rule["id"],
         "pipeline_id": pipeline["id"],
         "stage_id": stage_id(pipeline, "spare"),
         "operator_id": operator["id"],
@@ -156,6 +158,12 @@ async def build_world(api: httpx.AsyncClient) -> World:
     }
     return World(people, ids, deal, client, policy, payment, calculation, pipeline)
 
+
+RULE = {
+    "name": "World rule",
+    "trigger": {"kind": "event", "event_type": "deal.stage.changed"},
+    "action": {"kind": "notify", "message": "Moved"},
+}
 
 # What each kind of caller gets, by the kind of access a route needs ("ok" is the route's success answer).
 SEE = {
@@ -214,6 +222,7 @@ class Call:
 
 DEAL = f"{API}/deals/{{deal_id}}"
 PIPELINE = f"{API}/pipelines/{{pipeline_id}}"
+RULES = f"{API}/automation/rules"
 PAYMENT = f"{DEAL}/policies/{{policy_id}}/payments/{{payment_id}}"
 INCOME = {"line_id": "income_id"}
 EXPENSE = {"line_id": "expense_id"}
@@ -451,6 +460,11 @@ CALLS = [
     ),
     Call(f"PATCH {PIPELINE}/stages/{{stage_id}}", PRIVILEGED, body=lambda w: {"sla_days": 3}),
     Call(f"POST {PIPELINE}/stages/{{stage_id}}/restore", PRIVILEGED, name="a live stage stays as it is"),
+    Call(f"GET {RULES}", PRIVILEGED),
+    Call(f"GET {RULES}/{{rule_id}}", PRIVILEGED),
+    Call(f"GET {RULES}/{{rule_id}}/runs", PRIVILEGED),
+    Call(f"POST {RULES}", PRIVILEGED, 201, body=lambda w: RULE),
+    Call(f"PATCH {RULES}/{{rule_id}}", PRIVILEGED, body=lambda w: {"name": f"Rule {uuid.uuid4().hex[:8]}"}),
     Call(f"GET {API}/leads", ANYONE),
     Call(f"GET {API}/leads/{{lead_id}}", HANDLER),
     Call(f"POST {API}/leads", INTAKE, 201, body=lambda w: {"external_id": f"web:{uuid.uuid4().hex}"}),

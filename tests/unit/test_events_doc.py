@@ -40,7 +40,18 @@ PLACEHOLDER_VALUES: dict[str, tuple[str, ...]] = {
 
 # String literals in crm/domain that look like routing keys but are not: the event keys of notifications that
 # occasions ask for (crm.domain.occasions), which name templates, not events on crm.events.
-NOT_ROUTING_KEYS: frozenset[str] = frozenset({"payment.due", "payment.overdue", "policy.renewal"})
+# So are the default event key of an automation rule's notification, and the dotted names of fields its problems name.
+NOT_ROUTING_KEYS: frozenset[str] = frozenset(
+    {
+        "payment.due",
+        "payment.overdue",
+        "policy.renewal",
+        "automation.rule.fired",
+        "trigger.stage_id",
+        "conditions.pipeline_id",
+        "action.stage",
+    }
+)
 
 
 def _expand(template: list[str | ast.expr], where: str) -> Iterator[str]:

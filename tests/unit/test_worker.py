@@ -9,7 +9,12 @@ from decimal import Decimal
 import pytest
 
 from crm.app.config import Settings
-from crm.app.jobs import DELIVERY_BUDGET_SECONDS, JOBS
+from crm.app.jobs import (
+    AUTOMATION_EVENTS_BUDGET_SECONDS,
+    AUTOMATION_TIMERS_BUDGET_SECONDS,
+    DELIVERY_BUDGET_SECONDS,
+    JOBS,
+)
 from crm.app.worker import (
     MAX_RETRIES,
     RETRY_BACKOFF_MAX,
@@ -215,6 +220,12 @@ def test_an_overdue_payment_was_scheduled_before():
     assert status_before_overdue(payment) == PaymentStatus.SCHEDULED
 
 
-def test_a_delivery_run_ends_before_any_other_jobs_beat_message_would_expire_behind_it():
-    others = [job.every for job in JOBS.values() if job.name != "notification-deliveries"]
-    assert timedelta(seconds=DELIVERY_BUDGET_SECONDS) < min(others)
+def test_a_long_run_ends_before_the_beat_message_of_a_job_on_a_longer_timer_would_expire_behind_it():
+    pollers = {"notification-deliveries", "automation-events"}  # sent every few seconds: a fresh message follows
+    others = [job.every for job in JOBS.values() if job.name not in pollers]
+    longest = max(DELIVERY_BUDGET_SECONDS, AUTOMATION_TIMERS_BUDGET_SECONDS)
+    assert timedelta(seconds=longest) < min(others)
+
+
+def test_an_automation_event_pass_ends_before_the_next_one_is_sent():
+    assert timedelta(seconds=AUTOMATION_EVENTS_BUDGET_SECONDS) < JOBS["automation-events"].every

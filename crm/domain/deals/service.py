@@ -142,7 +142,7 @@ class DealService:
                     )
                 reason = changes.pop("lost_reason", current.lost_reason)
                 given = "lost_reason" in patch.model_fields_set
-                changes.update(self._placement(current, pipeline, target, status, reason, given, caller, now))
+                changes.update(placement(current, pipeline, target, status, reason, given, caller, now))
             changes = effective_changes(current, changes)
             if not changes:
                 return current
@@ -159,8 +159,8 @@ class DealService:
             current = await self._live_for_update(uow, deal_id)
             check_version(current.version, if_match)
             pipeline, _ = await place_of(uow, current)
-            target = _stage_keyed(pipeline, body.stage)
-            deal = await self._move(uow, current, pipeline, target, body.lost_reason, caller)
+            target = stage_keyed(pipeline, body.stage)
+            deal = await move_deal(uow, current, pipeline, target, body.lost_reason, caller, self._clock.now())
             if deal is None:
                 return current
             await uow.commit()
@@ -181,10 +181,10 @@ class DealService:
                     errors=[FieldProblem("pipeline_id", "no such pipeline")],
                 )
             if body.stage is not None:
-                target = _stage_keyed(pipeline, body.stage)
+                target = stage_keyed(pipeline, body.stage)
             else:
                 target = pipeline.stage_keyed(current.stage) or await self._same_kind(uow, current, pipeline)
-            deal = await self._move(uow, current, pipeline, target, body.lost_reason, caller)
+            deal = await move_deal(uow, current, pipeline, target, body.lost_reason, caller, self._clock.now())
             if deal is None:
                 return current
             await uow.commit()
@@ -214,45 +214,6 @@ class DealService:
             uow.record(record_event("deal.restored", deal, self._clock.now()))
             await uow.commit(deal)
         return deal
-
-    async def _move(
-        self, uow: UnitOfWork, current: Deal, pipeline: Pipeline, target: Stage, reason: str | None, caller: Caller
-    ) -> Deal | None:
-        """Put ``current`` in ``target`` (with ``reason`` when it is a lost stage); ``None`` when nothing changes."""
-        now = self._clock.now()
-        status = status_in(target, current.status)
-        given = reason is not None
-        kept = reason if given else current.lost_reason
-        changes = self._placement(current, pipeline, target, status, kept, given, caller, now)
-        changes = effective_changes(current, changes)
-        if not changes:
-            return None
-        deal = await uow.deals.update(current.id, changes, caller.actor_id)
-        await record_deal_change(uow, current, deal, caller, now)
-        return deal
-
-    def _placement(
-        self,
-        current: Deal,
-        pipeline: Pipeline,
-        target: Stage,
-        status: DealStatus,
-        reason: str | None,
-        given: bool,
-        caller: Caller,
-        now: datetime,
-    ) -> dict[str, Any]:
-        """The columns of ``current`` in ``target`` with ``status``: the transition checked, the lost reason the
-        stage asks for, closing or reopening, and the move itself when it is another stage."""
-        self._check_transition(current, status, caller)
-        changes: dict[str, Any] = {
-            "status": status,
-            "lost_reason": lost_reason_in(pipeline, target, reason, given=given),
-            **_closing_changes(current, status, now),
-        }
-        if target.id != current.stage_id:
-            changes.update(stage_changes(target, now))
-        return changes
 
     async def _check_stage_keys(self, query: DealFilter) -> None:
         if not query.stages:
@@ -289,17 +250,59 @@ class DealService:
         if policies:
             raise DealHasPolicies(f"Deal {deal_id} has {policies} live policy(ies); delete them before you {action}.")
 
-    @staticmethod
-    def _check_transition(current: Deal, target: DealStatus, caller: Caller) -> None:
-        refusal = transition_refusal(current.status, target, is_admin=caller.is_admin)
-        if refusal is not None:
-            raise InvalidStageTransition(
-                f"Cannot move deal from {current.status} to {target}: {refusal}.",
-                errors=[FieldProblem("status", refusal)],
-            )
+
+async def move_deal(
+    uow: UnitOfWork,
+    current: Deal,
+    pipeline: Pipeline,
+    target: Stage,
+    reason: str | None,
+    caller: Caller,
+    now: datetime,
+) -> Deal | None:
+    """Put ``current`` in ``target`` (with ``reason`` when it is a lost stage), with its history row and events;
+    ``None`` when nothing changes. A person's move and an automation rule's alike."""
+    status = status_in(target, current.status)
+    given = reason is not None
+    kept = reason if given else current.lost_reason
+    changes = placement(current, pipeline, target, status, kept, given, caller, now)
+    changes = effective_changes(current, changes)
+    if not changes:
+        return None
+    deal = await uow.deals.update(current.id, changes, caller.actor_id)
+    await record_deal_change(uow, current, deal, caller, now)
+    return deal
 
 
-def _stage_keyed(pipeline: Pipeline, key: str) -> Stage:
+def placement(
+    current: Deal,
+    pipeline: Pipeline,
+    target: Stage,
+    status: DealStatus,
+    reason: str | None,
+    given: bool,
+    caller: Caller,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of ``current`` in ``target`` with ``status``: the transition checked, the lost reason the
+    stage asks for, closing or reopening, and the move itself when it is another stage."""
+    refusal = transition_refusal(current.status, status, is_admin=caller.is_admin)
+    if refusal is not None:
+        raise InvalidStageTransition(
+            f"Cannot move deal from {current.status} to {status}: {refusal}.",
+            errors=[FieldProblem("status", refusal)],
+        )
+    changes: dict[str, Any] = {
+        "status": status,
+        "lost_reason": lost_reason_in(pipeline, target, reason, given=given),
+        **_closing_changes(current, status, now),
+    }
+    if target.id != current.stage_id:
+        changes.update(stage_changes(target, now))
+    return changes
+
+
+def stage_keyed(pipeline: Pipeline, key: str) -> Stage:
     stage = pipeline.stage_keyed(key)
     if stage is None:
         raise InvalidInput(

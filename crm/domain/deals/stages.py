@@ -133,9 +133,10 @@ async def record_deal_change(uow: UnitOfWork, before: Deal, after: Deal, caller:
             to_stage=after.stage,
             to_pipeline_id=after.pipeline_id,
             actor_id=caller.actor_id,
-            source=StageChangeSource.MANUAL,
+            source=StageChangeSource.MANUAL if caller.rule_id is None else StageChangeSource.RULE,
             at=now,
             seconds_in_previous=max(0, int((now - before.stage_entered_at).total_seconds())),
+            rule_id=caller.rule_id,
         )
     )
     data = {
@@ -143,6 +144,7 @@ async def record_deal_change(uow: UnitOfWork, before: Deal, after: Deal, caller:
         "old_stage": before.stage,
         "new_stage": after.stage,
         "actor_id": str(caller.actor_id) if caller.actor_id else None,
+        "rule_id": str(caller.rule_id) if caller.rule_id else None,
         "pipeline_id": str(after.pipeline_id),
         "old_pipeline_id": str(before.pipeline_id),
         "lost_reason": after.lost_reason,

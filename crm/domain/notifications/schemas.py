@@ -43,7 +43,7 @@ _INPUT = ConfigDict(
 # Notifications the service asks for itself are deduplicated by keys of their own: an occasion's
 # `<occasion>:<what>[:<when>]` and an inbound event's `inbound:<id>`. A client may not use them (it would silence
 # the occasion or the event), so POST /notifications refuses a key starting like one.
-OCCASIONS = frozenset({"task.reminder", "payment.due", "payment.overdue", "policy.renewal"})
+OCCASIONS = frozenset({"task.reminder", "payment.due", "payment.overdue", "policy.renewal", "automation"})
 INBOUND = "inbound"
 
 

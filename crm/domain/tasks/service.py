@@ -57,6 +57,16 @@ def status_changed_event(old: TaskStatus, task: Task, actor_id: UUID | None, occ
     )
 
 
+def new_task_values(data: TaskCreate, caller: Caller) -> dict[str, Any]:
+    """The columns of a new task: a task with ``scheduled_for`` starts ``scheduled``, others ``pending``; the
+    caller is its author."""
+    return {
+        **data.model_dump(),
+        "status": initial_status(data.scheduled_for is not None),
+        "author_id": caller.actor_id,
+    }
+
+
 class TaskService:
     def __init__(self, uow: UnitOfWorkFactory, reader: TaskReader, clock: Clock) -> None:
         self._uow = uow
@@ -83,11 +93,7 @@ class TaskService:
         """The caller is the author; a task with ``scheduled_for`` starts ``scheduled``, others ``pending``."""
         if data.scheduled_for is not None:
             self._require_future("scheduled_for", data.scheduled_for)
-        values = {
-            **data.model_dump(),
-            "status": initial_status(data.scheduled_for is not None),
-            "author_id": caller.actor_id,
-        }
+        values = new_task_values(data, caller)
         async with self._uow(caller, idempotency) as uow:
             await self._check_links(uow, {name: values[name] for name in LINK_FIELDS})
             await self._check_assignment(uow, caller, values["deal_id"], values["assignee_id"])

@@ -33,14 +33,22 @@ JOURNAL_OF_DEAL = TableAccess(Resource.JOURNAL, "deals", deal_column="id")
 ORDER = ListOrder("deals", ("next_review_at", "updated_at", "id"), (date, datetime, UUID))
 OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
 
+
+def deal_value(deal_id: str, currency: str | None = None) -> str:
+    """SQL: a deal's value, the planned amounts of its live policies' payments that are not cancelled (only those
+    in ``currency`` when given); NULL without any. ``deal_id`` and ``currency`` are SQL expressions."""
+    in_currency = "" if currency is None else f" AND pm.currency = {currency}"
+    return (
+        "SELECT sum(pm.planned_amount) FROM crm.payments pm JOIN crm.policies po ON po.id = pm.policy_id"
+        f" WHERE po.deal_id = {deal_id} AND NOT po.is_deleted AND NOT pm.is_deleted AND pm.cancelled_at IS NULL"
+        f"{in_currency}"
+    )
+
+
 STAGE_COUNTS = """
 SELECT stage_id,
        count(*) AS count,
-       coalesce(sum((
-           SELECT sum(pm.planned_amount)
-           FROM crm.payments pm JOIN crm.policies po ON po.id = pm.policy_id
-           WHERE po.deal_id = deals.id AND NOT po.is_deleted AND NOT pm.is_deleted AND pm.cancelled_at IS NULL
-       )), 0)::numeric AS total_value,
+       coalesce(sum(({deal_value})), 0)::numeric AS total_value,
        coalesce(sum(extract(epoch FROM coalesce(closed_at, now()) - created_at)), 0)::float8 / 86400
            AS cycle_days_sum
 FROM crm.deals
@@ -110,7 +118,9 @@ class PgDealReader(RecordReader[Deal]):
     async def stage_counts(self, query: DealFilter, access: Access) -> list[StageCount]:
         where = deal_conditions(query)
         GUARD.sees(access, where)
-        rows = await self._pool.fetch(STAGE_COUNTS.format(where=where.sql), *where.params)
+        rows = await self._pool.fetch(
+            STAGE_COUNTS.format(where=where.sql, deal_value=deal_value("deals.id")), *where.params
+        )
         return [
             StageCount(
                 stage_id=row["stage_id"],

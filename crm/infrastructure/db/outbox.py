@@ -46,12 +46,27 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM (SELECT 1 FROM written LIMIT 1) AS
 """
 
 
+CAUSE_HEADER = "x-crm-cause"
+
+
+def event_headers(trace_id: str | None, cause: Sequence[UUID]) -> dict[str, Any]:
+    """The headers an event is published with: the request's trace id, the automation rules that caused it."""
+    headers: dict[str, Any] = {}
+    if trace_id:
+        headers["x-trace-id"] = trace_id
+    if cause:
+        headers[CAUSE_HEADER] = [str(rule_id) for rule_id in cause]
+    return headers
+
+
 class OutboxWriter:
     def __init__(self, source: str) -> None:
         self._source = source
         self._notified_at = -NOTIFY_WINDOW
 
-    async def write(self, connection: Connection, events: Sequence[DomainEvent]) -> None:
+    async def write(self, connection: Connection, events: Sequence[DomainEvent], cause: Sequence[UUID] = ()) -> None:
+        """``cause``: the automation rules whose firings led to these events (``Caller.cause``), kept in the
+        ``x-crm-cause`` header so a rule is never triggered again by its own consequences."""
         if not events:
             return
         # The request's X-Request-ID, kept by its middleware for the request's task; None in crm-worker.
@@ -60,7 +75,7 @@ class OutboxWriter:
         notify = now - self._notified_at >= NOTIFY_WINDOW
         if notify:
             self._notified_at = now
-        headers = json.dumps({"x-trace-id": trace_id} if trace_id else {})
+        headers = json.dumps(event_headers(trace_id, cause))
         await connection.execute(
             INSERT if notify else INSERT_QUIET,
             [event.event_id for event in events],

@@ -16,6 +16,7 @@ from crm.domain.clock import Clock
 from crm.domain.events import DomainEvent
 from crm.domain.idempotency import IdempotentRequest
 from crm.infrastructure.db.appeals import PgAppealRepository, PgLeadRepository
+from crm.infrastructure.db.automation import PgAutomationRepository
 from crm.infrastructure.db.calculations import PgCalculationRepository
 from crm.infrastructure.db.clients import PgClientRepository
 from crm.infrastructure.db.deal_members import PgDealMemberRepository
@@ -46,6 +47,7 @@ class PgUnitOfWork:
     """
 
     appeals: PgAppealRepository
+    automation: PgAutomationRepository
     calculations: PgCalculationRepository
     clients: PgClientRepository
     deals: PgDealRepository
@@ -125,6 +127,7 @@ class PgUnitOfWork:
         self.sources = PgSourceRepository(connection)
         self.leads = PgLeadRepository(connection, access)
         self.appeals = PgAppealRepository(connection, access)
+        self.automation = PgAutomationRepository(connection)
         return self
 
     async def __aexit__(
@@ -187,7 +190,7 @@ class PgUnitOfWork:
     async def commit(self, result: object = None) -> None:
         connection, transaction = self._connection, self._transaction
         assert connection is not None and transaction is not None, "commit() outside `async with`"
-        await self._outbox.write(connection, self._events)
+        await self._outbox.write(connection, self._events, self._caller.cause)
         if self._idempotency is not None:
             if result is None:
                 raise TypeError("a use case run with an Idempotency-Key commits with its result")

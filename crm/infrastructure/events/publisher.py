@@ -12,7 +12,7 @@ import orjson
 from aio_pika.abc import AbstractConnection, AbstractExchange
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
 
-from crm.infrastructure.db.outbox import PendingEvent
+from crm.infrastructure.db.outbox import CAUSE_HEADER, PendingEvent
 
 CONTENT_TYPE = "application/cloudevents+json"
 
@@ -47,6 +47,9 @@ def to_message(event: PendingEvent) -> aio_pika.Message:
     trace_id = event.headers.get("x-trace-id")
     if trace_id:
         headers["x-trace-id"] = trace_id
+    cause = event.headers.get(CAUSE_HEADER)
+    if cause:
+        headers[CAUSE_HEADER] = ",".join(cause)  # the automation rules that caused it, first to last
     occurred_at = datetime.fromisoformat(cloudevent["time"]) if "time" in cloudevent else event.created_at
     return aio_pika.Message(
         body=event.cloudevent.encode(),

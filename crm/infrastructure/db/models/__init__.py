@@ -5,6 +5,7 @@ SQL there must agree; the integration tests exercise both. One module per featur
 registers every table on ``Base.metadata``.
 """
 
+from crm.infrastructure.db.models.automation import AutomationFeedRow, AutomationRuleRow, AutomationRunRow
 from crm.infrastructure.db.models.base import NAMING_CONVENTION, SCHEMA, Base, RecordColumns
 from crm.infrastructure.db.models.calculations import CalculationRow
 from crm.infrastructure.db.models.clients import ClientRow
@@ -40,6 +41,9 @@ __all__ = [
     "SCHEMA",
     "AppealAssignmentRow",
     "AppealRow",
+    "AutomationFeedRow",
+    "AutomationRuleRow",
+    "AutomationRunRow",
     "Base",
     "CalculationRow",
     "ClientRow",
