@@ -14,7 +14,7 @@ from typing import Protocol
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import RouteContext, iter_route_contexts
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +31,9 @@ class HttpMetrics:
     """The request counter and latency histogram, on the application's own registry."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        # No <name>_created series beside each counter and histogram: a start time per label set that doubles the
+        # series for nothing Prometheus needs (process_start_time_seconds says when the process started).
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         labels = ("method", "route", "status")
         self._requests = Counter(
             "crm_http_requests", "HTTP requests answered, by route template and status.", labels, registry=registry

@@ -20,11 +20,20 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server, values
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+    values,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 # prometheus_client reads the directory of the multiprocess mode from this variable.
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Not "job": Prometheus gives every scraped series its scrape job's name in that label.
+LABEL = "job_name"
 # Seconds: most runs take milliseconds; a job works in batches for at most its budget, and is ended at 5 minutes.
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -34,19 +43,20 @@ class JobMetrics:
     what is read; with a registry of its own elsewhere (a test)."""
 
     def __init__(self, jobs: Iterable[str], registry: CollectorRegistry | None = None) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # as crm-api does (crm.api.metrics)
         self._runs = Counter(
-            "crm_worker_job_runs", "Job runs started (each retry is a run), by job.", ["job"], registry=registry
+            "crm_worker_job_runs", "Job runs started (each retry is a run), by job.", [LABEL], registry=registry
         )
         self._failures = Counter(
             "crm_worker_job_failures",
             "Job runs that raised (a transient error is retried as another run), by job.",
-            ["job"],
+            [LABEL],
             registry=registry,
         )
         self._duration = Histogram(
             "crm_worker_job_duration_seconds",
             "How long job runs took, failed ones included, by job.",
-            ["job"],
+            [LABEL],
             buckets=DURATION_BUCKETS,
             registry=registry,
         )

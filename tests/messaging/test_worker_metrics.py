@@ -44,14 +44,14 @@ async def test_each_run_and_each_failure_is_counted_by_job(api, database_url):
 
     assert ran.successful() and failed.failed()
     figures = samples(_exposition(registry))
-    assert value(figures, "crm_worker_job_runs_total", job="scheduled-tasks") == 1
-    assert value(figures, "crm_worker_job_failures_total", job="scheduled-tasks") == 0
-    assert value(figures, "crm_worker_job_runs_total", job="relay-sweep") == 1
-    assert value(figures, "crm_worker_job_failures_total", job="relay-sweep") == 1
-    assert value(figures, "crm_worker_job_duration_seconds_count", job="relay-sweep") == 1
+    assert value(figures, "crm_worker_job_runs_total", job_name="scheduled-tasks") == 1
+    assert value(figures, "crm_worker_job_failures_total", job_name="scheduled-tasks") == 0
+    assert value(figures, "crm_worker_job_runs_total", job_name="relay-sweep") == 1
+    assert value(figures, "crm_worker_job_failures_total", job_name="relay-sweep") == 1
+    assert value(figures, "crm_worker_job_duration_seconds_count", job_name="relay-sweep") == 1
     # Every job's series is there from the start.
-    assert value(figures, "crm_worker_job_runs_total", job="prune-outbox") == 0
-    assert ("crm_worker_job_failures_total", frozenset({("job", "prune-outbox")})) in figures
+    assert value(figures, "crm_worker_job_runs_total", job_name="prune-outbox") == 0
+    assert ("crm_worker_job_failures_total", frozenset({("job_name", "prune-outbox")})) in figures
 
 
 async def test_a_prefork_worker_serves_the_runs_of_all_its_children(api, db, database_url, cache_url, run_id, tmp_path):
@@ -92,8 +92,8 @@ async def test_a_prefork_worker_serves_the_runs_of_all_its_children(api, db, dat
                 except httpx.TransportError:
                     figures = {}
                 if (
-                    value(figures, "crm_worker_job_runs_total", job="scheduled-tasks") >= 3
-                    and value(figures, "crm_worker_job_failures_total", job="relay-sweep") >= 1
+                    value(figures, "crm_worker_job_runs_total", job_name="scheduled-tasks") >= 3
+                    and value(figures, "crm_worker_job_failures_total", job_name="relay-sweep") >= 1
                 ):
                     break
                 await asyncio.sleep(0.2)
@@ -104,11 +104,11 @@ async def test_a_prefork_worker_serves_the_runs_of_all_its_children(api, db, dat
         await forget_queue(cache_url, queue)
 
     log = log_path.read_text()
-    assert value(figures, "crm_worker_job_runs_total", job="scheduled-tasks") == 3, log
-    assert value(figures, "crm_worker_job_failures_total", job="scheduled-tasks") == 0
-    assert value(figures, "crm_worker_job_runs_total", job="relay-sweep") == 1
-    assert value(figures, "crm_worker_job_failures_total", job="relay-sweep") == 1
-    assert value(figures, "crm_worker_job_duration_seconds_count", job="scheduled-tasks") == 3
+    assert value(figures, "crm_worker_job_runs_total", job_name="scheduled-tasks") == 3, log
+    assert value(figures, "crm_worker_job_failures_total", job_name="scheduled-tasks") == 0
+    assert value(figures, "crm_worker_job_runs_total", job_name="relay-sweep") == 1
+    assert value(figures, "crm_worker_job_failures_total", job_name="relay-sweep") == 1
+    assert value(figures, "crm_worker_job_duration_seconds_count", job_name="scheduled-tasks") == 3
     assert len(pids) == 2, "a prefork pool of two child processes ran them"
     assert process.returncode == 0, log
 
