@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import asyncpg
 import structlog
@@ -17,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from crm.api.metrics import HttpMetrics
-from crm.app.events import EventDelivery
+from crm.app.events import EventDelivery, RelayFigures
 from crm.infrastructure.db.outbox import OutboxBacklog, OutboxStore
 
 log = structlog.get_logger(__name__)
@@ -51,39 +52,62 @@ class ServiceMetrics:
     async def render(self) -> bytes:
         runtime = self._runtime
         if runtime is not None:
-            await runtime.read_database()
-        # One snapshot of a registry the event loop alone changes: nothing else runs while it is written.
-        return generate_latest(self.registry)
+            await runtime.refresh()
+        # Written in a thread: with every route seen, the text is ~0.5 MiB and takes tens of milliseconds, which the
+        # event loop's requests need not wait for. The library's metrics take their locks; the runtime figures were
+        # read on the loop (``refresh``) and are only handed over.
+        return await asyncio.to_thread(generate_latest, self.registry)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeFigures:
+    pool_size: int
+    pool_idle: int
+    pool_max: int
+    relay: RelayFigures
+    deal_subscribers: int
+    backlog: OutboxBacklog | None  # None: the database did not answer
 
 
 class RuntimeCollector(Collector):
-    """Gauges and counters read from the objects that keep them, at scrape time; the outbox's from the database,
-    read by ``read_database`` just before (a collector's ``collect`` cannot wait for a query)."""
+    """Gauges and counters of the objects that keep them, read on the event loop by ``refresh`` just before a
+    scrape (the outbox's from the database: a collector's ``collect`` cannot wait for a query)."""
 
     def __init__(self, pool: asyncpg.Pool, events: EventDelivery, store: OutboxStore) -> None:
         self._pool = pool
         self._events = events
         self._store = store
-        self._backlog: OutboxBacklog | None = None
+        self._figures: RuntimeFigures | None = None
 
-    async def read_database(self) -> None:
+    async def refresh(self) -> None:
+        backlog: OutboxBacklog | None = None
         try:
             async with asyncio.timeout(DATABASE_TIMEOUT):
-                self._backlog = await self._store.pending(query_timeout=DATABASE_TIMEOUT)
+                backlog = await self._store.pending(query_timeout=DATABASE_TIMEOUT)
         except Exception as exc:
             # Reported, never raised: /metrics answers what it could read.
-            self._backlog = None
             log.warning("metrics: the database did not answer", error=f"{type(exc).__name__}: {exc}")
+        self._figures = RuntimeFigures(
+            pool_size=self._pool.get_size(),
+            pool_idle=self._pool.get_idle_size(),
+            pool_max=self._pool.get_max_size(),
+            relay=self._events.figures(),
+            deal_subscribers=self._events.hub.listeners,
+            backlog=backlog,
+        )
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        yield from self._pool_figures()
-        yield from self._relay_figures()
+        figures = self._figures
+        if figures is None:  # registered, not refreshed yet
+            return
+        yield from self._pool_figures(figures)
+        yield from self._relay_figures(figures.relay)
         subscribers = GaugeMetricFamily(
             "crm_stream_subscribers", "Clients of this process's live streams.", labels=["stream"]
         )
-        subscribers.add_metric(["deals"], self._events.hub.listeners)
+        subscribers.add_metric(["deals"], figures.deal_subscribers)
         yield subscribers
-        backlog = self._backlog
+        backlog = figures.backlog
         yield GaugeMetricFamily(
             "crm_metrics_database_up",
             f"1 when this scrape read the outbox figures; 0: the database gave no answer in {DATABASE_TIMEOUT:g} s.",
@@ -99,8 +123,9 @@ class RuntimeCollector(Collector):
                 value=backlog.oldest_age_seconds,
             )
 
-    def _pool_figures(self) -> Iterator[GaugeMetricFamily]:
-        size, idle = self._pool.get_size(), self._pool.get_idle_size()
+    @staticmethod
+    def _pool_figures(figures: RuntimeFigures) -> Iterator[GaugeMetricFamily]:
+        size, idle = figures.pool_size, figures.pool_idle
         connections = GaugeMetricFamily(
             "crm_db_pool_connections", "Connections of this process's database pool, by state.", labels=["state"]
         )
@@ -108,11 +133,11 @@ class RuntimeCollector(Collector):
         connections.add_metric(["idle"], idle)
         yield connections
         yield GaugeMetricFamily(
-            "crm_db_pool_max_connections", "The most connections the pool opens.", value=self._pool.get_max_size()
+            "crm_db_pool_max_connections", "The most connections the pool opens.", value=figures.pool_max
         )
 
-    def _relay_figures(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        figures = self._events.figures()
+    @staticmethod
+    def _relay_figures(figures: RelayFigures) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         yield GaugeMetricFamily(
             "crm_relay_lead", "1 while this process's outbox relay leads (publishes), else 0.", value=int(figures.lead)
         )
