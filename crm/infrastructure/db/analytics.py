@@ -196,7 +196,8 @@ class PgAnalyticsReader:
         where.add("created_at >= {}", period.start)
         where.add("created_at < {}", period.end)
         pipeline = where.param(scope.pipeline_id)
-        rows = await self._pool.fetch(FUNNEL.format(where=where.sql, pipeline=pipeline), *where.params)
+        async with self._snapshot() as connection:
+            rows = await connection.fetch(FUNNEL.format(where=where.sql, pipeline=pipeline), *where.params)
         return [CohortCount(row["furthest"], row["stage_id"], row["deals"]) for row in rows]
 
     async def stage_times(self, scope: Scope, period: Instants) -> StageTimeFigures:
@@ -236,7 +237,8 @@ class PgAnalyticsReader:
         where = scoped_deals(scope)
         where.add("closed_at >= {}", period.start)
         where.add("closed_at < {}", period.end)
-        rows = await self._pool.fetch(PERFORMANCE.format(where=where.sql), *where.params)
+        async with self._snapshot() as connection:
+            rows = await connection.fetch(PERFORMANCE.format(where=where.sql), *where.params)
         owners: dict[str, dict[Any, Any]] = {"counts": {}, "values": {}}
         insurers: dict[str, dict[Any, Any]] = {"counts": {}, "values": {}}
         for row in rows:
