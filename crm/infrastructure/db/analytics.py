@@ -83,10 +83,10 @@ GROUP BY f.furthest, c.stage_id
 """
 TIME_IN_STAGE = f"""
 SELECT h.from_stage_id AS stage_id, {_percentiles("h.seconds_in_previous * interval '1 second'")}
-FROM crm.deal_stage_history h
+FROM (SELECT id FROM crm.deals WHERE {{where}}) d
+JOIN crm.deal_stage_history h ON h.deal_id = d.id
 WHERE h.from_pipeline_id = {{pipeline}} AND h.at >= {{start}} AND h.at < {{end}}
   AND h.seconds_in_previous IS NOT NULL
-  AND h.deal_id IN (SELECT id FROM crm.deals WHERE {{where}})
 GROUP BY h.from_stage_id
 """
 CYCLE_TIME = f"""
@@ -166,19 +166,20 @@ SELECT date_trunc('month', i.posted_at)::date AS month, i.currency,
        coalesce(sum(i.amount) FILTER (WHERE i.category = 'premium'), 0) AS premium,
        coalesce(sum(i.amount) FILTER (WHERE i.category = 'commission'), 0) AS commission,
        coalesce(sum(i.amount) FILTER (WHERE i.category NOT IN ('premium', 'commission')), 0) AS other
-FROM crm.payment_incomes i
-JOIN crm.payments pay ON pay.id = i.payment_id AND NOT pay.is_deleted
-JOIN crm.policies po ON po.id = pay.policy_id AND NOT po.is_deleted
+FROM (SELECT id FROM crm.deals WHERE {where}) d
+JOIN crm.policies po ON po.deal_id = d.id AND NOT po.is_deleted
+JOIN crm.payments pay ON pay.policy_id = po.id AND NOT pay.is_deleted
+JOIN crm.payment_incomes i ON i.payment_id = pay.id
 WHERE NOT i.is_deleted AND i.posted_at >= {start} AND i.posted_at < {end}
-  AND po.deal_id IN (SELECT id FROM crm.deals WHERE {where})
 GROUP BY 1, 2
 """
 OVERDUE = """
 SELECT pay.currency, count(*) AS instalments, sum(pay.planned_amount - pay.incomes_total) AS outstanding,
        min(pay.planned_date) AS oldest_planned_date
-FROM crm.payments pay JOIN crm.policies po ON po.id = pay.policy_id AND NOT po.is_deleted
+FROM (SELECT id FROM crm.deals WHERE {where}) d
+JOIN crm.policies po ON po.deal_id = d.id AND NOT po.is_deleted
+JOIN crm.payments pay ON pay.policy_id = po.id
 WHERE NOT pay.is_deleted AND {overdue} = 'overdue'
-  AND po.deal_id IN (SELECT id FROM crm.deals WHERE {where})
 GROUP BY pay.currency
 """
 
