@@ -55,6 +55,13 @@ WHERE NOT pay.is_deleted AND NOT po.is_deleted AND pay.cancelled_at IS NULL
 """
 
 
+def deal_value(deal_id: str, currency: str | None = None) -> str:
+    """SQL: the value of the deal ``deal_id`` (an SQL expression), the sum of its ``PLANNED_PAYMENTS`` (only those in
+    ``currency``, an SQL expression, when given); NULL without any."""
+    in_currency = "" if currency is None else f" AND p.currency = {currency}"
+    return f"SELECT sum(p.planned_amount) FROM ({PLANNED_PAYMENTS}) p WHERE p.deal_id = {deal_id}{in_currency}"
+
+
 def status_sql(payment: str, today: str) -> str:
     """``derive_status`` as an SQL expression on the payment row ``payment`` (a table alias) and the business day
     ``today`` (a placeholder or literal), for statements that count payments by status without reading them.
