@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from crm.app.config import Settings
 from crm.app.main import create_app
@@ -234,3 +235,46 @@ async def anonymous(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
         yield client
+
+
+# --- running on several workers (pytest-xdist; scripts/test.sh asks for two) ---------------------------------------
+# Every worker is a run of its own: its own database, exchange, queues, channels and keys (``run_id``), so any test
+# can go to any worker. ``--dist loadfile`` sends a file's tests to one worker; tests/e2e and tests/faults, which
+# start real processes and servers and time what they do, go to one worker together, one after another as they ran
+# before there were workers: two of them at once would share two cores between four servers and near PostgreSQL's
+# connection limit. (pytest-xdist's ``xdist_group`` marks do not group with pytest 9: they rename node ids the way
+# pytest 8 kept them.)
+PROCESS_TESTS = ("tests/e2e/", "tests/faults/")
+
+
+class ProcessTestsTogether(LoadFileScheduling):
+    """``--dist loadfile``, with tests/e2e and tests/faults as one unit of work."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        if nodeid.startswith(PROCESS_TESTS):
+            return "+".join(PROCESS_TESTS)
+        return super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadFileScheduling | None:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return ProcessTestsTogether(config, log)  # type: ignore[arg-type]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A worker's output goes nowhere the terminal shows, so tests/faults' ``report`` does not print its
+    ``FAULTS {...}`` lines there; they come back with each test's properties and are printed here, one a scenario."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport) and report.when == "call" and hasattr(report, "node")
+        for name, value in report.user_properties
+        if name == "faults"
+    ]
+    if lines:
+        terminalreporter.section("fault scenarios")
+        for line in lines:
+            terminalreporter.write_line(f"FAULTS {line}")
