@@ -151,6 +151,10 @@ def make_database(admin_url: str) -> Iterator[object]:
         name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
         created.append(name)
+        # A test database outlives no crash of the server: its commits need not wait for the disk. Every session on
+        # it (the tests', the apps', crm-api and crm-worker processes) commits without waiting; what a commit makes
+        # visible to other sessions, and what a killed backend leaves, are the same.
+        asyncio.run(_admin(admin_url, f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
         return with_database(admin_url, name)
 
     yield make
@@ -239,12 +243,18 @@ async def anonymous(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.
 
 # --- running on several workers (pytest-xdist; scripts/test.sh asks for two) ---------------------------------------
 # Every worker is a run of its own: its own database, exchange, queues, channels and keys (``run_id``), so any test
-# can go to any worker. ``--dist loadfile`` sends a file's tests to one worker; tests/e2e and tests/faults, which
-# start real processes and servers and time what they do, go to one worker together, one after another as they ran
-# before there were workers: two of them at once would share two cores between four servers and near PostgreSQL's
-# connection limit. (pytest-xdist's ``xdist_group`` marks do not group with pytest 9: they rename node ids the way
-# pytest 8 kept them.)
+# can go to any worker. ``--dist loadfile`` sends a file's tests to one worker, in collection order. tests/e2e and
+# tests/faults start real processes and servers and time what they do (a relay back within a second of a kill, an
+# answer within a bound): they are one unit of work, one test after another as before there were workers, and they
+# come last, so that they run while the other worker has little or nothing left (the schemathesis run, first, and
+# a fault scenario on the other worker would share two cores between them; two such scenarios at once, PostgreSQL's
+# connections too). pytest-xdist's own ``xdist_group`` marks group nothing under pytest 9.2, whose node ids they
+# can no longer rename (pytest-dev/pytest-xdist#1386), hence a scheduler of our own.
 PROCESS_TESTS = ("tests/e2e/", "tests/faults/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.nodeid.startswith(PROCESS_TESTS))  # stable: the rest keep their order
 
 
 class ProcessTestsTogether(LoadFileScheduling):
