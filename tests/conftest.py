@@ -244,17 +244,13 @@ async def anonymous(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.
 # --- running on several workers (pytest-xdist; scripts/test.sh asks for two) ---------------------------------------
 # Every worker is a run of its own: its own database, exchange, queues, channels and keys (``run_id``), so any test
 # can go to any worker. ``--dist loadfile`` sends a file's tests to one worker, in collection order. tests/e2e and
-# tests/faults start real processes and servers and time what they do (a relay back within a second of a kill, an
-# answer within a bound): they are one unit of work, one test after another as before there were workers, and they
-# come last, so that they run while the other worker has little or nothing left (the schemathesis run, first, and
-# a fault scenario on the other worker would share two cores between them; two such scenarios at once, PostgreSQL's
-# connections too). pytest-xdist's own ``xdist_group`` marks group nothing under pytest 9.2, whose node ids they
-# can no longer rename (pytest-dev/pytest-xdist#1386), hence a scheduler of our own.
+# tests/faults start real processes and servers and time what they do: they are one unit of work, one test after
+# another as before there were workers (two such scenarios at once would share two cores between four servers, and
+# PostgreSQL's connections too), and, collected first, they start in a fresh worker, as they did in a run on one
+# process: a fault test that reads the service's log (capture_logs) needs loggers no earlier test has cached under
+# another configuration (crm.app.logging caches them). pytest-xdist's own ``xdist_group`` marks group nothing under
+# pytest 9.2, whose node ids they can no longer rename (pytest-dev/pytest-xdist#1386), hence a scheduler of our own.
 PROCESS_TESTS = ("tests/e2e/", "tests/faults/")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.nodeid.startswith(PROCESS_TESTS))  # stable: the rest keep their order
 
 
 class ProcessTestsTogether(LoadFileScheduling):
