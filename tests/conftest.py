@@ -250,16 +250,31 @@ async def anonymous(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.
 # process: a fault test that reads the service's log (capture_logs) needs loggers no earlier test has cached under
 # another configuration (crm.app.logging caches them). pytest-xdist's own ``xdist_group`` marks group nothing under
 # pytest 9.2, whose node ids they can no longer rename (pytest-dev/pytest-xdist#1386), hence a scheduler of our own.
+# Schemathesis (tests/contract) keeps a core busy for minutes: run beside a fault scenario it starved the servers the
+# scenario times (no event between two kills). So it joins the unit, after the process tests: one worker runs the
+# scenarios, then the contract run, while the other takes everything else.
 PROCESS_TESTS = ("tests/e2e/", "tests/faults/")
+AFTER_PROCESS_TESTS = ("tests/contract/",)
+SERIAL_UNIT = "+".join((*PROCESS_TESTS, *AFTER_PROCESS_TESTS))
 
 
 class ProcessTestsTogether(LoadFileScheduling):
-    """``--dist loadfile``, with tests/e2e and tests/faults as one unit of work."""
+    """``--dist loadfile``, with tests/e2e, tests/faults and then tests/contract as one unit of work."""
 
     def _split_scope(self, nodeid: str) -> str:
-        if nodeid.startswith(PROCESS_TESTS):
-            return "+".join(PROCESS_TESTS)
+        if nodeid.startswith((*PROCESS_TESTS, *AFTER_PROCESS_TESTS)):
+            return SERIAL_UNIT
         return super()._split_scope(nodeid)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """tests/contract right after the process tests (collected before them by name), in one run as on workers."""
+    contract = [item for item in items if item.nodeid.startswith(AFTER_PROCESS_TESTS)]
+    if not contract:
+        return
+    rest = [item for item in items if not item.nodeid.startswith(AFTER_PROCESS_TESTS)]
+    last_process = max((n for n, item in enumerate(rest) if item.nodeid.startswith(PROCESS_TESTS)), default=-1)
+    items[:] = [*rest[: last_process + 1], *contract, *rest[last_process + 1 :]]
 
 
 @pytest.hookimpl(optionalhook=True)
