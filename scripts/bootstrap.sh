@@ -30,4 +30,9 @@ fi
 cd "$repo_root"
 "$POETRY" env use --quiet "$python_bin" >/dev/null 2>&1 || "$POETRY" env use "$python_bin" >/dev/null
 "$POETRY" install --no-interaction --quiet "$@"
+# Bytecode for the dependencies and the service: Poetry installs sources only, and where PYTHONDONTWRITEBYTECODE is
+# set (as in the Dockerfile and many shells) nothing caches it, so every process compiled them again at start-up:
+# about 6 s of CPU for each crm-api or crm-worker (the tests start dozens) instead of under 2. Files already compiled
+# are skipped.
+"$repo_root/.venv/bin/python" -m compileall -q -j 0 "$repo_root/.venv/lib" "$repo_root/crm"
 export POETRY

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import graphlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from crm.app.config import Settings
 from crm.app.main import create_app
@@ -37,6 +40,82 @@ async def _admin(url: str, sql: str) -> None:
         await connection.execute(sql)
     finally:
         await connection.close()
+
+
+@dataclass(frozen=True)
+class Emptying:
+    """How ``_empty_tables`` empties the run's database: a ``DELETE`` of each table, children before the tables they
+    reference, and a restart of the sequences the tables own, as ``TRUNCATE ... RESTART IDENTITY CASCADE`` would
+    leave them. ``TRUNCATE`` costs a new file for every table and every index, about 90 ms for the schema against
+    a few for the ``DELETE``s of the rows one test wrote; it stays the way out only should the foreign keys ever
+    form a cycle (``deletes`` is then empty)."""
+
+    tables: list[str]
+    deletes: str
+    sequences: list[str]
+
+
+# The run's database's ``Emptying``, worked out by its first test (the schema does not change during a run).
+EMPTYING: dict[str, Emptying] = {}
+
+
+async def _emptying(connection: asyncpg.Connection) -> Emptying:
+    tables = [
+        row["name"]
+        for row in await connection.fetch(
+            "SELECT format('crm.%I', tablename)::regclass::text AS name FROM pg_tables"
+            " WHERE schemaname = 'crm' AND NOT tablename = ANY($1::text[]) ORDER BY tablename",
+            list(KEPT_TABLES),
+        )
+    ]
+    references = await connection.fetch(
+        "SELECT DISTINCT conrelid::regclass::text AS child, confrelid::regclass::text AS parent FROM pg_constraint"
+        " WHERE contype = 'f' AND conrelid <> confrelid AND confrelid::regclass::text = ANY($1::text[])",
+        tables,
+    )
+    # A table is deleted from after every table that references it.
+    after: dict[str, set[str]] = {table: set() for table in tables}
+    for row in references:
+        after[row["parent"]].add(row["child"])
+    try:
+        order = [table for table in graphlib.TopologicalSorter(after).static_order() if table in after]
+    except graphlib.CycleError:
+        order = []
+    sequences = await connection.fetch(
+        "SELECT DISTINCT s.oid::regclass::text AS name FROM pg_class s JOIN pg_depend d ON d.objid = s.oid"
+        " WHERE s.relkind = 'S' AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+        " AND d.deptype IN ('a', 'i') AND d.refobjid::regclass::text = ANY($1::text[])",
+        tables,
+    )
+    return Emptying(
+        tables=tables,
+        deletes="".join(f"DELETE FROM {table};" for table in order),
+        sequences=sorted(row["name"] for row in sequences),
+    )
+
+
+async def empty_database(connection: asyncpg.Connection, database_url: str, seeded: dict[str, str]) -> None:
+    """Every table of the schema as the migrations left it: ``KEPT_TABLES`` untouched, ``RESEEDED_TABLES`` holding
+    ``seeded``, the rest empty, and their sequences starting over."""
+    if database_url not in EMPTYING:
+        EMPTYING[database_url] = await _emptying(connection)
+    emptying = EMPTYING[database_url]
+    async with connection.transaction():
+        if emptying.deletes:
+            await connection.execute(emptying.deletes)
+            # What RESTART IDENTITY does: each sequence a table owns starts over (only those a test moved).
+            await connection.execute(
+                "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)"
+                " FROM pg_sequences WHERE last_value IS NOT NULL"
+                " AND format('%I.%I', schemaname, sequencename)::regclass::text = ANY($1::text[])",
+                emptying.sequences,
+            )
+        else:
+            await connection.execute(f"TRUNCATE {', '.join(emptying.tables)} RESTART IDENTITY CASCADE")
+        for table, rows in seeded.items():
+            await connection.execute(
+                f"INSERT INTO crm.{table} SELECT * FROM json_populate_recordset(NULL::crm.{table}, $1::json)", rows
+            )
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +151,10 @@ def make_database(admin_url: str) -> Iterator[object]:
         name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
         created.append(name)
+        # A test database outlives no crash of the server: its commits need not wait for the disk. Every session on
+        # it (the tests', the apps', crm-api and crm-worker processes) commits without waiting; what a commit makes
+        # visible to other sessions, and what a killed backend leaves, are the same.
+        asyncio.run(_admin(admin_url, f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
         return with_database(admin_url, name)
 
     yield make
@@ -138,16 +221,7 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     connection: asyncpg.Connection = request.getfixturevalue("db")
     seeded: dict[str, str] = request.getfixturevalue("seeds")
-    tables = await connection.fetchval(
-        "SELECT string_agg(format('crm.%I', tablename), ', ') FROM pg_tables "
-        "WHERE schemaname = 'crm' AND NOT tablename = ANY($1::text[])",
-        list(KEPT_TABLES),
-    )
-    await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    for table, rows in seeded.items():
-        await connection.execute(
-            f"INSERT INTO crm.{table} SELECT * FROM json_populate_recordset(NULL::crm.{table}, $1::json)", rows
-        )
+    await empty_database(connection, request.getfixturevalue("database_url"), seeded)
     yield
 
 
@@ -165,3 +239,63 @@ async def anonymous(app: object, db: asyncpg.Connection) -> AsyncIterator[httpx.
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://crm.test") as client:
         yield client
+
+
+# --- running on several workers (pytest-xdist; scripts/test.sh asks for two) ---------------------------------------
+# Every worker is a run of its own: its own database, exchange, queues, channels and keys (``run_id``), so any test
+# can go to any worker. ``--dist loadfile`` sends a file's tests to one worker, in collection order. tests/e2e and
+# tests/faults start real processes and servers and time what they do: they are one unit of work, one test after
+# another as before there were workers (two such scenarios at once would share two cores between four servers, and
+# PostgreSQL's connections too), and, collected first, they start in a fresh worker, as they did in a run on one
+# process: a fault test that reads the service's log (capture_logs) needs loggers no earlier test has cached under
+# another configuration (crm.app.logging caches them). pytest-xdist's own ``xdist_group`` marks group nothing under
+# pytest 9.2, whose node ids they can no longer rename (pytest-dev/pytest-xdist#1386), hence a scheduler of our own.
+# Schemathesis (tests/contract) keeps a core busy for minutes: run beside a fault scenario it starved the servers the
+# scenario times (no event between two kills). So it joins the unit, after the process tests: one worker runs the
+# scenarios, then the contract run, while the other takes everything else.
+PROCESS_TESTS = ("tests/e2e/", "tests/faults/")
+AFTER_PROCESS_TESTS = ("tests/contract/",)
+SERIAL_UNIT = "+".join((*PROCESS_TESTS, *AFTER_PROCESS_TESTS))
+
+
+class ProcessTestsTogether(LoadFileScheduling):
+    """``--dist loadfile``, with tests/e2e, tests/faults and then tests/contract as one unit of work."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        if nodeid.startswith((*PROCESS_TESTS, *AFTER_PROCESS_TESTS)):
+            return SERIAL_UNIT
+        return super()._split_scope(nodeid)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """tests/contract right after the process tests (collected before them by name), in one run as on workers."""
+    contract = [item for item in items if item.nodeid.startswith(AFTER_PROCESS_TESTS)]
+    if not contract:
+        return
+    rest = [item for item in items if not item.nodeid.startswith(AFTER_PROCESS_TESTS)]
+    last_process = max((n for n, item in enumerate(rest) if item.nodeid.startswith(PROCESS_TESTS)), default=-1)
+    items[:] = [*rest[: last_process + 1], *contract, *rest[last_process + 1 :]]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadFileScheduling | None:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return ProcessTestsTogether(config, log)  # type: ignore[arg-type]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A worker's output goes nowhere the terminal shows, so tests/faults' ``report`` does not print its
+    ``FAULTS {...}`` lines there; they come back with each test's properties and are printed here, one a scenario."""
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport) and report.when == "call" and hasattr(report, "node")
+        for name, value in report.user_properties
+        if name == "faults"
+    ]
+    if lines:
+        terminalreporter.section("fault scenarios")
+        for line in lines:
+            terminalreporter.write_line(f"FAULTS {line}")

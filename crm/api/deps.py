@@ -16,6 +16,7 @@ from crm.api.auth import caller_of
 from crm.api.cursors import CursorSigner
 from crm.api.errors import ReplayResponse
 from crm.api.responses import post_response
+from crm.domain.analytics.service import AnalyticsService
 from crm.domain.automation.service import AutomationRuleService
 from crm.domain.calculations.service import CalculationService
 from crm.domain.caller import Caller, TokenVerifier
@@ -81,6 +82,7 @@ class ApiServices:
     leads: LeadService
     appeals: AppealService
     lead_stats: DistributionStatsService
+    analytics: AnalyticsService
     exports: ExportService
     idempotency: IdempotencyStore
     readiness: ReadinessProbe

@@ -12,6 +12,7 @@ import structlog
 from fastapi import Depends, FastAPI
 
 from crm.api import (
+    analytics,
     appeals,
     automation,
     calculations,
@@ -48,6 +49,7 @@ from crm.app.permissions import permission_queue as build_permission_queue
 from crm.app.rate_limits import rate_limiter as build_rate_limiter
 from crm.app.rate_limits import rate_quota
 from crm.app.wiring import Wiring, open_pool
+from crm.domain.analytics.service import AnalyticsService
 from crm.domain.automation.service import AutomationRuleService
 from crm.domain.calculations.service import CalculationService
 from crm.domain.caller import TokenVerifier
@@ -74,6 +76,7 @@ from crm.domain.policies.service import PolicyService
 from crm.domain.rate_limits import RateLimiter
 from crm.domain.tasks.service import TaskService
 from crm.domain.users.service import UserContactService
+from crm.infrastructure.db.analytics import PgAnalyticsReader
 from crm.infrastructure.db.appeals import PgAppealReader, PgLeadReader
 from crm.infrastructure.db.automation import PgAutomationReader
 from crm.infrastructure.db.calculations import PgCalculationReader
@@ -215,6 +218,7 @@ def build_services(
         leads=LeadService(uow, PgLeadReader(pool), clock),
         appeals=AppealService(uow, PgAppealReader(pool), clock, app.lead_draw),
         lead_stats=DistributionStatsService(PgDistributionReader(pool), clock),
+        analytics=AnalyticsService(PgAnalyticsReader(pool), pipeline_reader, clock),
         exports=ExportService(
             PgExportSource(pool, clock),
             ExportLimits(
@@ -318,6 +322,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "description": "Operators who take appeals, the sources appeals come through and their weights; "
                 "leads, their appeals, distribution and its statistics.",
             },
+            {
+                "name": "analytics",
+                "description": "Funnel, time in stage, forecast, won and lost per owner and insurer, income: "
+                "figures over the deals the caller may see.",
+            },
             {"name": "permissions", "description": "Who may see or change a record, synced to Auth over BullMQ."},
             {
                 "name": "notifications",
@@ -364,6 +373,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         leads.sources,
         appeals.leads,
         lead_stats.router,
+        analytics.router,
         pipelines.router,
         automation.router,
         exports.router,

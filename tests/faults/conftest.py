@@ -49,11 +49,14 @@ def fault_settings(
 def report(
     request: pytest.FixtureRequest, record_property: Callable[[str, Any], None], capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., None]:
-    """Prints a scenario's figures as one JSON line, past pytest's capture, and keeps them in the JUnit report."""
+    """Prints a scenario's figures as one JSON line, past pytest's capture, and keeps them in the JUnit report (and
+    in the test's report, which is how they reach the terminal from a pytest-xdist worker)."""
 
     def emit(scenario: str, **figures: Any) -> None:
         line = summary_line(scenario, test=request.node.name, **figures)
         record_property("faults", line)
+        if hasattr(request.config, "workerinput"):
+            return  # on a pytest-xdist worker: the controller prints it (tests/conftest.py)
         with capsys.disabled():
             print(f"\nFAULTS {line}", flush=True)
 

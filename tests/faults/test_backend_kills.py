@@ -23,7 +23,9 @@ from tests.outbox import all_published, lead_holders
 
 pytestmark = pytest.mark.faults
 
-KILL_EVERY = 2.0
+# Every 3 s: the relay must be publishing again within that after each kill, also on a busy machine (on 2 s, with
+# the other pytest worker busy, a first window once stayed empty: reconnecting and re-electing a lead took longer).
+KILL_EVERY = 3.0
 KILLS = 3
 IN_FLIGHT = 0.5  # seconds after a kill in which what the killed term had sent still arrives
 
@@ -32,7 +34,7 @@ class AnsweredServerErrors(AssertionError):
     """Requests were answered 500: a database connection lost under a request is not yet a 503."""
 
 
-async def test_backends_killed_every_2_s_under_write_load_answer_2xx_or_503_and_lose_no_event(
+async def test_backends_killed_every_3_s_under_write_load_answer_2xx_or_503_and_lose_no_event(
     db, fault_settings, report
 ):
     async with (

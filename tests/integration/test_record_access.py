@@ -460,6 +460,11 @@ CALLS = [
     ),
     Call(f"PATCH {PIPELINE}/stages/{{stage_id}}", PRIVILEGED, body=lambda w: {"sla_days": 3}),
     Call(f"POST {PIPELINE}/stages/{{stage_id}}/restore", PRIVILEGED, name="a live stage stays as it is"),
+    # Figures over the deals the caller sees (tests/integration/test_analytics.py checks what they count).
+    *(
+        Call(f"GET {API}/analytics/{figure}", ANYONE)
+        for figure in ("funnel", "stage-times", "forecast", "performance", "income")
+    ),
     Call(f"GET {RULES}", PRIVILEGED),
     Call(f"GET {RULES}/{{rule_id}}", PRIVILEGED),
     Call(f"GET {RULES}/{{rule_id}}/runs", PRIVILEGED),

@@ -18,9 +18,9 @@ from crm.domain.leads.stats import (
     PeriodFigures,
     SourceNow,
     Tally,
-    _ratio,
     summarize,
 )
+from crm.domain.ratios import ratio
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -72,11 +72,11 @@ def test_a_period_ending_before_it_starts_or_too_long_names_the_field(start, end
     ],
 )
 def test_a_share_is_the_exact_ratio_rounded_half_up_to_four_places(part, whole, served):
-    assert f"{_ratio(part, whole):f}" == served
+    assert f"{ratio(part, whole):f}" == served
 
 
 def test_a_share_of_nothing_is_null():
-    assert _ratio(Fraction(0), 0) is None
+    assert ratio(Fraction(0), 0) is None
 
 
 def _operator(name: str, *, active: bool = True) -> OperatorNow:

@@ -11,51 +11,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
-from typing import Annotated, Protocol
+from typing import Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm.domain.access import require_privileged
 from crm.domain.caller import Caller
 from crm.domain.clock import Clock
 from crm.domain.errors import FieldProblem, RuleViolation, SourceNotFound
+from crm.domain.ratios import Seconds, Share, ratio, seconds
 
 DEFAULT_PERIOD = timedelta(days=7)
 LONGEST_PERIOD = timedelta(days=366)
-SHARE_PLACES = 4
-SECONDS_PLACES = 3
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 STATISTICS = "read distribution statistics"
-
-Share = Annotated[
-    Decimal,
-    PlainSerializer(lambda value: f"{value:f}", return_type=str, when_used="json"),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^(0\.[0-9]{4}|1\.0000)$",
-            "examples": ["0.2500"],
-            "description": "A ratio from 0 to 1 with 4 decimal places, rounded half up.",
-        },
-        mode="serialization",
-    ),
-]
-Seconds = Annotated[
-    Decimal,
-    PlainSerializer(lambda value: f"{value:f}", return_type=str, when_used="json"),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^-?[0-9]+\.[0-9]{3}$",
-            "examples": ["754.250"],
-            "description": "Seconds with 3 decimal places, rounded half up.",
-        },
-        mode="serialization",
-    ),
-]
 
 
 class FirstAction(BaseModel):
@@ -255,8 +227,8 @@ def summarize(period: Period, source_id: UUID | None, figures: PeriodFigures) ->
                 open=tally.open,
                 closed=tally.closed,
                 converted=tally.converted,
-                share=_ratio(Fraction(tally.appeals), assigned),
-                expected_share=_ratio(promised.get(operator.operator_id, Fraction(0)), assigned),
+                share=ratio(Fraction(tally.appeals), assigned),
+                expected_share=ratio(promised.get(operator.operator_id, Fraction(0)), assigned),
                 first_action=_first_action(tally),
             )
         )
@@ -312,9 +284,9 @@ def _source(source: SourceNow, figures: PeriodFigures, expected: dict[UUID, Frac
             SourceOperatorFigures(
                 operator_id=operator.operator_id,
                 appeals=appeals,
-                share=_ratio(Fraction(appeals), assigned),
+                share=ratio(Fraction(appeals), assigned),
                 weight=weight,
-                expected_share=None if expected is None else _ratio(expected.get(operator.operator_id, Fraction(0)), 1),
+                expected_share=None if expected is None else ratio(expected.get(operator.operator_id, Fraction(0)), 1),
             )
         )
     return SourceFigures(
@@ -328,24 +300,10 @@ def _source(source: SourceNow, figures: PeriodFigures, expected: dict[UUID, Frac
     )
 
 
-def _ratio(part: Fraction, whole: int) -> Decimal | None:
-    """``part / whole`` rounded half up to ``SHARE_PLACES``, computed on integers (no binary fraction on the
-    way); ``None`` when ``whole`` is 0."""
-    if whole == 0:
-        return None
-    exact = part / whole * 10**SHARE_PLACES
-    rounded = (2 * exact.numerator + exact.denominator) // (2 * exact.denominator)
-    return Decimal(rounded).scaleb(-SHARE_PLACES)
-
-
-def _seconds(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(Decimal(1).scaleb(-SECONDS_PLACES), rounding=ROUND_HALF_UP)
-
-
 def _first_action(tally: Tally) -> FirstAction:
     return FirstAction(
         count=tally.first_actions,
-        avg_seconds=_seconds(tally.first_action_avg),
-        p50_seconds=_seconds(tally.first_action_p50),
-        p90_seconds=_seconds(tally.first_action_p90),
+        avg_seconds=seconds(tally.first_action_avg),
+        p50_seconds=seconds(tally.first_action_p50),
+        p90_seconds=seconds(tally.first_action_p90),
     )

@@ -36,9 +36,9 @@ from crm.domain.automation.schemas import (
 from crm.domain.clock import Clock
 from crm.domain.pagination import Page
 from crm.domain.tasks.rules import FINAL_STATUSES as FINAL_TASK_STATUSES
-from crm.infrastructure.db.deals import deal_value
 from crm.infrastructure.db.models import AutomationRuleRow, AutomationRunRow
 from crm.infrastructure.db.outbox import CAUSE_HEADER
+from crm.infrastructure.db.payments import deal_value
 from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page
 from crm.infrastructure.db.tables import TableSql

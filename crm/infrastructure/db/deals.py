@@ -13,6 +13,7 @@ from crm.domain.deals.schemas import Deal, DealFilter, StageHistoryEntry, StageT
 from crm.domain.pagination import Page, PageRequest
 from crm.infrastructure.db.access import TableAccess
 from crm.infrastructure.db.models import DealRow, DealStageHistoryRow
+from crm.infrastructure.db.payments import deal_value
 from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, contains_pattern, fetch_page
 from crm.infrastructure.db.tables import TableSql
@@ -32,17 +33,6 @@ CALCULATIONS_OF_DEAL = TableAccess(Resource.CALCULATION, "deals", deal_column="i
 JOURNAL_OF_DEAL = TableAccess(Resource.JOURNAL, "deals", deal_column="id")
 ORDER = ListOrder("deals", ("next_review_at", "updated_at", "id"), (date, datetime, UUID))
 OPEN_STATUS_VALUES = sorted(s.value for s in OPEN_STATUSES)
-
-
-def deal_value(deal_id: str, currency: str | None = None) -> str:
-    """SQL: a deal's value, the planned amounts of its live policies' payments that are not cancelled (only those
-    in ``currency`` when given); NULL without any. ``deal_id`` and ``currency`` are SQL expressions."""
-    in_currency = "" if currency is None else f" AND pm.currency = {currency}"
-    return (
-        "SELECT sum(pm.planned_amount) FROM crm.payments pm JOIN crm.policies po ON po.id = pm.policy_id"
-        f" WHERE po.deal_id = {deal_id} AND NOT po.is_deleted AND NOT pm.is_deleted AND pm.cancelled_at IS NULL"
-        f"{in_currency}"
-    )
 
 
 STAGE_COUNTS = """

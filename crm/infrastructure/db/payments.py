@@ -46,6 +46,34 @@ LINE_ORDERS = {
 }
 HISTORY_ORDER = ListOrder("payment_history", ("id",), (int,), descending=True)
 
+# A deal's value, as GET /deals/stage-metrics and the analytics count it: the planned amounts of the live,
+# uncancelled payments of its live policies (each in its payment's currency).
+PLANNED_PAYMENTS = """
+SELECT po.deal_id, pay.policy_id, pay.currency, pay.planned_amount, pay.planned_date
+FROM crm.payments pay JOIN crm.policies po ON po.id = pay.policy_id
+WHERE NOT pay.is_deleted AND NOT po.is_deleted AND pay.cancelled_at IS NULL
+"""
+
+
+def deal_value(deal_id: str, currency: str | None = None) -> str:
+    """SQL: the value of the deal ``deal_id`` (an SQL expression), the sum of its ``PLANNED_PAYMENTS`` (only those in
+    ``currency``, an SQL expression, when given); NULL without any."""
+    in_currency = "" if currency is None else f" AND p.currency = {currency}"
+    return f"SELECT sum(p.planned_amount) FROM ({PLANNED_PAYMENTS}) p WHERE p.deal_id = {deal_id}{in_currency}"
+
+
+def status_sql(payment: str, today: str) -> str:
+    """``derive_status`` as an SQL expression on the payment row ``payment`` (a table alias) and the business day
+    ``today`` (a placeholder or literal), for statements that count payments by status without reading them.
+    tests/integration/test_payment_status_sql.py holds it to ``derive_status`` case by case."""
+    return f"""(CASE
+    WHEN {payment}.cancelled_at IS NOT NULL THEN 'cancelled'
+    WHEN {payment}.incomes_total >= {payment}.planned_amount THEN 'paid'
+    WHEN {payment}.incomes_total > 0 THEN 'partially_paid'
+    WHEN {payment}.planned_date < {today} THEN 'overdue'
+    ELSE 'scheduled' END)"""
+
+
 LIVE_POLICY = "FROM crm.policies WHERE id = $1 AND deal_id = $2 AND NOT is_deleted"
 # The policy is locked FOR UPDATE by the caller, so max + 1 cannot be taken twice.
 NEXT_SEQUENCE = {"sequence": "(SELECT coalesce(max(sequence), 0) + 1 FROM crm.payments WHERE policy_id = {policy_id})"}

@@ -61,6 +61,9 @@ class DealRow(RecordColumns, Base):
         # A pipeline's or a stage's live deals, counted before it is removed; the pipeline and stage filters.
         Index("ix_deals_pipeline_id", "pipeline_id"),
         Index("ix_deals_stage_id", "stage_id"),
+        # The analytics: a pipeline's deals created in a period (the funnel), deals closed in a period.
+        Index("ix_deals_pipeline_id_created_at", "pipeline_id", "created_at", postgresql_where=text("NOT is_deleted")),
+        Index("ix_deals_closed_at", "closed_at", postgresql_where=text("NOT is_deleted")),
         # The access rules find the deals a user owns, deleted ones too (their events stay theirs).
         Index("ix_deals_owner_id", "owner_id"),
         # The list order (next_review_at, updated_at, id), live rows only; with the status and owner
@@ -131,4 +134,11 @@ class DealStageHistoryRow(Base):
         Index("ix_deal_stage_history_deal_id_id", "deal_id", "id"),
         # Who came into a stage when: time in stage and funnel analytics.
         Index("ix_deal_stage_history_to_stage_id_at", "to_stage_id", "at"),
+        # Stays in a pipeline's stages that ended in a period (time in stage), read from the index alone.
+        Index(
+            "ix_deal_stage_history_from_pipeline_id_at",
+            "from_pipeline_id",
+            "at",
+            postgresql_include=["from_stage_id", "seconds_in_previous", "deal_id"],
+        ),
     )

@@ -105,7 +105,11 @@ class _PaymentLineColumns(RecordColumns):
 
 class PaymentIncomeRow(_PaymentLineColumns, Base):
     __tablename__ = "payment_incomes"
-    __table_args__ = _line_table_args("payment_incomes", INCOME_CATEGORIES)
+    __table_args__ = (
+        *_line_table_args("payment_incomes", INCOME_CATEGORIES),
+        # The analytics' income by month: the incomes posted in a period.
+        Index("ix_payment_incomes_posted_at", "posted_at", postgresql_where=text("NOT is_deleted")),
+    )
 
 
 class PaymentExpenseRow(_PaymentLineColumns, Base):
