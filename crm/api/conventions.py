@@ -5,11 +5,14 @@ The middleware, from the socket inwards (each sees the answers of those inside i
 1. ``SecurityHeaders``: nosniff, no framing, no referrer on every answer; ``no-store`` on the API's;
 2. ``CORSMiddleware`` (only with ``cors_origins``): answers preflights, marks what a browser may read;
 3. ``HeadAsGet``: HEAD served as GET without the body;
-4. ``CorrelationIdMiddleware``: ``X-Request-ID`` on every answer and log line;
-5. ``Authentication`` (``crm.api.auth``): the access token of every API and stream request, or a 401;
-6. ``RateLimitHeaders`` (only with a rate limit): the RateLimit-* headers of a counted request;
-7. ``BodyLimit``: a body over ``max_body_bytes`` is a 413 and never reaches a route;
-8. ``UnexpectedErrors``: what a route let escape becomes a problem (see ``crm.api.errors``).
+4. ``RequestMetrics`` (only with ``metrics``): each request counted and timed by route template and status (a HEAD
+   as the GET it is served as; a CORS preflight, answered outside, is not counted);
+5. ``CorrelationIdMiddleware``: ``X-Request-ID`` on every answer and log line;
+6. ``TraceContext``: the caller's W3C ``traceparent`` for the request's events and log lines;
+7. ``Authentication`` (``crm.api.auth``): the access token of every API and stream request, or a 401;
+8. ``RateLimitHeaders`` (only with a rate limit): the RateLimit-* headers of a counted request;
+9. ``BodyLimit``: a body over ``max_body_bytes`` is a 413 and never reaches a route;
+10. ``UnexpectedErrors``: what a route let escape becomes a problem (see ``crm.api.errors``).
 
 The rate limit itself is a dependency (``crm.api.rate_limits.rate_limit``) the composition root attaches to the
 API's routers, because it counts the caller that authentication resolves.
@@ -27,9 +30,11 @@ from crm.api.auth import Authentication
 from crm.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from crm.api.errors import Translate, install_error_handlers
 from crm.api.methods import install_head_support
+from crm.api.metrics import HttpMetrics, RequestMetrics
 from crm.api.openapi import install_openapi
 from crm.api.rate_limits import RateLimitHeaders
 from crm.api.security_headers import SecurityHeaders
+from crm.api.tracing import TraceContext
 from crm.domain.rate_limits import Quota
 
 CORS_METHODS = ("GET", "HEAD", "POST", "PATCH", "DELETE")
@@ -62,6 +67,7 @@ def install_http_conventions(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_limits: Mapping[str, int] | None = None,
     rate_limit: Quota | None = None,
+    metrics: HttpMetrics | None = None,
 ) -> None:
     """Problem answers for every error (``translate`` names the domain error an infrastructure error stands
     for), HEAD wherever GET is, a 405 that lists every method, the body limit, the rate limit's headers (when
@@ -75,7 +81,11 @@ def install_http_conventions(
     # Outside the body limit (a request without a valid token is a 401 before its body is looked at), inside
     # the request id, CORS and the security headers (a 401 carries them as every answer does).
     app.add_middleware(Authentication)
+    app.add_middleware(TraceContext)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    if metrics is not None:
+        # Outside all that answers a request (401, 413, 429, 500), inside HEAD (which reaches it as the GET).
+        app.add_middleware(RequestMetrics, metrics=metrics)
     install_head_support(app)
     if cors_origins:
         app.add_middleware(

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         le=86_400,
         description="Seconds before a job message a worker took but never acknowledged (killed) is handed out again.",
     )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port on which `crm-worker worker` serves its jobs' metrics at /metrics. Unset: not served.",
+    )
+    worker_metrics_address: str = Field(
+        default="0.0.0.0", min_length=1, description="Address the worker's metrics port listens on."
+    )
     relay_enabled: bool = Field(default=True, description="Run the outbox relay in crm-api.")
     relay_batch_size: int = Field(default=500, ge=1, le=10_000, description="Outbox rows published per round.")
     relay_poll_interval: float = Field(

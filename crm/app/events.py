@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -18,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from crm.app.config import Settings
 from crm.infrastructure.db.outbox import OutboxStore, PgDealEventLog
 from crm.infrastructure.events.publisher import BrokerPublisher
-from crm.infrastructure.events.relay import STOP_GRACE, OutboxRelay
+from crm.infrastructure.events.relay import STOP_GRACE, OutboxRelay, RelayState
 from crm.infrastructure.events.stream import DealStream, Fanout, LocalFanout, LocalHub, RedisFanout, RedisListener
 
 log = structlog.get_logger(__name__)
@@ -83,6 +84,20 @@ class Supervised:
             await asyncio.sleep(min(30.0, 0.5 * 2**failures))
 
 
+@dataclass(frozen=True, slots=True)
+class RelayFigures:
+    published: int = 0
+    failures: Mapping[str, int] = field(default_factory=dict)  # failed rounds by sink
+    restarts: int = 0
+    lead: bool = False
+
+    def plus(self, state: RelayState) -> RelayFigures:
+        failures = dict(self.failures)
+        for sink, count in state.failures.items():
+            failures[sink] = failures.get(sink, 0) + count
+        return RelayFigures(published=self.published + state.published, failures=failures, restarts=self.restarts)
+
+
 class EventDelivery:
     """What crm-api runs in the background for events; started and stopped by the lifespan."""
 
@@ -126,6 +141,8 @@ class EventDelivery:
             seconds=max(settings.relay_stall_after, 2 * settings.relay_max_backoff + settings.relay_poll_interval)
         )
         self.relay_restarts = 0
+        # What relays replaced by the watchdog had counted, so the totals /metrics reports never go back.
+        self._retired = RelayFigures()
 
     async def start(self) -> None:
         if self._listener is not None:
@@ -156,6 +173,7 @@ class EventDelivery:
                 # The stalled relay is dropped whole: its lead connection closes at once (freeing the lead for
                 # the new one), and whatever it still runs can no longer touch what the new one reports.
                 stalled.abandon()
+                self._retired = self._retired.plus(stalled.state)
                 self.relay = self._new_relay()
                 self.relay_restarts += 1
                 self._loops.restart("outbox relay", self.relay.run)
@@ -170,6 +188,13 @@ class EventDelivery:
         if backlog is None:
             backlog = await asyncio.wait_for(self._store.backlog(), timeout=2)
         return backlog > 0
+
+    def figures(self) -> RelayFigures:
+        """The relay's counters since this process started (every relay it ran, added up), for /metrics."""
+        if self.relay is None:
+            return replace(self._retired, restarts=self.relay_restarts)
+        total = self._retired.plus(self.relay.state)
+        return replace(total, restarts=self.relay_restarts, lead=self.relay.state.role == "lead")
 
     async def check(self) -> dict[str, Component]:
         """Broker and Redis as /readyz reports them; neither makes the service unready (the outbox waits)."""

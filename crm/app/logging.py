@@ -1,4 +1,4 @@
-"""Structured logs: one line per event, with the request id when there is one."""
+"""Structured logs: one line per event, with the request id and the caller's W3C traceparent when there are."""
 
 from __future__ import annotations
 
@@ -9,12 +9,20 @@ from asgi_correlation_id import correlation_id
 from structlog.typing import EventDict, WrappedLogger
 
 from crm.app.config import Settings
+from crm.domain.tracing import TRACEPARENT
 
 
 def _request_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     request_id = correlation_id.get()
     if request_id:
         event.setdefault("request_id", request_id)
+    return event
+
+
+def _traceparent(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    traceparent = TRACEPARENT.get()
+    if traceparent:
+        event.setdefault("traceparent", traceparent)
     return event
 
 
@@ -29,6 +37,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _request_id,
+        _traceparent,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -24,6 +24,7 @@ from crm.api import (
     journal,
     lead_stats,
     leads,
+    metrics,
     notification_stream,
     notifications,
     payments,
@@ -43,6 +44,7 @@ from crm.app.auth import open_token_verifier
 from crm.app.config import Settings
 from crm.app.events import EventDelivery, redis_client
 from crm.app.inbound import InboundEvents
+from crm.app.metrics import ServiceMetrics
 from crm.app.permissions import permission_queue as build_permission_queue
 from crm.app.rate_limits import rate_limiter as build_rate_limiter
 from crm.app.rate_limits import rate_quota
@@ -266,6 +268,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ensure_migrated(pool)
             events = EventDelivery(settings, pool)
             app.state.events = events
+            service_metrics.attach(pool, events)
+            stack.callback(service_metrics.detach)
             cursor_key = await cursor_signing_key(pool, settings)
             notification_feed = None
             if settings.redis_url:
@@ -330,10 +334,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
             {"name": "streams", "description": "Live deal events and notifications as Server-Sent Events."},
             {"name": "inbound events", "description": "CloudEvents other systems send, over HTTP or RabbitMQ."},
-            {"name": "system", "description": "Health and readiness."},
+            {"name": "system", "description": "Health, readiness and metrics."},
         ],
     )
     quota = rate_quota(settings)
+    # One registry per application: a process that makes several (the tests do) never mixes their figures.
+    service_metrics = ServiceMetrics()
+    app.state.metrics = service_metrics
     install_http_conventions(
         app,
         translate=translate_database_error,
@@ -341,9 +348,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         body_limits={clients.IMPORT_PATH: settings.import_max_bytes},
         rate_limit=quota,
+        metrics=service_metrics.http,
     )
     app.include_router(health.router)
-    # Every API route and the stream count against their caller's rate limit; the health checks do not.
+    app.include_router(metrics.router)
+    # Every API route and the stream count against their caller's rate limit; health checks and metrics do not.
     counted = [Depends(rate_limit)] if quota is not None else []
     # Starlette tries routes in order: the busiest writes come first (the prefixes do not overlap).
     for router in (

@@ -4,6 +4,9 @@
     crm-worker beat -l info          one beat per deployment sends the jobs, each as often as crm.app.jobs says
     crm-worker run task-reminders    one job, once, here, without a broker; prints a JSON summary line
 
+With ``CRM_WORKER_METRICS_PORT`` set, ``crm-worker worker`` serves its jobs' runs, failures and durations for
+Prometheus on that port (``crm.app.job_metrics``).
+
 Celery tasks are plain functions; each worker process runs the async jobs in one event loop of its own,
 with one asyncpg pool made in that loop (a pool never crosses loops or processes).
 """
@@ -27,6 +30,7 @@ import structlog
 from celery import Celery, signals  # type: ignore[import-untyped]
 
 from crm.app.config import Settings
+from crm.app.job_metrics import JobMetrics, serve_job_metrics
 from crm.app.jobs import JOBS, Job, Summary
 from crm.app.logging import configure_logging
 from crm.app.wiring import Wiring, open_pool
@@ -164,8 +168,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
-def create_celery_app(settings: Settings) -> Celery:
-    """The Celery app with one task per job; raises ``BrokerNotConfigured`` without a broker URL."""
+def create_celery_app(settings: Settings, metrics: JobMetrics | None = None) -> Celery:
+    """The Celery app with one task per job, each run counted in ``metrics``; raises ``BrokerNotConfigured``
+    without a broker URL."""
     broker = settings.celery_broker
     if not broker:
         raise BrokerNotConfigured(NO_BROKER)
@@ -190,8 +195,9 @@ def create_celery_app(settings: Settings) -> Celery:
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )
     runtime = JobRuntime(settings)
+    metrics = metrics or JobMetrics(JOBS)
     for job in JOBS.values():
-        _register(app, runtime, job, redelivery)
+        _register(app, runtime, job, redelivery, metrics)
 
     def close_runtime(**_: object) -> None:
         runtime.close()
@@ -203,9 +209,10 @@ def create_celery_app(settings: Settings) -> Celery:
     return app
 
 
-def _register(app: Celery, runtime: JobRuntime, job: Job, redelivery: Redelivery) -> None:
+def _register(app: Celery, runtime: JobRuntime, job: Job, redelivery: Redelivery, metrics: JobMetrics) -> None:
     def run_job() -> Summary:
-        summary = runtime.run(job)
+        with metrics.run(job.name):
+            summary = runtime.run(job)
         log.info("job done", **summary)
         return summary
 
@@ -282,6 +289,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     if args[0] == "run":
         return run_once(args[1:], settings)
+    serves_metrics = (
+        args[0] == "worker" and settings.worker_metrics_port is not None and not {"-h", "--help"} & set(args)
+    )
+    if serves_metrics:
+        assert settings.worker_metrics_port is not None
+        # Before the jobs' metrics are made: they keep their values where the main process reads them.
+        try:
+            serve_job_metrics(settings.worker_metrics_port, settings.worker_metrics_address)
+        except OSError as exc:
+            print(f"crm-worker: cannot serve metrics on port {settings.worker_metrics_port}: {exc}", file=sys.stderr)
+            return 2
     try:
         app = create_celery_app(settings)
     except BrokerNotConfigured as exc:

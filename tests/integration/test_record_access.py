@@ -511,6 +511,8 @@ ELSEWHERE = {
     "GET /streams/deals",
     "GET /healthz",
     "GET /readyz",
+    # Open like the health checks, names no record; tests/integration/test_metrics.py.
+    "GET /metrics",
     # Checked by tests/messaging/test_notification_stream.py.
     "GET /api/notifications/stream",
 }

@@ -82,8 +82,8 @@ def test_every_api_route_and_the_stream_need_a_token_and_document_its_401(docume
     assert "/streams/deals" in document["paths"]
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-def test_health_and_readiness_need_no_token(document, path):
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_health_readiness_and_metrics_need_no_token(document, path):
     operation = document["paths"][path]["get"]
     assert "security" not in operation and "401" not in operation["responses"]
     assert "security" not in document
@@ -146,8 +146,8 @@ def test_every_api_route_and_the_stream_documents_429_with_retry_after(document)
     assert document["components"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
 
 
-def test_health_checks_are_not_rate_limited(document):
-    for path in ("/healthz", "/readyz"):
+def test_health_checks_and_metrics_are_not_rate_limited(document):
+    for path in ("/healthz", "/readyz", "/metrics"):
         assert "429" not in document["paths"][path]["get"]["responses"]
 
 
@@ -320,3 +320,10 @@ def test_the_clients_export_and_import_take_the_clients_list_filters_and_a_csv_b
     imported = document["paths"]["/api/v1/clients/import"]["post"]
     assert set(imported["requestBody"]["content"]) == {"text/csv"}
     assert {"200", "201", "403", "413", "415", "422"} <= set(imported["responses"])
+
+
+def test_metrics_are_documented_as_the_prometheus_text_they_are(document):
+    operation = document["paths"]["/metrics"]["get"]
+    assert set(operation["responses"]) == {"200"}
+    assert operation["responses"]["200"]["content"] == {"text/plain": {"schema": {"type": "string"}}}
+    assert "crm_metrics_database_up" in operation["description"]

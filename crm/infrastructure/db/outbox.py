@@ -21,6 +21,7 @@ from asgi_correlation_id import correlation_id
 from crm.domain.access import EVERYTHING, SEE, Access, Resource
 from crm.domain.events import DomainEvent
 from crm.domain.streams import DEAL_AGGREGATE, StreamedEvent
+from crm.domain.tracing import TRACEPARENT
 from crm.infrastructure.db.access import TableAccess, related_deals
 from crm.infrastructure.db.sql import Connection, Where
 from crm.infrastructure.events.cloudevents import to_cloudevent_json
@@ -49,11 +50,17 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM (SELECT 1 FROM written LIMIT 1) AS
 CAUSE_HEADER = "x-crm-cause"
 
 
-def event_headers(trace_id: str | None, cause: Sequence[UUID]) -> dict[str, Any]:
-    """The headers an event is published with: the request's trace id, the automation rules that caused it."""
+TRACEPARENT_HEADER = "traceparent"
+
+
+def event_headers(trace_id: str | None, cause: Sequence[UUID], traceparent: str | None = None) -> dict[str, Any]:
+    """The headers an event is published with: the request's trace id (its X-Request-ID) and W3C traceparent,
+    the automation rules that caused it."""
     headers: dict[str, Any] = {}
     if trace_id:
         headers["x-trace-id"] = trace_id
+    if traceparent:
+        headers[TRACEPARENT_HEADER] = traceparent
     if cause:
         headers[CAUSE_HEADER] = [str(rule_id) for rule_id in cause]
     return headers
@@ -71,18 +78,20 @@ class OutboxWriter:
             return
         # The request's X-Request-ID, kept by its middleware for the request's task; None in crm-worker.
         trace_id = correlation_id.get()
+        # The caller's W3C traceparent (crm.api.tracing), carried in each CloudEvent; None in crm-worker.
+        traceparent = TRACEPARENT.get()
         now = time.monotonic()
         notify = now - self._notified_at >= NOTIFY_WINDOW
         if notify:
             self._notified_at = now
-        headers = json.dumps(event_headers(trace_id, cause))
+        headers = json.dumps(event_headers(trace_id, cause, traceparent))
         await connection.execute(
             INSERT if notify else INSERT_QUIET,
             [event.event_id for event in events],
             [event.aggregate_type for event in events],
             [event.aggregate_id for event in events],
             [event.routing_key for event in events],
-            [to_cloudevent_json(event, self._source) for event in events],
+            [to_cloudevent_json(event, self._source, traceparent) for event in events],
             [headers] * len(events),
         )
 
@@ -98,6 +107,14 @@ class PendingEvent:
     cloudevent: str
     headers: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """Events waiting for the broker: how many, and how long the oldest has waited (0 when none waits)."""
+
+    unpublished: int
+    oldest_age_seconds: float
 
 
 class OutboxStore:
@@ -166,6 +183,17 @@ class OutboxStore:
         """Rows not yet published (numbered or not)."""
         value = await self._pool.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL")
         return int(value)
+
+    async def pending(self, query_timeout: float) -> OutboxBacklog:
+        """What /metrics reports of the outbox: the rows not yet published and the age of the oldest. The
+        query is cancelled after ``query_timeout`` seconds (``TimeoutError``)."""
+        row = await self._pool.fetchrow(
+            "SELECT count(*) AS waiting, extract(epoch FROM now() - min(created_at))::float8 AS oldest"
+            " FROM crm.outbox WHERE published_at IS NULL",
+            timeout=query_timeout,
+        )
+        assert row is not None
+        return OutboxBacklog(unpublished=int(row["waiting"]), oldest_age_seconds=max(0.0, row["oldest"] or 0.0))
 
 
 class PgDealEventLog:

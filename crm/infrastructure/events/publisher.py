@@ -44,6 +44,9 @@ def to_message(event: PendingEvent) -> aio_pika.Message:
         headers["ce-subject"] = cloudevent["subject"]
     if "time" in cloudevent:
         headers["ce-time"] = cloudevent["time"]
+    if "traceparent" in cloudevent:
+        # W3C Trace Context over AMQP: the caller's trace, for consumers that continue it without the body.
+        headers["traceparent"] = cloudevent["traceparent"]
     trace_id = event.headers.get("x-trace-id")
     if trace_id:
         headers["x-trace-id"] = trace_id

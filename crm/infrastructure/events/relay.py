@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -56,6 +56,7 @@ class RelayState:
     last_error: str | None = None  # the broker sink's, cleared once it publishes again
     stream_error: str | None = None  # the stream sink's (Redis), cleared once it pushes again
     published: int = 0
+    failures: dict[str, int] = field(default_factory=dict)  # failed rounds by sink ("broker", "stream"), for /metrics
 
     def numbering_stalled(self, now: datetime, bound: timedelta) -> bool:
         """A lead whose numbering loop has not looked for new rows for longer than ``bound``."""
@@ -271,6 +272,7 @@ class OutboxRelay:
             except Exception as exc:
                 delay = backoff.next_delay()
                 error = f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+                self.state.failures[name] = self.state.failures.get(name, 0) + 1
                 if name == "stream":
                     self.state.stream_error = error
                 else:
