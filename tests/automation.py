@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 
-
 RULES = "/api/v1/automation/rules"
 
 

@@ -24,7 +24,17 @@ CLOUDEVENT = json.dumps(
 
 
 def pending(headers: dict[str, object]) -> PendingEvent:
-    return PendingEvent(1, 1, uuid.uuid4(), "deal.stage.changed", CLOUDEVENT, headers, datetime.now(UTC))
+    return PendingEvent(
+        sequence=1,
+        event_id=uuid.uuid4(),
+        routing_key="deal.stage.changed",
+        cloudevent=CLOUDEVENT,
+        headers=headers,
+        created_at=datetime.now(UTC),
+        specversion="1.0",
+        type="crm.deal.stage.changed",
+        source="crm.deals",
+    )
 
 
 def test_a_message_names_the_rules_that_caused_its_event_first_to_last():

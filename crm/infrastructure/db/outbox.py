@@ -167,6 +167,7 @@ class OutboxStore:
         """The highest settled sequence (0 when none), which grows whenever rows settle, and whether committed rows
         wait above the horizon for older transactions to end. The lead watches both."""
         row = await connection.fetchrow(WATCH)
+        assert row is not None  # a SELECT without FROM answers one row
         return int(row["settled"]), bool(row["waiting"])
 
     async def pending(self, after: int, limit: int) -> list[PendingEvent]:
@@ -248,6 +249,16 @@ class PgDealEventLog:
 
     async def latest_sequence(self) -> int:
         return int(await self._pool.fetchval(LATEST_SETTLED))
+
+    async def before_last(self, count: int) -> int:
+        """The sequence just before the last ``count`` settled deal events (0 when there are fewer)."""
+        value = await self._pool.fetchval(
+            f"SELECT sequence FROM crm.outbox WHERE aggregate_type = $1 AND {SETTLED}"
+            " ORDER BY sequence DESC OFFSET $2 LIMIT 1",
+            DEAL_AGGREGATE,
+            count,
+        )
+        return int(value or 0)
 
     async def visible_deals(self, access: Access) -> frozenset[UUID]:
         """The ids of the deals ``access`` sees (for a restricted caller), deleted ones too."""

@@ -22,9 +22,8 @@ from typing import Any, TypeVar
 import asyncpg
 import structlog
 
-from crm.infrastructure.db.outbox import NOTIFY_CHANNEL, NOTIFY_WINDOW, OutboxStore, PgDealEventLog
+from crm.infrastructure.db.outbox import NOTIFY_CHANNEL, NOTIFY_WINDOW, OutboxStore, PendingEvent, PgDealEventLog
 from crm.infrastructure.db.pool import asyncpg_dsn
-from crm.infrastructure.db.outbox import PendingEvent
 from crm.infrastructure.events.publisher import BrokerPublisher, BrokerUnavailable, PublishOutcome
 from crm.infrastructure.events.stream import Fanout
 
@@ -222,7 +221,7 @@ class OutboxRelay:
         self._pipeline.reset()
         # A lead that died may have left settled events it never pushed: push the last batch again. Every client
         # drops what it already has by sequence, so only the ones that missed an event see it.
-        streamed = max(0, await self._events.latest_sequence() - self._batch_size)
+        streamed = await self._events.before_last(self._batch_size)
         sinks: list[tuple[str, Callable[[], Awaitable[int]], float]] = []
         if self._publisher is not None:
             sinks.append(("broker", self._publish_batch, min(self._max_backoff, BROKER_PROBE_INTERVAL)))

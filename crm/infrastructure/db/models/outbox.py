@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.infrastructure.db.models.base import Base
 
+
 class OutboxRow(Base):
     """One CloudEvent, written once, in the transaction of its change.
 
