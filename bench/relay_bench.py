@@ -124,7 +124,7 @@ async def lead_round(pool: asyncpg.Pool, settings: Settings, count: int, in_flig
         publisher=BrokerPublisher(settings.rabbitmq_url, settings.events_exchange),
         fanout=None,
         batch_size=settings.relay_batch_size,
-        poll_interval=0.05,
+        poll_interval=settings.relay_poll_interval,  # as deployed: the backlog is there before it starts
         max_in_flight=in_flight,
     )
     async with pool.acquire() as connection:
@@ -151,7 +151,7 @@ def bare_message(body: bytes) -> aio_pika.Message:
 
 
 def full_message(body: bytes) -> aio_pika.Message:
-    """What the relay sends for a ``deal.updated`` (``crm.infrastructure.events.publisher.to_message``)."""
+    """What the relay sends for a ``deal.updated`` (``crm.infrastructure.events.publisher.to_properties``)."""
     event = json.loads(body)
     trace_id = json.loads(HEADERS)["x-trace-id"]
     return aio_pika.Message(
