@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import httpx
-
-from crm.infrastructure.db.outbox import OutboxStore
 
 RULES = "/api/v1/automation/rules"
 
@@ -25,11 +22,6 @@ async def runs(api: httpx.AsyncClient, rule: dict[str, Any], **params: Any) -> l
     response = await api.get(f"{RULES}/{rule['id']}/runs", params={"limit": 200, **params})
     assert response.status_code == 200, response.text
     return response.json()["items"]  # type: ignore[no-any-return]
-
-
-async def publish_order(db: asyncpg.Connection) -> None:
-    """Number the events written so far, as the relay does before it publishes them (the feed follows that)."""
-    await OutboxStore.number_new(db, 100_000)
 
 
 def stage_moved(key: str) -> dict[str, Any]:

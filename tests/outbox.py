@@ -13,15 +13,19 @@ import asyncpg
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
+from crm.infrastructure.db.outbox import CURSOR, SETTLED
 from crm.infrastructure.events.relay import LEAD_LOCK
+
+PUBLISHED_UP_TO = f"coalesce({CURSOR}, 0)"
 
 
 async def outbox_rows(
     db: asyncpg.Connection, *, routing_key: str | None = None, aggregate_id: uuid.UUID | str | None = None
 ) -> list[dict[str, Any]]:
-    """Every column of every row, or of the rows with this routing key and/or of this aggregate."""
+    """Every column of every row, or of the rows with this routing key and/or of this aggregate, with
+    ``published``: whether the relay's cursor has passed the row."""
     rows = await db.fetch(
-        "SELECT * FROM crm.outbox"
+        f"SELECT *, sequence <= {PUBLISHED_UP_TO} AS published FROM crm.outbox"
         " WHERE ($1::text IS NULL OR routing_key = $1) AND ($2::uuid IS NULL OR aggregate_id = $2)"
         " ORDER BY id",
         routing_key,
@@ -31,8 +35,10 @@ async def outbox_rows(
 
 
 async def outbox_rows_in_publishing_order(db: asyncpg.Connection) -> list[dict[str, Any]]:
-    """Every row in the order the relay numbered them for publishing (``sequence``); rows not numbered yet last."""
-    return [dict(row) for row in await db.fetch("SELECT * FROM crm.outbox ORDER BY sequence NULLS LAST, id")]
+    """Every row in the order the relay publishes them (``sequence``), each with ``published``: whether the relay's
+    cursor has passed it."""
+    rows = await db.fetch(f"SELECT *, sequence <= {PUBLISHED_UP_TO} AS published FROM crm.outbox ORDER BY sequence")
+    return [dict(row) for row in rows]
 
 
 async def routing_keys(db: asyncpg.Connection) -> list[str]:
@@ -60,12 +66,18 @@ def event_data(row: dict[str, Any]) -> Any:
 
 async def unpublished_count(db: asyncpg.Connection) -> int:
     """How many rows the relay has not published yet."""
-    return int(await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NULL"))
+    return int(await db.fetchval(f"SELECT count(*) FROM crm.outbox WHERE sequence > {PUBLISHED_UP_TO}"))
 
 
 async def all_published(db: asyncpg.Connection) -> bool:
     """Whether the relay has published every row (for ``eventually``)."""
     return await unpublished_count(db) == 0
+
+
+async def all_settled(db: asyncpg.Connection) -> bool:
+    """Whether every row written so far is below the outbox's horizon, where readers see it (for ``eventually``):
+    the horizon is the server's oldest running transaction, which another database's may hold back a moment."""
+    return bool(await db.fetchval(f"SELECT NOT EXISTS (SELECT FROM crm.outbox WHERE NOT ({SETTLED}))"))
 
 
 async def lead_holders(db: asyncpg.Connection) -> list[int]:

@@ -181,7 +181,7 @@ class EventDelivery:
     async def _relay_stalled(self, backlog: int | None = None) -> bool:
         assert self.relay is not None
         relay, now = self.relay, datetime.now(UTC)
-        if relay.state.numbering_stalled(now, self._stall_after):
+        if relay.state.watch_stalled(now, self._stall_after):
             return True
         if not (relay.publishing and relay.state.broker_idle(now, self._stall_after)):
             return False

@@ -83,7 +83,7 @@ class RuntimeCollector(Collector):
         backlog: OutboxBacklog | None = None
         try:
             async with asyncio.timeout(DATABASE_TIMEOUT):
-                backlog = await self._store.pending(query_timeout=DATABASE_TIMEOUT)
+                backlog = await self._store.backlog_figures(query_timeout=DATABASE_TIMEOUT)
         except Exception as exc:
             # Reported, never raised: /metrics answers what it could read.
             log.warning("metrics: the database did not answer", error=f"{type(exc).__name__}: {exc}")

@@ -34,6 +34,7 @@ from crm.app.config import Settings
 from crm.app.main import create_app
 from tests.apps import free_port
 from tests.auth import SECRET, admin
+from tests.outbox import PUBLISHED_UP_TO
 
 CRM_API = str(Path(sys.executable).with_name("crm-api"))
 CRM_WORKER = str(Path(sys.executable).with_name("crm-worker"))
@@ -424,8 +425,8 @@ async def kill_backends(db: asyncpg.Connection, *, only: int | None = None, spar
 async def committed_events(db: asyncpg.Connection) -> dict[str, dict[str, Any]]:
     """Every outbox row by event id: what committed, whatever the caller was told."""
     rows = await db.fetch(
-        "SELECT event_id, routing_key, aggregate_id, sequence, created_at, published_at, attempts"
-        " FROM crm.outbox ORDER BY id"
+        "SELECT event_id, routing_key, aggregate_id, sequence, created_at,"
+        f" sequence <= {PUBLISHED_UP_TO} AS published FROM crm.outbox ORDER BY id"
     )
     return {str(row["event_id"]): dict(row) for row in rows}
 

@@ -67,7 +67,7 @@ async def test_a_crm_api_killed_under_write_load_keeps_every_answered_write_and_
         down_s=round(back_at - killed_at, 2),
         events_committed=len(committed),
         committed_without_an_answer=len(committed) - answered_writes,
-        events_published=sum(1 for row in committed.values() if row["published_at"] is not None),
+        events_published=sum(1 for row in committed.values() if row["published"]),
         events_received=len(received.unique),
         duplicates=received.duplicates,
         caught_up_after_restart_s=round(caught_up, 2),

@@ -13,6 +13,7 @@ from tests.auth import admin
 from tests.factories import make_deal
 from tests.faults.servers import OwnRedis, WriteLoad, within
 from tests.messaging.support import open_stream, served_app
+from tests.outbox import all_settled
 
 pytestmark = pytest.mark.faults
 
@@ -21,7 +22,7 @@ RECOVERY_BOUND = 10.0  # seconds, from Redis's return, within which the stream d
 
 
 async def deal_events_after(db, sequence: int) -> list[int]:
-    """Sequences of the deal events numbered after ``sequence``: what a stream client must receive."""
+    """Sequences of the deal events written after ``sequence``: what a stream client must receive."""
     rows = await db.fetch(
         "SELECT sequence FROM crm.outbox WHERE aggregate_type = 'deal' AND sequence > $1 ORDER BY sequence", sequence
     )
@@ -58,10 +59,8 @@ async def test_a_redis_killed_with_a_stream_open_delivers_the_gap_in_order_once_
                 await redis.start()
                 back_at = time.monotonic()
                 await asyncio.sleep(0.5)  # writers go on with Redis back
-            # Every write has committed and the lead has numbered it: the stream owes exactly these.
-            await within(
-                lambda: db.fetchval("SELECT count(*) = 0 FROM crm.outbox WHERE sequence IS NULL"), 10, "all numbered"
-            )
+            # Every write has committed and settled: the stream owes exactly these.
+            await within(lambda: all_settled(db), 10, "all settled")
             owed = await deal_events_after(db, int(before.id or 0))
             caught_up = []
             for _ in owed:

@@ -2,16 +2,68 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 
 from crm.domain.caller import Caller
 from crm.domain.events import DomainEvent
+from crm.infrastructure.db.outbox import OutboxWriter, PgDealEventLog
 from tests.auth import bearer
 from tests.factories import make_client, make_deal
 from tests.outbox import cloudevent, outbox_rows, routing_keys
+
+
+def deal_events(count: int) -> list[DomainEvent]:
+    deal_id = uuid.uuid4()
+    return [DomainEvent("deal.updated", deal_id, {"n": n}, datetime.now(UTC)) for n in range(count)]
+
+
+async def settled_sequences(pool: asyncpg.Pool) -> list[int]:
+    return [event.sequence for event in await PgDealEventLog(pool).after(0, 1_000)]
+
+
+async def test_a_transaction_that_commits_late_is_neither_skipped_nor_passed(db, database_url):
+    """Readers never go past a transaction still running: its events, committed after later ones, come first."""
+    writer = OutboxWriter("crm.deals")
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    late = await asyncpg.connect(database_url)
+    try:
+        transaction = late.transaction()
+        await transaction.start()
+        await writer.write(late, deal_events(2))  # takes its transaction id first, commits last
+        await writer.write(db, deal_events(3))  # commits at once
+        await asyncio.sleep(0.2)
+        while_open = await settled_sequences(pool)
+        await transaction.commit()
+        async with asyncio.timeout(15):  # another database's transaction may hold the horizon a moment
+            while len(after := await settled_sequences(pool)) < 5:
+                await asyncio.sleep(0.05)
+    finally:
+        await late.close()
+        await pool.close()
+    rows = await db.fetch("SELECT sequence, payload -> 'data' ->> 'n' AS n FROM crm.outbox ORDER BY id")
+    late_rows, early_rows = rows[:2], rows[2:]
+    assert while_open == []
+    assert after == sorted(after) == sorted(row["sequence"] for row in rows)
+    assert after[:2] == [row["sequence"] for row in late_rows]  # published first: the earlier transaction
+    assert after[2:] == [row["sequence"] for row in early_rows]
+    assert [row["n"] for row in late_rows] == ["0", "1"] and [row["n"] for row in early_rows] == ["0", "1", "2"]
+
+
+async def test_events_written_in_one_transaction_keep_the_order_they_were_written_in(db):
+    writer = OutboxWriter("crm.deals")
+    async with db.transaction():
+        await writer.write(db, deal_events(2))
+        await writer.write(db, deal_events(3))
+    rows = await db.fetch("SELECT id, sequence FROM crm.outbox ORDER BY id")
+    sequences = [row["sequence"] for row in rows]
+    assert sequences == sorted(sequences) and len(set(sequences)) == 5
+    assert sequences[-1] - sequences[0] == 4  # one transaction: consecutive ranks
 
 
 async def test_client_lifecycle_events(api, db):
@@ -24,7 +76,7 @@ async def test_client_lifecycle_events(api, db):
     assert {r["aggregate_type"] for r in rows} == {"client"}
     assert {str(r["aggregate_id"]) for r in rows} == {client["id"]}
     assert [cloudevent(r).get_data()["version"] for r in rows] == [1, 2, 3, 4]
-    assert all(r["published_at"] is None and r["attempts"] == 0 for r in rows)
+    assert not any(r["published"] or r["last_error"] for r in rows)
 
 
 async def test_event_is_a_valid_cloudevent_with_the_contract_attributes(api, db):

@@ -15,11 +15,11 @@ from crm.domain.automation.schemas import AutomationRule
 from crm.infrastructure.db.outbox import CAUSE_HEADER
 from crm.infrastructure.db.pool import create_pool
 from tests.auth import bearer
-from tests.automation import RULES, make_rule, publish_order, runs, stage_moved
+from tests.automation import RULES, make_rule, runs, stage_moved
 from tests.factories import TASKS, make_deal, make_payment, make_policy, make_task
-from tests.messaging.support import run_job
+from tests.messaging.support import eventually, run_job
 from tests.messaging.test_occasions_processes import run_twice_at_once
-from tests.outbox import outbox_rows
+from tests.outbox import all_settled, outbox_rows
 from tests.pipelines import history, make_pipeline, move, stage_id
 from tests.values import ASSIGNEE, day
 
@@ -28,8 +28,8 @@ TASK = {"kind": "create_task", "title": "Send the proposal", "due_in_hours": 24}
 
 
 async def follow(pool: Any, settings: Any, db: Any) -> dict[str, Any]:
-    """Publish what was written, then one automation-events pass."""
-    await publish_order(db)
+    """One automation-events pass: it sees every event committed so far, with no relay and no broker."""
+    await eventually(lambda: all_settled(db), message="every event settled")
     return await run_job("automation-events", pool, settings)
 
 
@@ -74,7 +74,7 @@ async def test_two_workers_fire_each_occasion_once(api, db, pool, settings, data
     deals = [await make_deal(api, owner_id=OWNER) for _ in range(6)]
     for deal in deals:
         await move(api, deal, "proposal")
-    await publish_order(db)
+    await eventually(lambda: all_settled(db), message="every event settled")
     other = await create_pool(database_url, min_size=1, max_size=4, command_timeout=30)
     try:
         passes = await asyncio.gather(
@@ -290,7 +290,7 @@ async def test_two_worker_processes_fire_each_occasion_once(api, db, database_ur
         "UPDATE crm.deals SET stage_entered_at = now() - interval '2 hours' WHERE pipeline_id = $1",
         uuid.UUID(renewals["id"]),
     )
-    await publish_order(db)
+    await eventually(lambda: all_settled(db), message="every event settled")
 
     events = await run_twice_at_once("automation-events", database_url, tmp_path)
     timers = await run_twice_at_once("automation-timers", database_url, tmp_path)

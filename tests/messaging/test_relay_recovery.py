@@ -16,7 +16,7 @@ from crm.infrastructure.events.relay import OutboxRelay, RelayState
 from tests.apps import running_app
 from tests.factories import make_client, make_deal
 from tests.messaging.support import consumer, eventually
-from tests.outbox import all_published, lead_holders
+from tests.outbox import all_published, all_settled, lead_holders, outbox_rows
 
 
 class CancelSwallowingFanout:
@@ -75,27 +75,27 @@ async def test_a_sink_that_swallows_its_cancellation_does_not_keep_the_relay_fro
     assert task.done()
 
 
-async def test_a_lead_that_stops_numbering_is_replaced_and_readyz_counts_it(
+async def test_a_lead_that_stops_watching_the_outbox_is_replaced_and_readyz_counts_it(
     db, event_settings, broker_url, exchange_name, monkeypatch
 ):
     hung = asyncio.Event()
-    number_new = OutboxStore.number_new
+    progress = OutboxStore.progress
 
-    async def number_once_then_hang(connection, limit):  # type: ignore[no-untyped-def]
+    async def look_once_then_hang(connection):  # type: ignore[no-untyped-def]
         if not hung.is_set():
             hung.set()
             await asyncio.Event().wait()  # a round that never comes back, and raises nothing
-        return await number_new(connection, limit)
+        return await progress(connection)
 
-    monkeypatch.setattr(OutboxStore, "number_new", staticmethod(number_once_then_hang))
+    monkeypatch.setattr(OutboxStore, "progress", staticmethod(look_once_then_hang))
     settings = event_settings.model_copy(update={"relay_stall_after": 1.5})
     async with consumer(broker_url, exchange_name) as queue, running_app(settings) as (app, api):
         await eventually(lambda: asyncio.sleep(0, hung.is_set()), message="the first lead hangs")
         await make_client(api)
 
         await queue.wait_for(1, timeout=30)
-        # The broker hands the message to the consumer before the relay's commit marks its row published.
-        await eventually(lambda: all_published(db), message="every row marked published")
+        # The broker hands the message to the consumer before the relay's commit moves its cursor.
+        await eventually(lambda: all_published(db), message="the cursor past every row")
         ready = (await api.get("/readyz")).json()["components"]["broker"]
 
     assert app.state.events.relay_restarts >= 1
@@ -107,7 +107,7 @@ BOUND = timedelta(seconds=60)
 
 
 @pytest.mark.parametrize(
-    ("state", "numbering_stalled", "broker_idle"),
+    ("state", "watch_stalled", "broker_idle"),
     [
         (RelayState(role="standby"), False, False),
         (RelayState(role="lead", lead_since=NOW - timedelta(seconds=30)), False, False),
@@ -129,8 +129,8 @@ BOUND = timedelta(seconds=60)
         ),
     ],
 )
-def test_a_lead_is_stalled_when_a_loop_made_no_progress_within_the_bound(state, numbering_stalled, broker_idle):
-    assert state.numbering_stalled(NOW, BOUND) is numbering_stalled
+def test_a_lead_is_stalled_when_a_loop_made_no_progress_within_the_bound(state, watch_stalled, broker_idle):
+    assert state.watch_stalled(NOW, BOUND) is watch_stalled
     assert state.broker_idle(NOW, BOUND) is broker_idle
 
 
@@ -165,6 +165,7 @@ async def test_a_batch_cut_off_midway_keeps_what_the_broker_took_and_sends_none_
     # rows again every term and never got past them.
     for number in range(30):
         await make_client(api, name=f"Batch {number} LLC")  # the shared app runs no relay: events wait
+    await eventually(lambda: all_settled(db), message="every event settled")
     publisher = CutOffAfter(broker_url, exchange_name, budget=20, how=how)
     relay = OutboxRelay(database_url, OutboxStore(pool), PgDealEventLog(pool), publisher=publisher, fanout=None)
     async with consumer(broker_url, exchange_name) as queue:
@@ -177,7 +178,7 @@ async def test_a_batch_cut_off_midway_keeps_what_the_broker_took_and_sends_none_
             cut_off.cancel()
             await asyncio.wait([cut_off], timeout=10)
             assert cut_off.cancelled()
-        kept = await db.fetchval("SELECT count(*) FROM crm.outbox WHERE published_at IS NOT NULL")
+        kept = len([row for row in await outbox_rows(db) if row["published"]])
         assert await relay.sweep() == 10
         await queue.wait_for(30)
         await queue.quiet()

@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, timedelta
 
+from crm.infrastructure.db.outbox import ADVANCE_CURSOR, RELAY_CURSOR, TRANSACTION_BASE
 from crm.infrastructure.db.outbox_retention import prune_published_outbox
 from crm.infrastructure.events.relay import LEAD_LOCK
 from tests.factories import (
@@ -19,8 +20,8 @@ from tests.factories import (
     payments_url,
     post_line,
 )
-from tests.messaging.support import consumer, make_due, run_job
-from tests.outbox import outbox_rows, recorded_events, unpublished_count
+from tests.messaging.support import consumer, eventually, make_due, run_job
+from tests.outbox import all_settled, outbox_rows, recorded_events, unpublished_count
 from tests.values import ASSIGNEE, at, day
 
 # --- task-reminders -----------------------------------------------------------------------------------
@@ -229,30 +230,35 @@ async def test_a_payment_of_a_deleted_policy_is_not_announced(api, db, pool, set
 # --- prune-outbox, prune-idempotency-keys -------------------------------------------------------------
 
 
-async def add_outbox_row(db, *, age: timedelta, published: bool):
+async def add_outbox_row(db, *, age: timedelta) -> int:
+    """A row written ``age`` ago in a transaction of its own; returns its sequence."""
     return await db.fetchval(
-        """
-INSERT INTO crm.outbox (event_id, aggregate_type, aggregate_id, routing_key, payload, created_at, published_at)
-VALUES ($1, 'deal', $2, 'deal.updated', '{}'::jsonb, now() - $3::interval,
-        CASE WHEN $4 THEN now() - $3::interval END)
-RETURNING id
+        f"""
+INSERT INTO crm.outbox (sequence, event_id, aggregate_type, aggregate_id, routing_key, payload, created_at)
+VALUES ({TRANSACTION_BASE}, $1, 'deal', $2, 'deal.updated', '{{}}'::jsonb, now() - $3::interval)
+RETURNING sequence
 """,
         uuid.uuid4(),
         uuid.uuid4(),
         age,
-        published,
     )
+
+
+async def publish_up_to(db, sequence: int) -> None:
+    """Moves the relay's cursor as publishing up to ``sequence`` would."""
+    await db.execute(ADVANCE_CURSOR, RELAY_CURSOR, sequence)
 
 
 async def test_prune_outbox_removes_only_published_rows_older_than_the_retention(db, pool, settings):
     settings = settings.model_copy(update={"outbox_retention": timedelta(days=7)})
-    old_published = await add_outbox_row(db, age=timedelta(days=8), published=True)
-    old_unpublished = await add_outbox_row(db, age=timedelta(days=30), published=False)
-    recent_published = await add_outbox_row(db, age=timedelta(days=6), published=True)
+    old_published = await add_outbox_row(db, age=timedelta(days=8))
+    recent_published = await add_outbox_row(db, age=timedelta(days=6))
+    await publish_up_to(db, recent_published)
+    old_unpublished = await add_outbox_row(db, age=timedelta(days=30))
 
     assert await run_job("prune-outbox", pool, settings) == {"job": "prune-outbox", "deleted": 1}
 
-    left = {row["id"] for row in await outbox_rows(db)}
+    left = {row["sequence"] for row in await outbox_rows(db)}
     assert left == {old_unpublished, recent_published}
     assert old_published not in left
     assert await run_job("prune-outbox", pool, settings) == {"job": "prune-outbox", "deleted": 0}
@@ -260,8 +266,9 @@ async def test_prune_outbox_removes_only_published_rows_older_than_the_retention
 
 async def test_prune_outbox_goes_batch_after_batch_until_none_are_left(db, pool):
     for _ in range(7):
-        await add_outbox_row(db, age=timedelta(days=10), published=True)
-    await add_outbox_row(db, age=timedelta(days=10), published=False)
+        published = await add_outbox_row(db, age=timedelta(days=10))
+    await publish_up_to(db, published)
+    await add_outbox_row(db, age=timedelta(days=10))
 
     assert await prune_published_outbox(pool, timedelta(days=1), batch_size=3) == 7
     assert len(await outbox_rows(db)) == 1
@@ -285,6 +292,7 @@ async def test_prune_idempotency_keys_forgets_keys_past_their_ttl(db, pool, sett
 async def test_relay_sweep_publishes_what_waits_when_no_relay_leads(api, db, pool, event_settings, broker_url):
     async with consumer(broker_url, event_settings.events_exchange, "task.#") as received:
         task = await make_task(api)
+        await eventually(lambda: all_settled(db), message="every event settled")
 
         assert await run_job("relay-sweep", pool, event_settings) == {"job": "relay-sweep", "published": 1}
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from crm.infrastructure.db.outbox import CAUSE_HEADER, PendingEvent, event_headers
-from crm.infrastructure.events.publisher import to_message
+from crm.infrastructure.events.publisher import to_properties
 
 CLOUDEVENT = json.dumps(
     {
@@ -24,17 +24,27 @@ CLOUDEVENT = json.dumps(
 
 
 def pending(headers: dict[str, object]) -> PendingEvent:
-    return PendingEvent(1, 1, uuid.uuid4(), "deal.stage.changed", CLOUDEVENT, headers, datetime.now(UTC))
+    return PendingEvent(
+        sequence=1,
+        event_id=uuid.uuid4(),
+        routing_key="deal.stage.changed",
+        cloudevent=CLOUDEVENT,
+        headers=headers,
+        created_at=datetime.now(UTC),
+        specversion="1.0",
+        type="crm.deal.stage.changed",
+        source="crm.deals",
+    )
 
 
 def test_a_message_names_the_rules_that_caused_its_event_first_to_last():
     first, second = uuid.uuid4(), uuid.uuid4()
     stored = json.loads(json.dumps(event_headers("trace-1", (first, second))))
-    message = to_message(pending(stored))
+    message = to_properties(pending(stored))
     assert message.headers[CAUSE_HEADER] == f"{first},{second}"
     assert message.headers["x-trace-id"] == "trace-1"
 
 
 def test_a_message_of_a_person_s_change_has_no_cause():
-    message = to_message(pending(event_headers(None, ())))
+    message = to_properties(pending(event_headers(None, ())))
     assert CAUSE_HEADER not in message.headers and "x-trace-id" not in message.headers

@@ -3,8 +3,9 @@
 A time rule's occasions are found, and made unique, here: the key of each (``deal:<id>@<µs>`` for a stay in a
 stage, ``payment:<id>@<planned date>``, ``task:<id>@<µs>`` for a due time) is one SQL expression, used both to
 skip the occasions the rule fired on and to record the run. The event feed follows ``crm.outbox`` by
-``sequence``, the order the relay publishes in; one worker holds it at a time (a session advisory lock, given
-back when its connection ends, however it ends).
+``sequence`` below the outbox's horizon, the order the relay publishes in (read by the same rule, ``SETTLED``, so
+it needs no relay and no broker); one worker holds it at a time (a session advisory lock, given back when its
+connection ends, however it ends).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from crm.domain.clock import Clock
 from crm.domain.pagination import Page
 from crm.domain.tasks.rules import FINAL_STATUSES as FINAL_TASK_STATUSES
 from crm.infrastructure.db.models import AutomationRuleRow, AutomationRunRow
-from crm.infrastructure.db.outbox import CAUSE_HEADER
+from crm.infrastructure.db.outbox import CAUSE_HEADER, LATEST_SETTLED, SETTLED
 from crm.infrastructure.db.payments import deal_value
 from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page
@@ -73,10 +74,11 @@ SELECT sequence, event_id, routing_key, aggregate_type, aggregate_id, payload ->
        headers -> '"""
     + CAUSE_HEADER
     + """' AS cause, created_at
-FROM crm.outbox WHERE sequence > $1 ORDER BY sequence LIMIT $2
+FROM crm.outbox WHERE sequence > $1 AND """
+    + SETTLED
+    + """ ORDER BY sequence LIMIT $2
 """
 )
-LATEST = "SELECT coalesce(max(sequence), 0) FROM crm.outbox"
 
 
 def _micros(column: str) -> str:
@@ -320,5 +322,5 @@ class PgEventFeed:
     async def lag(self) -> tuple[int, int]:
         async with self._pool.acquire() as connection:
             position = await connection.fetchval(FEED_POSITION, FEED)
-            latest = await connection.fetchval(LATEST)
+            latest = await connection.fetchval(LATEST_SETTLED)
         return int(position or 0), int(latest)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 import asyncpg
 import structlog
 
-from crm.infrastructure.db.outbox import NOTIFY_CHANNEL, NOTIFY_WINDOW, OutboxStore, PgDealEventLog
+from crm.infrastructure.db.outbox import NOTIFY_CHANNEL, NOTIFY_WINDOW, OutboxStore, PendingEvent, PgDealEventLog
 from crm.infrastructure.db.pool import asyncpg_dsn
 from crm.infrastructure.events.publisher import BrokerPublisher, BrokerUnavailable, PublishOutcome
 from crm.infrastructure.events.stream import Fanout
@@ -49,7 +50,7 @@ class RelayState:
 
     role: str = "starting"
     lead_since: datetime | None = None
-    last_round_at: datetime | None = None  # the lead last looked for new rows (numbering them)
+    last_round_at: datetime | None = None  # the lead last looked for newly settled rows
     broker_connected: bool | None = None  # None: nothing published yet since it took the lead
     broker_attempt_at: datetime | None = None  # the broker sink last tried to publish, with or without luck
     last_published_at: datetime | None = None
@@ -58,8 +59,8 @@ class RelayState:
     published: int = 0
     failures: dict[str, int] = field(default_factory=dict)  # failed rounds by sink ("broker", "stream"), for /metrics
 
-    def numbering_stalled(self, now: datetime, bound: timedelta) -> bool:
-        """A lead whose numbering loop has not looked for new rows for longer than ``bound``."""
+    def watch_stalled(self, now: datetime, bound: timedelta) -> bool:
+        """A lead whose watching loop has not looked for new rows for longer than ``bound``."""
         return (
             self.role == "lead"
             and self.lead_since is not None
@@ -87,6 +88,29 @@ class _Backoff:
         self.failures = 0
 
 
+@dataclass(slots=True)
+class _Batch:
+    events: list[PendingEvent]
+    publishing: asyncio.Future[list[PublishOutcome]]
+    taken: list[PublishOutcome]
+
+
+@dataclass(slots=True)
+class _Pipeline:
+    """The broker sink's batches awaiting their confirms, oldest first, and how far it has read."""
+
+    read_after: int | None = None  # None: read the cursor first
+    in_flight: deque[_Batch] = field(default_factory=deque)
+
+    def reset(self) -> None:
+        """Forgets every batch in flight (cancelling what still runs); the next read starts at the cursor."""
+        for batch in self.in_flight:
+            batch.publishing.cancel()
+            batch.publishing.add_done_callback(_consume)
+        self.in_flight.clear()
+        self.read_after = None
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -99,6 +123,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 2.0,
         max_backoff: float = 30.0,
+        max_in_flight: int = 2,
     ) -> None:
         self._dsn = asyncpg_dsn(database_url)
         self._store = store
@@ -108,6 +133,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._max_in_flight = max(1, max_in_flight)
+        self._pipeline = _Pipeline()
         self.state = RelayState()
         self._connection: asyncpg.Connection | None = None
 
@@ -145,6 +172,7 @@ class OutboxRelay:
                 self.state.role = "stopped" if self.state.role == "lead" else self.state.role
                 self.state.lead_since = None
                 self._connection = None
+                self._pipeline.reset()
                 connection.terminate()
                 if self._publisher is not None:
                     await _bounded(self._publisher.close(), STOP_GRACE)
@@ -160,19 +188,19 @@ class OutboxRelay:
             self._connection.terminate()
 
     async def sweep(self) -> int:
-        """One round if nobody leads (crm-worker's backstop): number and publish what waits. -1: someone leads."""
+        """One round if nobody leads (crm-worker's backstop): publish what waits. -1: someone leads."""
         connection = await asyncpg.connect(self._dsn, timeout=10)
         try:
             if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", LEAD_LOCK):
                 return -1
             published = 0
-            while await self._store.number_new(connection, self._batch_size):
-                pass
             if self._publisher is not None:
+                self._pipeline.reset()
                 try:
                     while batch := await self._publish_batch():
                         published += batch
                 finally:
+                    self._pipeline.reset()
                     await self._publisher.close()
             return published
         finally:
@@ -191,9 +219,10 @@ class OutboxRelay:
             wake.set()
 
         await connection.add_listener(NOTIFY_CHANNEL, on_notify)
-        # A lead that died (or a sweep) may have numbered events it never pushed: push the last batch again.
-        # Every client drops what it already has by sequence, so only the ones that missed an event see it.
-        streamed = max(0, await self._events.latest_sequence() - self._batch_size)
+        self._pipeline.reset()
+        # A lead that died may have left settled events it never pushed: push the last batch again. Every client
+        # drops what it already has by sequence, so only the ones that missed an event see it.
+        streamed = await self._events.before_last(self._batch_size)
         sinks: list[tuple[str, Callable[[], Awaitable[int]], float]] = []
         if self._publisher is not None:
             sinks.append(("broker", self._publish_batch, min(self._max_backoff, BROKER_PROBE_INTERVAL)))
@@ -213,39 +242,43 @@ class OutboxRelay:
         stopping = asyncio.Event()
         due = [asyncio.Event() for _ in sinks]
         for event in due:
-            event.set()  # what an earlier lead numbered and left behind
+            event.set()  # what an earlier lead left behind
         tasks = [
             asyncio.create_task(self._drain(name, sink, sink_due, stopping, max_backoff), name=f"relay {name} sink")
             for (name, sink, max_backoff), sink_due in zip(sinks, due, strict=True)
         ]
-        numbering = asyncio.create_task(self._number(connection, wake, due), name="relay numbering")
+        watching = asyncio.create_task(self._watch(connection, wake, due), name="relay watching")
         try:
-            done, _ = await asyncio.wait([numbering, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait([watching, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()  # the reason the term ended, raised
             raise RuntimeError("a relay loop ended")  # pragma: no cover - loops end only by raising
         finally:
             stopping.set()
-            for task in (numbering, *tasks):
+            for task in (watching, *tasks):
                 task.cancel()
-            _, left = await asyncio.wait([numbering, *tasks], timeout=STOP_GRACE)
+            self._pipeline.reset()
+            _, left = await asyncio.wait([watching, *tasks], timeout=STOP_GRACE)
             if left:
                 log.error("relay loops did not stop; left behind", loops=sorted(task.get_name() for task in left))
 
-    async def _number(self, connection: asyncpg.Connection, wake: asyncio.Event, due: list[asyncio.Event]) -> None:
-        """Numbers new rows as they commit and tells the sinks; raises when the lead connection is lost."""
+    async def _watch(self, connection: asyncpg.Connection, wake: asyncio.Event, due: list[asyncio.Event]) -> None:
+        """Tells the sinks when rows have settled; raises when the lead connection is lost."""
+        latest = -1
         while True:
             wake.clear()
-            numbered = await self._store.number_new(connection, self._batch_size)
+            settled, waiting = await self._store.progress(connection)
             self.state.last_round_at = _now()
-            if numbered:
+            moved = settled != latest
+            if moved:
+                latest = settled
                 for event in due:
                     event.set()
-            if numbered == self._batch_size:
-                continue
-            # While writes flow, look again after one NOTIFY window: writers skip NOTIFY within it. Otherwise
-            # the poll timer is the fallback for a lost NOTIFY. Sinks retry their own failures (``_drain``).
-            timeout = NOTIFY_WINDOW if numbered else self._poll_interval
+            # While writes flow, look again after one NOTIFY window: writers skip NOTIFY within it, and a row
+            # that committed settles only once the transactions older than its own have ended (its NOTIFY may
+            # come first). Otherwise the poll timer is the fallback for a lost NOTIFY. Sinks retry their own
+            # failures (``_drain``).
+            timeout = NOTIFY_WINDOW if moved or waiting else self._poll_interval
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
 
@@ -283,46 +316,68 @@ class OutboxRelay:
                 due.set()
 
     async def _publish_batch(self) -> int:
+        """Reads the next batch and hands it to the broker while earlier ones await their confirms; settles the
+        oldest batches (moving the cursor) while more than ``max_in_flight`` are out, and all of them once there
+        is no full batch left to read. Returns how many events it read: a full batch means there may be more."""
         assert self._publisher is not None
         self.state.broker_attempt_at = _now()
-        pending = await self._store.unpublished(self._batch_size)
-        if not pending:
-            return 0
-        taken: list[PublishOutcome] = []
+        pipeline = self._pipeline
         try:
-            outcomes = await self._publisher.publish(pending, taken)
-        except BrokerUnavailable as exc:
+            if pipeline.read_after is None:
+                pipeline.read_after = await self._store.cursor()
+            pending = await self._store.pending(pipeline.read_after, self._batch_size)
+            if pending:
+                taken: list[PublishOutcome] = []
+                publishing = asyncio.ensure_future(self._publisher.publish(pending, taken))
+                pipeline.in_flight.append(_Batch(pending, publishing, taken))
+                pipeline.read_after = pending[-1].sequence
+            caught_up = len(pending) < self._batch_size
+            while pipeline.in_flight and (caught_up or len(pipeline.in_flight) >= self._max_in_flight):
+                await self._settle(pipeline.in_flight[0])
+                pipeline.in_flight.popleft()
+        except BaseException:
+            pipeline.reset()
+            raise
+        return len(pending)
+
+    async def _settle(self, batch: _Batch) -> None:
+        """Waits for one batch's confirms and moves the cursor over what the broker took, in sequence order."""
+        try:
+            outcomes = await batch.publishing
+        except BrokerUnavailable:
             self.state.broker_connected = False
-            await self._keep_taken(taken)
-            kept = {outcome.event.id for outcome in taken}
-            await self._store.record_failure([event.id for event in pending if event.id not in kept], str(exc))
+            await self._keep_taken(batch.events, batch.taken)
             raise
         except BaseException:
-            # Cut off midway (the lead's term ended): what the broker already took is marked published all the
-            # same, so whoever publishes next goes on from there instead of sending it again. Under repeated
-            # cuts shorter than a batch the relay would otherwise send the same first rows over and over.
+            # Cut off midway (the lead's term ended): what the broker already took is kept all the same, so
+            # whoever publishes next goes on from there instead of sending it again. Under repeated cuts
+            # shorter than a batch the relay would otherwise send the same first rows over and over.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._keep_taken(taken), STOP_GRACE)
+                await asyncio.wait_for(self._keep_taken(batch.events, batch.taken), STOP_GRACE)
             raise
         self.state.broker_connected = True
         self.state.last_error = None
-        await self._keep_taken([o for o in outcomes if o.confirmed])
         nacked = [o for o in outcomes if not o.confirmed]
+        await self._keep_taken(batch.events, [o for o in outcomes if o.confirmed])
         if nacked:
-            await self._store.record_failure([o.event.id for o in nacked], nacked[0].error or "nacked")
-            raise BrokerUnavailable(f"broker refused {len(nacked)} events")
-        return len(pending)
+            raise BrokerUnavailable(f"broker refused {len(nacked)} events: {nacked[0].error or 'nacked'}")
 
-    async def _keep_taken(self, taken: list[PublishOutcome]) -> None:
-        """Marks published what the broker took: confirmed, or returned because no queue is bound for it."""
-        confirmed = [o.event.id for o in taken if not o.unroutable]
-        unroutable = [o.event.id for o in taken if o.unroutable]
-        if confirmed:
-            await self._store.mark_published(confirmed)
+    async def _keep_taken(self, events: list[PendingEvent], taken: list[PublishOutcome]) -> None:
+        """Moves the cursor over the first events of the batch the broker took (confirmed, or returned because
+        no queue is bound for it), up to the first it did not: the cursor means "everything up to here"."""
+        took = {o.event.sequence for o in taken}
+        kept = 0
+        for event in events:
+            if event.sequence not in took:
+                break
+            kept += 1
+        unroutable = [o.event.sequence for o in taken if o.unroutable]
         if unroutable:
             # The broker took them, but no queue is bound for their routing keys: recorded, not retried.
-            await self._store.mark_published(unroutable, note="unroutable: no queue bound for this routing key")
+            await self._store.note_unroutable(unroutable, "unroutable: no queue bound for this routing key")
             log.warning("events reached no queue", count=len(unroutable))
+        if kept:
+            await self._store.advance(events[kept - 1].sequence)
         if taken:
             self.state.published += len(taken)
             self.state.last_published_at = datetime.now(UTC)

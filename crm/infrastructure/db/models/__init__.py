@@ -27,7 +27,7 @@ from crm.infrastructure.db.models.notifications import (
     NotificationRow,
     NotificationTemplateRow,
 )
-from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxRow
+from crm.infrastructure.db.models.outbox import IdempotencyKeyRow, OutboxCursorRow, OutboxRow
 from crm.infrastructure.db.models.payments import PaymentExpenseRow, PaymentHistoryRow, PaymentIncomeRow, PaymentRow
 from crm.infrastructure.db.models.permissions import PermissionSyncJobRow
 from crm.infrastructure.db.models.pipelines import PipelineRow, PipelineStageRow
@@ -59,6 +59,7 @@ __all__ = [
     "NotificationRow",
     "NotificationTemplateRow",
     "OperatorRow",
+    "OutboxCursorRow",
     "OutboxRow",
     "PaymentExpenseRow",
     "PaymentHistoryRow",

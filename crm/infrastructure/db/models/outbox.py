@@ -11,9 +11,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
-    Integer,
     LargeBinary,
-    Sequence,
     SmallInteger,
     String,
     Text,
@@ -25,16 +23,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.infrastructure.db.models.base import Base
 
-# Handed out by the relay, never by a request: the order in which events are published and streamed.
-OUTBOX_SEQUENCE = Sequence("outbox_sequence", metadata=Base.metadata)
-
 
 class OutboxRow(Base):
-    """One CloudEvent waiting for (or done with) publication.
+    """One CloudEvent, written once, in the transaction of its change.
 
-    ``id`` is the order of writing. ``sequence`` is the order of publication, given by the one relay that
-    holds the lead when the row has committed: a transaction that commits late gets a later sequence
-    than rows already released, so consumers and SSE replay (``Last-Event-ID``) never see it go back.
+    ``id`` is the order of writing. ``sequence`` is the order of publication and the SSE ``id``: the writing
+    transaction's id times 2**20 plus the event's rank in it, given by the INSERT itself
+    (``crm.infrastructure.db.outbox``). Readers take only rows below the snapshot's xmin, so a transaction that
+    commits late never lands behind what they have passed. Whether a row was published is the relay's cursor
+    (``OutboxCursorRow``), not a column; ``last_error`` notes only an event the broker could route to no queue.
     """
 
     __tablename__ = "outbox"
@@ -44,23 +41,24 @@ class OutboxRow(Base):
     aggregate_type: Mapped[str] = mapped_column(String(64), nullable=False)
     aggregate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     routing_key: Mapped[str] = mapped_column(String(128), nullable=False)
-    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    sequence: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (
-        Index("ix_outbox_unsequenced", "id", postgresql_where=text("sequence IS NULL")),
-        Index(
-            "ix_outbox_unpublished",
-            "sequence",
-            postgresql_where=text("published_at IS NULL AND sequence IS NOT NULL"),
-        ),
-        Index("ix_outbox_aggregate", "aggregate_type", "aggregate_id", "id"),
-    )
+    __table_args__ = (Index("ix_outbox_aggregate", "aggregate_type", "aggregate_id", "id"),)
+
+
+class OutboxCursorRow(Base):
+    """How far a reader of the outbox has got: ``relay``'s position is the highest sequence up to which every
+    event was published. Retention deletes only below it."""
+
+    __tablename__ = "outbox_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
 class IdempotencyKeyRow(Base):
