@@ -149,7 +149,7 @@ class AutomationEngine:
                 continue
             if not passes_all(trigger.where, event.data):
                 continue
-            occasion = Occasion(event_occasion(event.event_id), deal_id, event.event_id, event.data, event.cause)
+            occasion = Occasion(event_occasion(event.event_id), deal_id, event.event_id, event.cause)
             fired += await self.fire(rule, occasion) is not None
         return fired
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -22,8 +22,6 @@ class Occasion:
     key: str
     deal_id: UUID | None
     event_id: UUID | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
-    """What the rule's action may quote (the event's data; the payment's or the task's id and date)."""
     cause: tuple[UUID, ...] = ()
     """The rules whose firings led to the occasion (an event's ``x-crm-cause``)."""
 

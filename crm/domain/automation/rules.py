@@ -1,5 +1,5 @@
-"""The rules of automation that are plain functions: whether an event's data passes a rule's tests, what makes
-each occasion unique, and when a firing would be a loop."""
+"""The rules of automation that are plain functions: whether an event's data passes a rule's tests, an event's
+occasion key, and when a firing would be a loop. A time occasion's key is SQL (crm.infrastructure.db.automation)."""
 
 from __future__ import annotations
 
@@ -105,16 +105,3 @@ def is_loop(rule_id: UUID, cause: Sequence[UUID]) -> bool:
 
 def event_occasion(event_id: UUID) -> str:
     return f"event:{event_id}"
-
-
-def stage_occasion(deal_id: UUID, entered_at: datetime) -> str:
-    """A deal's stay in a stage: it comes again only when the deal leaves and comes back."""
-    return f"deal:{deal_id}@{entered_at.isoformat()}"
-
-
-def payment_occasion(payment_id: UUID, planned_date: date) -> str:
-    return f"payment:{payment_id}@{planned_date.isoformat()}"
-
-
-def task_occasion(task_id: UUID, due_at: datetime) -> str:
-    return f"task:{task_id}@{due_at.isoformat()}"

@@ -39,7 +39,7 @@ from crm.domain.pagination import Page
 from crm.domain.tasks.rules import FINAL_STATUSES as FINAL_TASK_STATUSES
 from crm.infrastructure.db.models import AutomationRuleRow, AutomationRunRow
 from crm.infrastructure.db.outbox import CAUSE_HEADER, LATEST_SETTLED, SETTLED
-from crm.infrastructure.db.payments import deal_value
+from crm.infrastructure.db.payments import deal_value, status_sql
 from crm.infrastructure.db.records import RecordReader, RecordRepository
 from crm.infrastructure.db.sql import Connection, ListOrder, Where, fetch_page
 from crm.infrastructure.db.tables import TableSql
@@ -94,31 +94,31 @@ OCCASION_KEYS = {
 }
 DUE = {
     TriggerKind.DEAL_IN_STAGE: """
-SELECT {key} AS key, d.id AS deal_id, jsonb_build_object('stage_entered_at', d.stage_entered_at) AS data
+SELECT {key} AS key, d.id AS deal_id
 FROM crm.deals d
 WHERE NOT d.is_deleted AND d.stage_entered_at <= $2 AND {where}
   AND NOT EXISTS (SELECT 1 FROM crm.automation_runs r WHERE r.rule_id = $1 AND r.occasion = {key})
 ORDER BY d.stage_entered_at, d.id LIMIT $3
 """,
-    # Overdue as crm.domain.payments.rules.derive_status has it: not cancelled, nothing received, day passed.
+    # Overdue today ($4) by the payment status rule, planned at least the trigger's days ago ($2).
     TriggerKind.PAYMENT_OVERDUE: """
-SELECT {key} AS key, d.id AS deal_id,
-       jsonb_build_object('payment_id', pay.id, 'policy_id', pay.policy_id, 'planned_date', pay.planned_date,
-                          'planned_amount', pay.planned_amount::text, 'currency', pay.currency) AS data
+SELECT {key} AS key, d.id AS deal_id
 FROM crm.payments pay JOIN crm.policies pol ON pol.id = pay.policy_id JOIN crm.deals d ON d.id = pol.deal_id
 WHERE NOT pay.is_deleted AND NOT pol.is_deleted AND NOT d.is_deleted
-  AND pay.cancelled_at IS NULL AND pay.incomes_total <= 0 AND pay.planned_date <= $2::date AND {where}
+  AND {overdue} = 'overdue' AND pay.planned_date <= $2::date AND {where}
   AND NOT EXISTS (SELECT 1 FROM crm.automation_runs r WHERE r.rule_id = $1 AND r.occasion = {key})
 ORDER BY pay.planned_date, pay.id LIMIT $3
 """,
     TriggerKind.TASK_OVERDUE: """
-SELECT {key} AS key, d.id AS deal_id, jsonb_build_object('task_id', t.id, 'due_at', t.due_at) AS data
+SELECT {key} AS key, d.id AS deal_id
 FROM crm.tasks t JOIN crm.deals d ON d.id = t.deal_id
 WHERE NOT t.is_deleted AND NOT d.is_deleted AND t.due_at <= $2 AND NOT t.status = ANY($4::text[]) AND {where}
   AND NOT EXISTS (SELECT 1 FROM crm.automation_runs r WHERE r.rule_id = $1 AND r.occasion = {key})
 ORDER BY t.due_at, t.id LIMIT $3
 """,
 }
+
+OVERDUE_TODAY = status_sql("pay", "$4::date")
 
 
 def meets(conditions: Conditions, where: Where, deal: str = "d") -> None:
@@ -247,13 +247,14 @@ class PgAutomationReader(RecordReader[AutomationRule]):
         where = Where()
         where.param(rule.id)
         if isinstance(trigger, DealInStageTrigger):
-            moment: Any = now - timedelta(hours=trigger.hours)
-            where.param(moment)
+            where.param(now - timedelta(hours=trigger.hours))
             where.param(limit)
             where.add("d.stage_id = {}", trigger.stage_id)
         elif isinstance(trigger, PaymentOverdueTrigger):
-            where.param(self._clock.today() - timedelta(days=trigger.days))
+            today = self._clock.today()
+            where.param(today - timedelta(days=trigger.days))
             where.param(limit)
+            where.param(today)
         elif isinstance(trigger, TaskOverdueTrigger):
             where.param(now - timedelta(hours=trigger.hours))
             where.param(limit)
@@ -262,9 +263,9 @@ class PgAutomationReader(RecordReader[AutomationRule]):
             raise ValueError(f"rule {rule.id} is not triggered by time")
         meets(rule.conditions, where)
         kind = TriggerKind(trigger.kind)
-        statement = DUE[kind].format(key=OCCASION_KEYS[kind], where=where.sql)
+        statement = DUE[kind].format(key=OCCASION_KEYS[kind], where=where.sql, overdue=OVERDUE_TODAY)
         rows = await self._pool.fetch(statement, *where.params)
-        return [Occasion(row["key"], row["deal_id"], data=json.loads(row["data"])) for row in rows]
+        return [Occasion(row["key"], row["deal_id"]) for row in rows]
 
 
 class FeedLeaseOnConnection:
