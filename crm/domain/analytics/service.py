@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from crm.domain.access import Access
@@ -45,7 +46,7 @@ from crm.domain.clock import Clock
 from crm.domain.errors import FieldProblem, PipelineNotFound
 from crm.domain.pipelines.repository import PipelineReader
 from crm.domain.pipelines.rules import StageKind
-from crm.domain.pipelines.schemas import Pipeline
+from crm.domain.pipelines.schemas import Pipeline, Stage
 from crm.domain.ratios import seconds
 
 ZERO = Decimal("0.00")
@@ -82,11 +83,7 @@ class AnalyticsService:
             following = steps[index + 1] if index + 1 < len(steps) else None
             stages.append(
                 FunnelStage(
-                    stage_id=stage.id,
-                    key=stage.key,
-                    name=stage.name,
-                    kind=stage.kind,
-                    position=stage.position,
+                    **_stage_fields(stage),
                     reached=reached[stage.position],
                     current=current.get(stage.id, 0),
                     lost=lost_after.get(stage.position, 0),
@@ -116,11 +113,7 @@ class AnalyticsService:
             **self._echo(period, pipeline.id, query.owner_id),
             stages=[
                 StageTime(
-                    stage_id=stage.id,
-                    key=stage.key,
-                    name=stage.name,
-                    kind=stage.kind,
-                    position=stage.position,
+                    **_stage_fields(stage),
                     time_in_stage=_durations(figures.by_stage.get(stage.id)),
                 )
                 for stage in pipeline.stages
@@ -265,6 +258,11 @@ class AnalyticsService:
     @staticmethod
     def _echo(period: Period, pipeline_id: UUID | None, owner_id: UUID | None) -> dict[str, object]:
         return {"from": period.start, "to": period.end, "pipeline_id": pipeline_id, "owner_id": owner_id}
+
+
+def _stage_fields(stage: Stage) -> dict[str, Any]:
+    """What a figure per stage says of its stage."""
+    return {"stage_id": stage.id, "key": stage.key, "name": stage.name, "kind": stage.kind, "position": stage.position}
 
 
 def _durations(figures: DurationFigures | None) -> Durations:
